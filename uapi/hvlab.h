@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hvlab.h - the public ABI of /dev/hvlab.
+ *
+ * Included by the module and by everything in userspace/ and selftests/.
+ * Layout rules: fixed-width __u32/__u64 fields, explicit padding, every
+ * reserved/padding field must be zero on input (the module answers -EINVAL
+ * otherwise) and is zero on output.  Structures only ever grow at the end,
+ * behind a version or capability check.
+ *
+ * Three kinds of file descriptor, as in KVM:
+ *   /dev/hvlab         system fd: version, capabilities, CREATE_VM
+ *   VM fd              memory regions, CREATE_VCPU
+ *   vCPU fd            registers, RUN, mmap of the run page
+ * An ioctl sent to the wrong kind of fd fails with -ENOTTY.
+ */
+#ifndef _UAPI_HVLAB_H
+#define _UAPI_HVLAB_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define HVLAB_API_VERSION	1
+
+/* ioctl type byte; all numbers below live in this one space. */
+#define HVLAB_IOC		0xBE
+
+/* ---------------------------------------------------------------------
+ * System fd (/dev/hvlab)
+ */
+
+/* Returns HVLAB_API_VERSION. */
+#define HVLAB_GET_API_VERSION	_IO(HVLAB_IOC, 0x00)
+
+/*
+ * Returns the value of capability @arg (>= 0); 0 means "not supported"
+ * for a capability this module does not know, so newer userspace can probe.
+ */
+#define HVLAB_CHECK_CAP		_IO(HVLAB_IOC, 0x01)
+
+enum hvlab_cap {
+	HVLAB_CAP_VENDOR	= 1,	/* enum hvlab_vendor */
+	HVLAB_CAP_MAX_VMS	= 2,	/* module parameter max_vms */
+	HVLAB_CAP_MAX_VCPUS	= 3,	/* vCPUs per VM (max_vcpus) */
+	HVLAB_CAP_MAX_MEM_SLOTS	= 4,	/* memory slots per VM */
+	HVLAB_CAP_READONLY_MEM	= 5,	/* HVLAB_MEM_READONLY is accepted */
+	HVLAB_CAP_NESTED_PAGING	= 6,	/* 1: EPT (Intel) or NPT (AMD) */
+	HVLAB_CAP_MAX_GPA_BITS	= 7,	/* guest-physical address width */
+	HVLAB_CAP_RUN		= 8,	/* HVLAB_RUN enters the guest */
+};
+
+enum hvlab_vendor {
+	HVLAB_VENDOR_NONE	= 0,
+	HVLAB_VENDOR_INTEL	= 1,	/* VT-x (VMX) */
+	HVLAB_VENDOR_AMD	= 2,	/* AMD-V (SVM) */
+};
+
+/* Returns the size in bytes to mmap() from a vCPU fd (the run page). */
+#define HVLAB_GET_VCPU_MMAP_SIZE _IO(HVLAB_IOC, 0x02)
+
+/* @arg must be 0 (no flags defined).  Returns a new VM fd. */
+#define HVLAB_CREATE_VM		_IO(HVLAB_IOC, 0x03)
+
+/* ---------------------------------------------------------------------
+ * VM fd
+ */
+
+/*
+ * Add, move, delete or re-flag a guest memory slot.
+ *   new slot, size > 0          add
+ *   existing slot, size == 0    delete
+ *   existing slot, same size and userspace_addr, other guest_phys_addr
+ *                               move
+ * guest_phys_addr, memory_size and userspace_addr must be page aligned;
+ * [guest_phys_addr, +memory_size) must not overlap another slot (-EEXIST)
+ * and must lie below 1 << HVLAB_CAP_MAX_GPA_BITS.
+ */
+struct hvlab_memory_region {
+	__u32 slot;
+	__u32 flags;		/* HVLAB_MEM_* */
+	__u64 guest_phys_addr;
+	__u64 memory_size;	/* bytes; 0 deletes the slot */
+	__u64 userspace_addr;	/* start of the userspace mapping */
+	__u64 reserved[2];	/* must be zero */
+};
+
+#define HVLAB_MEM_READONLY	(1u << 0)	/* guest writes exit as MMIO */
+#define HVLAB_MEM_FLAGS_ALL	HVLAB_MEM_READONLY
+
+#define HVLAB_SET_MEMORY_REGION	_IOW(HVLAB_IOC, 0x10, struct hvlab_memory_region)
+
+/* @arg is the vCPU id, below HVLAB_CAP_MAX_VCPUS.  Returns a vCPU fd. */
+#define HVLAB_CREATE_VCPU	_IO(HVLAB_IOC, 0x11)
+
+/* ---------------------------------------------------------------------
+ * vCPU fd: registers
+ */
+
+struct hvlab_regs {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+/*
+ * A segment register in "unpacked" form.  The access-rights bits follow
+ * the descriptor layout (Intel SDM Vol. 3A 3.4.5, AMD APM Vol. 2 4.7):
+ * type, s, dpl, present, avl, l, db, g.  @unusable marks a null selector
+ * loaded in protected mode.
+ */
+struct hvlab_segment {
+	__u64 base;
+	__u32 limit;
+	__u16 selector;
+	__u8  type;		/* 4 bits */
+	__u8  present, dpl, db, s, l, g, avl;
+	__u8  unusable;
+	__u8  padding;		/* must be zero */
+};
+
+struct hvlab_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 padding[3];	/* must be zero */
+};
+
+struct hvlab_sregs {
+	struct hvlab_segment cs, ds, es, fs, gs, ss;
+	struct hvlab_segment tr, ldt;
+	struct hvlab_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8;
+	__u64 efer;
+	__u64 apic_base;
+	__u64 reserved[4];	/* must be zero */
+};
+
+#define HVLAB_GET_REGS		_IOR(HVLAB_IOC, 0x20, struct hvlab_regs)
+#define HVLAB_SET_REGS		_IOW(HVLAB_IOC, 0x21, struct hvlab_regs)
+#define HVLAB_GET_SREGS		_IOR(HVLAB_IOC, 0x22, struct hvlab_sregs)
+#define HVLAB_SET_SREGS		_IOW(HVLAB_IOC, 0x23, struct hvlab_sregs)
+
+/* ---------------------------------------------------------------------
+ * vCPU fd: running
+ */
+
+/* Enter the guest until an exit that userspace must see.  @arg must be 0. */
+#define HVLAB_RUN		_IO(HVLAB_IOC, 0x30)
+
+/* Why HVLAB_RUN returned: hvlab_run.exit_reason. */
+enum hvlab_exit_reason {
+	HVLAB_EXIT_NONE		= 0,
+	HVLAB_EXIT_IO		= 1,	/* port I/O: run->io */
+	HVLAB_EXIT_MMIO		= 2,	/* access with no RAM behind it */
+	HVLAB_EXIT_HLT		= 3,
+	HVLAB_EXIT_SHUTDOWN	= 4,	/* triple fault */
+	HVLAB_EXIT_FAIL_ENTRY	= 5,	/* run->fail_entry */
+	HVLAB_EXIT_INTERNAL	= 6,	/* run->internal */
+	HVLAB_EXIT_IRQ_WINDOW	= 7,	/* guest can take an interrupt now */
+	HVLAB_EXIT_CPUID	= 8,	/* routed to userspace */
+	HVLAB_EXIT_MSR		= 9,	/* routed to userspace */
+};
+
+#define HVLAB_IO_IN		0
+#define HVLAB_IO_OUT		1
+
+/*
+ * The run page, mmap()ed from the vCPU fd at offset 0.  The module writes
+ * the exit record; userspace writes results (IN data, MMIO read data) in
+ * place and calls HVLAB_RUN again to complete the instruction.
+ */
+struct hvlab_run {
+	/* in: set by userspace */
+	__u8  request_interrupt_window;
+	__u8  immediate_exit;
+	__u8  padding1[6];
+
+	/* out: set by the module */
+	__u32 exit_reason;		/* enum hvlab_exit_reason */
+	__u8  ready_for_interrupt;
+	__u8  if_flag;
+	__u8  padding2[2];
+	__u64 vendor_reason;		/* raw VMX exit reason / SVM exit code */
+
+	union {
+		/* HVLAB_EXIT_IO: @count items of @size bytes at run + data_offset */
+		struct {
+			__u8  direction;	/* HVLAB_IO_IN / HVLAB_IO_OUT */
+			__u8  size;		/* 1, 2 or 4 */
+			__u16 port;
+			__u32 count;
+			__u64 data_offset;
+		} io;
+		/* HVLAB_EXIT_MMIO */
+		struct {
+			__u64 phys_addr;
+			__u8  data[8];
+			__u32 len;		/* 1, 2, 4 or 8 */
+			__u8  is_write;
+			__u8  padding[3];
+		} mmio;
+		/* HVLAB_EXIT_FAIL_ENTRY: what the consistency check refused */
+		struct {
+			__u64 hardware_reason;	/* VM-instruction error / SVM exit code */
+			__u32 field;		/* VMCS encoding or VMCB offset */
+			__u32 padding;
+			char  rule[96];		/* e.g. "SDM 27.3.1.1: CR0.PG=1 needs CR0.PE=1" */
+		} fail_entry;
+		/* HVLAB_EXIT_INTERNAL */
+		struct {
+			__u32 suberror;
+			__u32 ndata;
+			__u64 data[16];
+		} internal;
+		/* HVLAB_EXIT_CPUID / HVLAB_EXIT_MSR routed to userspace */
+		struct {
+			__u32 function, index;
+			__u32 eax, ebx, ecx, edx;
+		} cpuid;
+		struct {
+			__u32 index;
+			__u8  is_write;
+			__u8  error;		/* set by userspace: inject #GP */
+			__u8  padding[2];
+			__u64 data;
+		} msr;
+		__u8 raw[256];
+	};
+};
+
+#define HVLAB_RUN_IO_DATA_OFFSET	1024	/* where run->io data lives */
+
+#endif /* _UAPI_HVLAB_H */
