@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libhvlab.h - one thin wrapper per /dev/hvlab ioctl, shared by hvlab-run,
+ * the tools and the selftests (the model is FreeBSD's libvmmapi).
+ *
+ * Error convention: every function returns a negative errno (-EINVAL,
+ * -ENOTTY, ...) on failure and never relies on the caller reading errno
+ * afterwards.  On success it returns what the ioctl returned: 0, a new file
+ * descriptor, or a value (API version, capability, size), all >= 0.
+ * errno itself is left as the failing system call set it.
+ *
+ * The wrappers add no policy: they neither validate arguments nor retry on
+ * EINTR, so tests can hand the module exactly the bad input they want to see
+ * refused.  New file descriptors are opened close-on-exec.
+ *
+ * Three kinds of fd, as in the ABI (uapi/hvlab.h):
+ *   sys_fd   from hvlab_open()          version, capabilities, CREATE_VM
+ *   vm_fd    from hvlab_create_vm()     memory slots, CREATE_VCPU
+ *   vcpu_fd  from hvlab_create_vcpu()   registers, RUN, the run page
+ */
+#ifndef LIBHVLAB_H
+#define LIBHVLAB_H
+
+#include <stddef.h>
+#include <hvlab.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HVLAB_DEV_PATH	"/dev/hvlab"
+
+/* System fd */
+int hvlab_open(void);				/* open HVLAB_DEV_PATH */
+int hvlab_open_path(const char *path);		/* open another node */
+int hvlab_api_version(int sys_fd);
+int hvlab_check_cap(int sys_fd, unsigned long cap);
+int hvlab_vcpu_mmap_size(int sys_fd);
+int hvlab_create_vm(int sys_fd, unsigned long flags);	/* flags: 0 */
+
+/* VM fd */
+int hvlab_set_memory_region(int vm_fd, const struct hvlab_memory_region *r);
+int hvlab_create_vcpu(int vm_fd, unsigned long id);
+
+/* vCPU fd */
+int hvlab_get_regs(int vcpu_fd, struct hvlab_regs *regs);
+int hvlab_set_regs(int vcpu_fd, const struct hvlab_regs *regs);
+int hvlab_get_sregs(int vcpu_fd, struct hvlab_sregs *sregs);
+int hvlab_set_sregs(int vcpu_fd, const struct hvlab_sregs *sregs);
+int hvlab_run(int vcpu_fd);
+
+/*
+ * mmap() @size bytes (from hvlab_vcpu_mmap_size()) of the run page of
+ * @vcpu_fd, shared and writable, into *@run.  Returns 0 or -errno.
+ * The mapping holds its own reference: it stays valid after close(vcpu_fd)
+ * until hvlab_unmap_run().
+ */
+int hvlab_map_run(int vcpu_fd, size_t size, struct hvlab_run **run);
+int hvlab_unmap_run(struct hvlab_run *run, size_t size);
+
+/* A name for enum hvlab_exit_reason (for logs); never NULL. */
+const char *hvlab_exit_name(unsigned int exit_reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBHVLAB_H */
