@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmu.c - build and tear down the 4-level nested page table.
+ *
+ * Both EPT (Intel SDM Vol. 3C 29.3.2) and NPT (AMD APM Vol. 2 15.25.5,
+ * which reuses the long-mode format of 5.3) translate 48-bit addresses
+ * through four levels of 512 entries with the next address in bits 51:12,
+ * so one walker serves both; only the entry bits differ.
+ *
+ * Leaves hold guest pages pinned with pin_user_pages(): tearing down a leaf
+ * unpins its page, so the tables themselves are the record of what is
+ * pinned and nothing can leak between them and a separate list.
+ */
+#include <linux/mm.h>
+#include <linux/gfp.h>
+#include <linux/io.h>
+
+#include "mmu.h"
+
+#define HV_MMU_LEVELS		4
+#define HV_MMU_ENTRIES		512
+#define HV_MMU_ADDR_MASK	GENMASK_ULL(51, 12)
+
+static unsigned int hv_mmu_index(u64 gpa, unsigned int level)
+{
+	return (gpa >> (PAGE_SHIFT + 9 * (level - 1))) & (HV_MMU_ENTRIES - 1);
+}
+
+static u64 *hv_mmu_next(u64 entry)
+{
+	return phys_to_virt(entry & HV_MMU_ADDR_MASK);
+}
+
+int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt)
+{
+	mmu->fmt = fmt;
+	mmu->root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!mmu->root)
+		return -ENOMEM;
+	mmu->nr_tables = 1;
+	mmu->nr_pages = 0;
+	return 0;
+}
+
+/* Free everything below @table (a level-@level table), not @table itself. */
+static void hv_mmu_free_below(struct hv_mmu *mmu, u64 *table, unsigned int level)
+{
+	unsigned int i;
+
+	for (i = 0; i < HV_MMU_ENTRIES; i++) {
+		u64 e = table[i];
+
+		if (!mmu->fmt->present(e))
+			continue;
+		table[i] = 0;
+		if (level == 1) {
+			struct page *page = pfn_to_page((e & HV_MMU_ADDR_MASK) >> PAGE_SHIFT);
+
+			/* Dirty: the guest may have written it through the table. */
+			unpin_user_pages_dirty_lock(&page, 1, true);
+			mmu->nr_pages--;
+		} else {
+			u64 *next = hv_mmu_next(e);
+
+			hv_mmu_free_below(mmu, next, level - 1);
+			free_page((unsigned long)next);
+			mmu->nr_tables--;
+		}
+	}
+}
+
+void hv_mmu_zap_all(struct hv_mmu *mmu)
+{
+	if (mmu->root)
+		hv_mmu_free_below(mmu, mmu->root, HV_MMU_LEVELS);
+}
+
+void hv_mmu_destroy(struct hv_mmu *mmu)
+{
+	if (!mmu->root)
+		return;
+	hv_mmu_zap_all(mmu);
+	free_page((unsigned long)mmu->root);
+	mmu->root = NULL;
+	mmu->nr_tables = 0;
+}
+
+int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
+{
+	u64 *table = mmu->root;
+	unsigned int level;
+
+	for (level = HV_MMU_LEVELS; level > 1; level--) {
+		u64 *e = &table[hv_mmu_index(gpa, level)];
+
+		if (!mmu->fmt->present(*e)) {
+			u64 *next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+			if (!next)
+				return -ENOMEM;
+			mmu->nr_tables++;
+			*e = mmu->fmt->table(virt_to_phys(next));
+		}
+		table = hv_mmu_next(*e);
+	}
+
+	table = &table[hv_mmu_index(gpa, 1)];
+	if (mmu->fmt->present(*table))
+		return -EEXIST;
+	*table = mmu->fmt->leaf(page_to_phys(page), writable);
+	mmu->nr_pages++;
+	return 0;
+}
+
+phys_addr_t hv_mmu_root_pa(const struct hv_mmu *mmu)
+{
+	return virt_to_phys(mmu->root);
+}

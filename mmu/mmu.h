@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mmu.h - guest-physical to host-physical tables (EPT or NPT).
+ *
+ * One builder walks and fills a 4-level radix tree; a small format table
+ * says how entries look for the vendor (ept.c, npt.c).  Nothing here knows
+ * about VMCS or VMCB: the backend hands hv_mmu_root_pa() to the hardware.
+ */
+#ifndef HVLAB_MMU_H
+#define HVLAB_MMU_H
+
+#include <linux/types.h>
+#include <linux/mm_types.h>
+
+struct hv_mmu_format {
+	const char *name;
+	/* Entry that points at a next-level table. */
+	u64 (*table)(phys_addr_t pa);
+	/* Entry that maps a 4 KiB page. */
+	u64 (*leaf)(phys_addr_t pa, bool writable);
+	bool (*present)(u64 entry);
+};
+
+extern const struct hv_mmu_format hv_npt_format;
+
+struct hv_mmu {
+	const struct hv_mmu_format *fmt;
+	u64 *root;			/* level-4 table */
+	unsigned long nr_tables;	/* including the root */
+	unsigned long nr_pages;		/* pinned guest pages mapped */
+};
+
+int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt);
+void hv_mmu_destroy(struct hv_mmu *mmu);
+/* Drop every mapping (and unpin the pages) but keep the root. */
+void hv_mmu_zap_all(struct hv_mmu *mmu);
+/*
+ * Map one pinned 4 KiB page at @gpa.  Returns 0, -EEXIST if something is
+ * mapped there already (the caller still owns its pin), or -ENOMEM.  May
+ * sleep: call with interrupts on.
+ */
+int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable);
+phys_addr_t hv_mmu_root_pa(const struct hv_mmu *mmu);
+
+#endif /* HVLAB_MMU_H */

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * npt.c - AMD nested page table entries (APM Vol. 2 15.25.5).
+ *
+ * NPT entries use the long-mode page-table format (APM Vol. 2 5.3.3).
+ * Every nested walk is a user-mode access (15.25.5), so U/S must be set
+ * at every level or the guest faults on its own RAM.
+ */
+#include "mmu.h"
+
+#define NPT_P		BIT_ULL(0)
+#define NPT_RW		BIT_ULL(1)
+#define NPT_US		BIT_ULL(2)
+
+static u64 npt_table(phys_addr_t pa)
+{
+	return pa | NPT_P | NPT_RW | NPT_US;
+}
+
+static u64 npt_leaf(phys_addr_t pa, bool writable)
+{
+	return pa | NPT_P | NPT_US | (writable ? NPT_RW : 0);
+}
+
+static bool npt_present(u64 entry)
+{
+	return entry & NPT_P;
+}
+
+const struct hv_mmu_format hv_npt_format = {
+	.name		= "NPT",
+	.table		= npt_table,
+	.leaf		= npt_leaf,
+	.present	= npt_present,
+};
