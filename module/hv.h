@@ -14,6 +14,11 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/cpumask.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/types.h>
+
+#include "../mmu/mmu.h"
+#include "decode.h"
 
 #include "hvlab.h"
 
@@ -47,6 +52,18 @@ struct hv_vm {
 	struct hv_slot *slots;	/* hv_max_slots entries */
 	struct hv_vcpu **vcpus;	/* hv_max_vcpus entries, indexed by id */
 	unsigned int nr_vcpus;
+	struct mm_struct *mm;	/* the creator's: guest memory lives there */
+
+	/*
+	 * Nested page table.  mmu_lock serializes filling and zapping; a
+	 * zap sets zap_pending and kicks every CPU out of guest mode before
+	 * it touches the tables (hv_vm_zap_mmu), and bumps mmu_gen so each
+	 * vCPU flushes its TLB before its next entry.
+	 */
+	struct mutex mmu_lock;
+	struct hv_mmu mmu;
+	int zap_pending;
+	u64 mmu_gen;
 };
 
 struct hv_vcpu {
@@ -63,6 +80,17 @@ struct hv_vcpu {
 	struct hvlab_regs regs;
 	struct hvlab_sregs sregs;
 	bool state_dirty;
+
+	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
+	struct fpu_guest fpu;
+
+	/* An instruction that waits for userspace's answer (IN, MMIO read). */
+	struct {
+		u8 kind;		/* HVLAB_EXIT_IO / _MMIO, 0: none */
+		u8 size;
+		u64 next_rip;		/* IN */
+		struct hv_insn insn;	/* MMIO load */
+	} pending;
 };
 
 /*
@@ -96,8 +124,20 @@ struct hv_backend_ops {
 	struct hv_vcpu *(*vcpu_create)(struct hv_vm *vm, unsigned int id);
 	void (*vcpu_free)(struct hv_vcpu *vcpu);
 
-	/* Enter the guest (optional until the backend can run guests). */
-	int (*vcpu_run)(struct hv_vcpu *vcpu);
+	/* Entry format of the nested page table this vendor walks. */
+	const struct hv_mmu_format *mmu_format;
+
+	/*
+	 * Running (optional until the backend can run guests).
+	 * vcpu_load_state: copy hv_vcpu.sregs into the VMCS/VMCB (state_dirty).
+	 * vcpu_save_state: the reverse, before RUN returns to userspace.
+	 * vcpu_enter: one entry and exit, then the exit's handler.  Returns
+	 *   1 to enter again, 0 when the run page holds an exit for
+	 *   userspace, or -errno.  Called preemptible, with interrupts on.
+	 */
+	void (*vcpu_load_state)(struct hv_vcpu *vcpu);
+	void (*vcpu_save_state)(struct hv_vcpu *vcpu);
+	int (*vcpu_enter)(struct hv_vcpu *vcpu);
 };
 
 extern const struct hv_backend_ops *hv_ops;
@@ -117,6 +157,22 @@ void hv_hw_put(void);
 int hv_vm_create(void);
 void hv_vm_get(struct hv_vm *vm);
 void hv_vm_put(struct hv_vm *vm);
+
+/* module/run.c: the RUN loop and what backends call back into */
+int hv_vcpu_run(struct hv_vcpu *vcpu);
+struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa);
+int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
+void hv_vm_zap_mmu(struct hv_vm *vm);
+void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
+/* module/mem.c and mmu/walk.c: guest memory from exit handlers */
+int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
+int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);
+int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa);
+int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault);
+int hv_complete_mmio(struct hv_vcpu *vcpu);
+
+void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32 *d);
+void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data);
 
 /* module/vcpu.c */
 int hv_vcpu_create(struct hv_vm *vm, unsigned long id);

@@ -184,13 +184,13 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	if (cmd == HVLAB_RUN) {
 		if (arg)
 			return -EINVAL;
-		if (!hv_ops->vcpu_run)
+		if (!hv_ops->vcpu_enter)
 			return hv_reject(-EOPNOTSUPP, "the %s backend cannot run guests yet",
 					 hv_ops->name);
 		/* One runner at a time; a second thread is told, not queued. */
 		if (!mutex_trylock(&vcpu->lock))
 			return -EBUSY;
-		ret = hv_ops->vcpu_run(vcpu);
+		ret = hv_vcpu_run(vcpu);
 		mutex_unlock(&vcpu->lock);
 		return ret;
 	}
@@ -290,6 +290,7 @@ static const struct file_operations hv_vcpu_fops = {
 /* Called from hv_vm_free only: no fd refers to @vcpu any more. */
 void hv_vcpu_destroy(struct hv_vcpu *vcpu)
 {
+	fpu_free_guest_fpstate(&vcpu->fpu);
 	free_page((unsigned long)vcpu->run);
 	hv_ops->vcpu_free(vcpu);
 }
@@ -320,6 +321,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 	vcpu->run = (struct hvlab_run *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	if (!vcpu->run)
 		goto err_backend;
+	if (!fpu_alloc_guest_fpstate(&vcpu->fpu))
+		goto err_run;
 	hv_vcpu_reset(vcpu);
 
 	hv_vm_get(vm);		/* the vCPU fd's reference */
@@ -336,6 +339,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 err_ref:
 	/* Never the last reference: the caller's VM fd holds one. */
 	refcount_dec(&vm->ref.refcount);
+	fpu_free_guest_fpstate(&vcpu->fpu);
+err_run:
 	free_page((unsigned long)vcpu->run);
 err_backend:
 	hv_ops->vcpu_free(vcpu);

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/sched/mm.h>
 
 #include "hv.h"
 
@@ -32,8 +33,10 @@ static void hv_vm_free(struct kref *ref)
 		if (vm->vcpus[i])
 			hv_vcpu_destroy(vm->vcpus[i]);
 	/* Backends free their per-vCPU hardware state before VMX/SVM goes off. */
+	hv_mmu_destroy(&vm->mmu);
 	hv_hw_put();
 	atomic_dec(&hv_nr_vms);
+	mmdrop(vm->mm);
 	kfree(vm->vcpus);
 	kfree(vm->slots);
 	kfree(vm);
@@ -73,6 +76,7 @@ static int hv_vm_set_region(struct hv_vm *vm, const struct hvlab_memory_region *
 		if (!cur->size)
 			return hv_reject(-ENOENT, "slot %u is not in use", r->slot);
 		memset(cur, 0, sizeof(*cur));
+		hv_vm_zap_mmu(vm);	/* its pages must leave the guest now */
 		return 0;
 	}
 
@@ -97,6 +101,12 @@ static int hv_vm_set_region(struct hv_vm *vm, const struct hvlab_memory_region *
 			return hv_reject(-EEXIST, "slot %u overlaps slot %u", r->slot, i);
 	}
 
+	if (cur->size) {
+		/* A move: nothing may stay mapped at the old place. */
+		cur->gpa = r->guest_phys_addr;
+		hv_vm_zap_mmu(vm);
+		return 0;
+	}
 	cur->gpa = r->guest_phys_addr;
 	cur->size = r->memory_size;
 	cur->uaddr = r->userspace_addr;
@@ -164,10 +174,18 @@ int hv_vm_create(void)
 		goto err_slots;
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
+	mutex_init(&vm->mmu_lock);
+	if (hv_ops->mmu_format) {
+		err = hv_mmu_init(&vm->mmu, hv_ops->mmu_format);
+		if (err)
+			goto err_vcpus;
+	}
 
 	err = hv_hw_get();
 	if (err)
-		goto err_vcpus;
+		goto err_mmu;
+	vm->mm = current->mm;
+	mmgrab(vm->mm);
 
 	fd = anon_inode_getfd("hvlab-vm", &hv_vm_fops, vm, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -177,7 +195,10 @@ int hv_vm_create(void)
 	return fd;
 
 err_hw:
+	mmdrop(vm->mm);
 	hv_hw_put();
+err_mmu:
+	hv_mmu_destroy(&vm->mmu);
 err_vcpus:
 	kfree(vm->vcpus);
 err_slots:

@@ -160,6 +160,14 @@ enum hvlab_exit_reason {
 	HVLAB_EXIT_MSR		= 9,	/* routed to userspace */
 };
 
+/* run->internal.suberror */
+enum hvlab_internal_error {
+	HVLAB_INTERNAL_UNHANDLED_EXIT	= 1,	/* data: vendor reason, qualification... */
+	HVLAB_INTERNAL_MEMORY_FAULT	= 2,	/* data: gpa, -errno of the pin */
+	HVLAB_INTERNAL_UNSUPPORTED	= 3,	/* data: vendor reason, qualification */
+	HVLAB_INTERNAL_BAD_STATE	= 4,	/* data: vendor reason */
+};
+
 #define HVLAB_IO_IN		0
 #define HVLAB_IO_OUT		1
 

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cpuid.c - what CPUID tells a guest, for both vendors.
+ *
+ * The default is the host's answer with every feature hvlab does not
+ * virtualize taken out, so a guest never tries to use what would fault
+ * or leak host state: no VMX/SVM (no nesting), no XSAVE/AVX (guest XCR0
+ * is not switched), no MONITOR/MWAIT, no MCE/MTRR MSRs, no x2APIC or
+ * TSC-deadline timer, no speculation-control MSRs; the hypervisor bit
+ * is set and leaf 0x40000000 names hvlab.
+ */
+#include <asm/processor.h>
+
+#include "hv.h"
+
+/* Leaf 1 (SDM Vol. 2A CPUID, Table 3-10/3-11). */
+#define L1_ECX_HIDE (BIT(3) /* MONITOR */ | BIT(4) /* DS-CPL */ | BIT(5) /* VMX */ | \
+		     BIT(6) /* SMX */ | BIT(7) /* EIST */ | BIT(8) /* TM2 */ | \
+		     BIT(11) /* SDBG */ | BIT(15) /* PDCM */ | BIT(18) /* DCA */ | \
+		     BIT(21) /* x2APIC */ | BIT(24) /* TSC-deadline */ | BIT(26) /* XSAVE */ | \
+		     BIT(27) /* OSXSAVE */ | BIT(28) /* AVX */ | BIT(29) /* F16C */)
+#define L1_ECX_HYPERVISOR BIT(31)
+#define L1_EDX_HIDE (BIT(7) /* MCE */ | BIT(12) /* MTRR */ | BIT(14) /* MCA */ | \
+		     BIT(18) /* PSN */ | BIT(21) /* DS */ | BIT(22) /* ACPI */ | \
+		     BIT(29) /* TM */ | BIT(31) /* PBE */)
+/* Leaf 7.0: keep what needs no VMM support (SDM Vol. 2A Table 3-8). */
+#define L7_EBX_KEEP (BIT(0) /* FSGSBASE */ | BIT(3) /* BMI1 */ | BIT(7) /* SMEP */ | \
+		     BIT(8) /* BMI2 */ | BIT(9) /* ERMS */ | BIT(18) /* RDSEED */ | \
+		     BIT(19) /* ADX */ | BIT(20) /* SMAP */ | BIT(23) /* CLFLUSHOPT */ | \
+		     BIT(29) /* SHA */)
+#define L7_ECX_KEEP (BIT(2) /* UMIP */)
+/* Leaf 8000_0001h (APM Vol. 3 E.4.2). */
+#define LX1_ECX_HIDE (BIT(2) /* SVM */ | BIT(3) /* ExtApicSpace */ | BIT(9) /* OSVW */ | \
+		      BIT(10) /* IBS */ | BIT(12) /* SKINIT */ | BIT(13) /* WDT */ | \
+		      BIT(15) /* LWP */ | BIT(22) /* TopologyExtensions */ | \
+		      BIT(23) /* PerfCtrExtCore */ | BIT(24) /* PerfCtrExtNB */ | \
+		      BIT(28) /* PerfCtrExtLLC */)
+
+void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	u32 max_basic = cpuid_eax(0), max_ext = cpuid_eax(0x80000000);
+
+	*a = *b = *c = *d = 0;
+	if (fn == 0x40000000) {
+		*a = 0x40000000;
+		memcpy(b, "hvla", 4);
+		memcpy(c, "bhvl", 4);
+		memcpy(d, "ab\0\0", 4);
+		return;
+	}
+	if ((fn < 0x80000000 && fn > max_basic) ||
+	    (fn >= 0x80000000 && fn > max_ext) || (fn > 0x40000000 && fn < 0x80000000))
+		return;
+
+	cpuid_count(fn, idx, a, b, c, d);
+	switch (fn) {
+	case 1:
+		*c = (*c & ~L1_ECX_HIDE) | L1_ECX_HYPERVISOR;
+		*d &= ~L1_EDX_HIDE;
+		/* Initial APIC ID = vCPU id, one logical processor per package. */
+		*b = (*b & 0x0000ffff) | (1 << 16) | (vcpu->id << 24);
+		break;
+	case 5:			/* MONITOR/MWAIT */
+	case 6:			/* thermal and power */
+	case 0xa:		/* performance monitoring */
+	case 0xd:		/* XSAVE */
+		*a = *b = *c = *d = 0;
+		break;
+	case 7:
+		if (idx == 0) {
+			*a = 0;
+			*b &= L7_EBX_KEEP;
+			*c &= L7_ECX_KEEP;
+			*d = 0;
+		} else {
+			*a = *b = *c = *d = 0;
+		}
+		break;
+	case 0xb:		/* x2APIC topology: the id is ours */
+	case 0x1f:
+		*d = vcpu->id;
+		break;
+	case 0x80000001:
+		*c &= ~LX1_ECX_HIDE;
+		break;
+	case 0x8000000a:	/* SVM features: no nesting */
+		*a = *b = *c = *d = 0;
+		break;
+	default:
+		break;
+	}
+}

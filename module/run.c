@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run.c - the RUN loop, guest memory faults, and the exit records that
+ * every backend fills the same way.
+ *
+ * One exit, end to end: the backend's vcpu_enter() runs the guest until it
+ * exits and calls its handler; the handler either finishes in the kernel
+ * (return 1: the loop enters again) or fills the run page (return 0: RUN
+ * returns to userspace).  On the next RUN, hv_complete_pending() finishes
+ * the instruction with userspace's answer before the guest sees anything.
+ */
+#define pr_fmt(fmt) "hvlab: " fmt
+
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/mm.h>
+#include <linux/smp.h>
+
+#include "hv.h"
+
+struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < hv_max_slots; i++) {
+		struct hv_slot *s = &vm->slots[i];
+
+		if (s->size && gpa >= s->gpa && gpa - s->gpa < s->size)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * A nested page fault at @gpa.  RAM behind it: pin the userspace page and
+ * map it (read-only for read-only slots).  No RAM, or a write to a
+ * read-only slot: *is_mmio tells the backend to report an MMIO access.
+ * Runs in the vCPU thread, interrupts on, so pinning may sleep.
+ */
+int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
+{
+	struct hv_vm *vm = vcpu->vm;
+	struct hv_slot *slot;
+	struct page *page;
+	unsigned long uaddr;
+	bool writable;
+	int ret;
+
+	*is_mmio = false;
+	mutex_lock(&vm->lock);
+	slot = hv_gpa_to_slot(vm, gpa);
+	if (!slot || (write && (slot->flags & HVLAB_MEM_READONLY))) {
+		mutex_unlock(&vm->lock);
+		*is_mmio = true;
+		return 0;
+	}
+	writable = !(slot->flags & HVLAB_MEM_READONLY);
+	uaddr = slot->uaddr + ((gpa & PAGE_MASK) - slot->gpa);
+
+	/* Writable slots are pinned for write, breaking COW once, now. */
+	ret = pin_user_pages_fast(uaddr, 1, FOLL_LONGTERM | (writable ? FOLL_WRITE : 0), &page);
+	if (ret != 1) {
+		mutex_unlock(&vm->lock);
+		return ret < 0 ? ret : -EFAULT;
+	}
+
+	mutex_lock(&vm->mmu_lock);
+	ret = hv_mmu_map(&vm->mmu, gpa & PAGE_MASK, page, writable);
+	mutex_unlock(&vm->mmu_lock);
+	mutex_unlock(&vm->lock);
+	if (ret) {
+		/* -EEXIST: another vCPU mapped it first; that is fine. */
+		unpin_user_page(page);
+		if (ret == -EEXIST)
+			ret = 0;
+	}
+	return ret;
+}
+
+static void hv_kick_nop(void *unused)
+{
+}
+
+/*
+ * Throw away the nested page table, e.g. because a slot moved.  Every vCPU
+ * checks zap_pending with interrupts off right before entering; the IPI to
+ * every other CPU forces any vCPU already in guest mode out (external
+ * interrupts always exit), and smp_call_function() waits for that.  After
+ * it no vCPU is using the tables.  Caller holds vm->lock.
+ */
+void hv_vm_zap_mmu(struct hv_vm *vm)
+{
+	mutex_lock(&vm->mmu_lock);
+	WRITE_ONCE(vm->zap_pending, 1);
+	smp_mb();
+	smp_call_function(hv_kick_nop, NULL, 1);
+	hv_mmu_zap_all(&vm->mmu);
+	WRITE_ONCE(vm->mmu_gen, vm->mmu_gen + 1);
+	smp_wmb();
+	WRITE_ONCE(vm->zap_pending, 0);
+	mutex_unlock(&vm->mmu_lock);
+}
+
+void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
+{
+	struct hvlab_run *run = vcpu->run;
+	u8 *data = (u8 *)run + HVLAB_RUN_IO_DATA_OFFSET;
+
+	run->exit_reason = HVLAB_EXIT_IO;
+	run->io.direction = in ? HVLAB_IO_IN : HVLAB_IO_OUT;
+	run->io.size = size;
+	run->io.port = port;
+	run->io.count = 1;
+	run->io.data_offset = HVLAB_RUN_IO_DATA_OFFSET;
+	if (in) {
+		memset(data, 0, size);
+		vcpu->pending.kind = HVLAB_EXIT_IO;
+		vcpu->pending.size = size;
+		vcpu->pending.next_rip = next_rip;
+	} else {
+		memcpy(data, &vcpu->regs.rax, size);
+		vcpu->regs.rip = next_rip;
+	}
+}
+
+void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data)
+{
+	struct hvlab_run *run = vcpu->run;
+
+	ndata = min_t(unsigned int, ndata, ARRAY_SIZE(run->internal.data));
+	run->exit_reason = HVLAB_EXIT_INTERNAL;
+	run->internal.suberror = suberror;
+	run->internal.ndata = ndata;
+	memcpy(run->internal.data, data, ndata * sizeof(*data));
+}
+
+/*
+ * Finish the instruction userspace answered: an IN writes AL/AX/EAX
+ * (a 32-bit IN zero-extends into RAX, 8/16-bit ones keep the rest;
+ * SDM Vol. 1 3.4.1.1) and RIP moves past it.
+ */
+static int hv_complete_pending(struct hv_vcpu *vcpu)
+{
+	const u8 *data = (const u8 *)vcpu->run + HVLAB_RUN_IO_DATA_OFFSET;
+	int err = 0;
+
+	switch (vcpu->pending.kind) {
+	case HVLAB_EXIT_IO: {
+		u32 val = 0;
+
+		memcpy(&val, data, vcpu->pending.size);
+		if (vcpu->pending.size == 4)
+			vcpu->regs.rax = val;
+		else
+			memcpy(&vcpu->regs.rax, &val, vcpu->pending.size);
+		vcpu->regs.rip = vcpu->pending.next_rip;
+		break;
+	}
+	case HVLAB_EXIT_MMIO:
+		err = hv_complete_mmio(vcpu);
+		break;
+	default:
+		break;
+	}
+	vcpu->pending.kind = 0;
+	return err;
+}
+
+int hv_vcpu_run(struct hv_vcpu *vcpu)
+{
+	struct hvlab_run *run = vcpu->run;
+	int ret;
+
+	/* Guest RAM is the creator's memory: only its threads may run it. */
+	if (current->mm != vcpu->vm->mm)
+		return hv_reject(-EIO, "RUN from a process that did not create the VM");
+
+	ret = hv_complete_pending(vcpu);
+	if (ret)
+		return ret;
+	run->exit_reason = HVLAB_EXIT_NONE;
+	if (READ_ONCE(run->immediate_exit))
+		return -EINTR;
+
+	if (vcpu->state_dirty) {
+		hv_ops->vcpu_load_state(vcpu);
+		vcpu->state_dirty = false;
+	}
+
+	/* The task's FPU state goes aside; the guest's is live until we return. */
+	fpu_swap_kvm_fpstate(&vcpu->fpu, true);
+	for (;;) {
+		if (signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+		ret = hv_ops->vcpu_enter(vcpu);
+		if (ret <= 0)
+			break;
+	}
+	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
+	hv_ops->vcpu_save_state(vcpu);
+	return ret;
+}
