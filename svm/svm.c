@@ -17,7 +17,18 @@
 
 #include "svm.h"
 
-static DEFINE_PER_CPU(struct page *, svm_hsave_page);
+/*
+ * Per host CPU: the VM_HSAVE_PA page VMRUN saves host state to (15.30.4),
+ * a page for VMSAVE of the host's FS/GS/TR/LDTR/syscall MSRs, and the
+ * ASID allocator (15.16): ASIDs are handed out per CPU and a new generation
+ * (with a flush of every ASID) starts when they run out.
+ */
+DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
+
+u32 svm_max_asid;
+bool svm_has_nrips;
+/* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
+struct page *svm_iopm, *svm_msrpm;
 
 /* CPUID Fn8000_0001 ECX[2] SVM; Fn8000_000A EDX[0] nested paging (15.4, 15.25). */
 #define SVM_CPUID_SVM		BIT(2)
@@ -44,18 +55,34 @@ static int svm_detect(void)
 		pr_err("AMD-V without nested paging (CPUID 8000_000Ah:EDX.NP = 0); hvlab needs NPT\n");
 		return -ENODEV;
 	}
+	/* CPUID 8000_000Ah: EBX = number of ASIDs, EDX[3] = NRIP save. */
+	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
+	svm_has_nrips = cpuid_edx(0x8000000a) & BIT(3);
+	if (svm_max_asid < 1) {
+		pr_err("AMD-V reports no guest ASIDs\n");
+		return -ENODEV;
+	}
 	return 0;
 }
 
-static void svm_free_hsave_pages(void)
+static void svm_hardware_unsetup(void)
 {
 	unsigned int cpu;
 
 	for_each_possible_cpu(cpu) {
-		if (per_cpu(svm_hsave_page, cpu))
-			__free_page(per_cpu(svm_hsave_page, cpu));
-		per_cpu(svm_hsave_page, cpu) = NULL;
+		struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
+
+		if (sc->hsave)
+			__free_page(sc->hsave);
+		if (sc->host_save)
+			__free_page(sc->host_save);
+		sc->hsave = sc->host_save = NULL;
 	}
+	if (svm_iopm)
+		__free_pages(svm_iopm, SVM_IOPM_ORDER);
+	if (svm_msrpm)
+		__free_pages(svm_msrpm, SVM_MSRPM_ORDER);
+	svm_iopm = svm_msrpm = NULL;
 }
 
 static int svm_hardware_setup(void)
@@ -67,16 +94,25 @@ static int svm_hardware_setup(void)
 	if (err)
 		return err;
 	for_each_possible_cpu(cpu) {
-		struct page *page = alloc_pages_node(cpu_to_node(cpu),
-						     GFP_KERNEL | __GFP_ZERO, 0);
+		struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
+		gfp_t gfp = GFP_KERNEL | __GFP_ZERO;
 
-		if (!page) {
-			svm_free_hsave_pages();
-			return -ENOMEM;
-		}
-		per_cpu(svm_hsave_page, cpu) = page;
+		sc->hsave = alloc_pages_node(cpu_to_node(cpu), gfp, 0);
+		sc->host_save = alloc_pages_node(cpu_to_node(cpu), gfp, 0);
+		if (!sc->hsave || !sc->host_save)
+			goto err_free;
 	}
+	svm_iopm = alloc_pages(GFP_KERNEL, SVM_IOPM_ORDER);
+	svm_msrpm = alloc_pages(GFP_KERNEL, SVM_MSRPM_ORDER);
+	if (!svm_iopm || !svm_msrpm)
+		goto err_free;
+	memset(page_address(svm_iopm), 0xff, PAGE_SIZE << SVM_IOPM_ORDER);
+	memset(page_address(svm_msrpm), 0xff, PAGE_SIZE << SVM_MSRPM_ORDER);
 	return 0;
+
+err_free:
+	svm_hardware_unsetup();
+	return -ENOMEM;
 }
 
 /*
@@ -86,13 +122,20 @@ static int svm_hardware_setup(void)
  */
 static int svm_cpu_enable(void)
 {
+	struct svm_cpu *sc = this_cpu_ptr(&svm_cpus);
 	u64 efer;
 
 	rdmsrl(MSR_EFER, efer);
 	if (efer & EFER_SVME)
 		return -EBUSY;
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
-	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(__this_cpu_read(svm_hsave_page)));
+	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+	/*
+	 * Another hypervisor may have left TLB entries tagged with any ASID:
+	 * the first vCPU entry on this CPU starts a new generation, which
+	 * flushes them all.
+	 */
+	sc->next_asid = svm_max_asid + 1;
 	return 0;
 }
 
@@ -107,33 +150,24 @@ static void svm_cpu_disable(void)
 	wrmsrl(MSR_VM_HSAVE_PA, 0);
 	rdmsrl(MSR_EFER, efer);
 	if (efer & EFER_SVME) {
-		asm volatile("stgi" ::: "memory");
+		stgi();
 		wrmsrl(MSR_EFER, efer & ~EFER_SVME);
 	}
 }
 
-static struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id)
-{
-	struct svm_vcpu *svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
-
-	if (!svm)
-		return ERR_PTR(-ENOMEM);
-	return &svm->vcpu;
-}
-
-static void svm_vcpu_free(struct hv_vcpu *vcpu)
-{
-	kfree(to_svm(vcpu));
-}
 
 const struct hv_backend_ops hv_svm_ops = {
 	.name			= "AMD-V",
 	.vendor			= HVLAB_VENDOR_AMD,
 	.hardware_setup		= svm_hardware_setup,
-	.hardware_unsetup	= svm_free_hsave_pages,
+	.hardware_unsetup	= svm_hardware_unsetup,
 	.cpu_enable		= svm_cpu_enable,
 	.cpu_disable		= svm_cpu_disable,
 	.cpu_emergency_disable	= svm_cpu_disable,
 	.vcpu_create		= svm_vcpu_create,
 	.vcpu_free		= svm_vcpu_free,
+	.mmu_format		= &hv_npt_format,
+	.vcpu_load_state	= svm_load_state,
+	.vcpu_save_state	= svm_save_state,
+	.vcpu_enter		= svm_vcpu_enter,
 };

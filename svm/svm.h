@@ -3,11 +3,61 @@
 #ifndef HVLAB_SVM_H
 #define HVLAB_SVM_H
 
+#include <linux/percpu.h>
+
 #include "../module/hv.h"
+
+#include <asm/svm.h>
 
 struct svm_vcpu {
 	struct hv_vcpu vcpu;	/* the neutral part */
+	struct vmcb *vmcb;	/* one page, APM Vol. 2 appendix B layout */
+	u64 vmcb_pa;
+	u32 asid;		/* valid on asid_cpu while asid_gen matches */
+	int asid_cpu;
+	u64 asid_gen;
+	u64 mmu_gen;		/* vm->mmu_gen the TLB was last flushed for */
 };
+
+/* Per host CPU state; see svm.c. */
+struct svm_cpu {
+	struct page *hsave;
+	struct page *host_save;
+	u32 next_asid;
+	u64 asid_gen;
+};
+DECLARE_PER_CPU(struct svm_cpu, svm_cpus);
+
+extern u32 svm_max_asid;
+extern bool svm_has_nrips;
+extern struct page *svm_iopm, *svm_msrpm;
+#define SVM_IOPM_ORDER	2	/* 12 KiB used */
+#define SVM_MSRPM_ORDER	1	/* 8 KiB */
+
+/* vmcb.c: the VMCB of one vCPU */
+struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id);
+void svm_vcpu_free(struct hv_vcpu *vcpu);
+void svm_load_state(struct hv_vcpu *vcpu);
+void svm_save_state(struct hv_vcpu *vcpu);
+const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field);
+void svm_dump_vmcb(const struct svm_vcpu *svm);
+
+/* exit.c: entry and the exit table */
+int svm_vcpu_enter(struct hv_vcpu *vcpu);
+
+/* CLGI/STGI (15.17): GIF gates interrupts and NMIs around the switch. */
+static inline void clgi(void)
+{
+	asm volatile("clgi" ::: "memory");
+}
+
+static inline void stgi(void)
+{
+	asm volatile("stgi" ::: "memory");
+}
+
+/* svm_run.S */
+void svm_run_asm(u64 vmcb_pa, struct hvlab_regs *regs, u64 host_save_pa);
 
 static inline struct svm_vcpu *to_svm(struct hv_vcpu *vcpu)
 {

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * exit.c - one guest entry on AMD, and the table of exit handlers.
+ *
+ * Handler contract (as KVM's): return 1 to enter the guest again, 0 when
+ * the run page holds an exit record for userspace, -errno on failure.
+ * Handlers run with interrupts on and may sleep.
+ *
+ * This CPU may have no NRIP save (QEMU's does not): the length of the
+ * instruction to skip then comes from its encoding.  The exits below that
+ * skip an instruction are only ever caused by one fixed encoding, except
+ * for prefixes no compiler emits for them.
+ */
+#define pr_fmt(fmt) "hvlab: " fmt
+
+#include <linux/sched.h>
+#include <linux/mm.h>
+#include <linux/io.h>
+#include <asm/debugreg.h>
+#include <asm/fpu/api.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+#include <asm/traps.h>
+
+#include "svm.h"
+
+typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
+
+/* Nested page fault error code, bit 1: the access was a write (15.25.6). */
+#define SVM_NPF_WRITE	BIT_ULL(1)
+
+/* Move RIP past the exiting instruction of @len bytes (or use NRIP). */
+static void svm_skip(struct svm_vcpu *svm, unsigned int len)
+{
+	struct vmcb *vmcb = svm->vmcb;
+
+	if (svm_has_nrips && vmcb->control.next_rip)
+		svm->vcpu.regs.rip = vmcb->control.next_rip;
+	else
+		svm->vcpu.regs.rip += len;
+}
+
+/* Queue an exception for the next entry (EVENTINJ, 15.20). */
+static void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err, u32 err)
+{
+	struct vmcb_control_area *c = &svm->vmcb->control;
+
+	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
+		       (has_err ? SVM_EVTINJ_VALID_ERR : 0);
+	c->event_inj_err = err;
+}
+
+static int svm_exit_resume(struct svm_vcpu *svm)
+{
+	return 1;	/* the host took its interrupt/NMI when GIF came back */
+}
+
+static int svm_exit_ud(struct svm_vcpu *svm)
+{
+	svm_inject_exception(svm, X86_TRAP_UD, false, 0);
+	return 1;
+}
+
+static int svm_exit_gp(struct svm_vcpu *svm)
+{
+	svm_inject_exception(svm, X86_TRAP_GP, true, 0);
+	return 1;
+}
+
+/* INVD (0F 08): acting on it would drop the host's dirty lines; skip it. */
+static int svm_exit_invd(struct svm_vcpu *svm)
+{
+	svm_skip(svm, 2);
+	return 1;
+}
+
+/* CPUID (0F A2). */
+static int svm_exit_cpuid(struct svm_vcpu *svm)
+{
+	struct hvlab_regs *r = &svm->vcpu.regs;
+	u32 a, b, c, d;
+
+	hv_cpuid(&svm->vcpu, r->rax, r->rcx, &a, &b, &c, &d);
+	r->rax = a;
+	r->rbx = b;
+	r->rcx = c;
+	r->rdx = d;
+	svm_skip(svm, 2);
+	return 1;
+}
+
+/* HLT (F4): nothing can wake the guest in the kernel yet: userspace decides. */
+static int svm_exit_hlt(struct svm_vcpu *svm)
+{
+	svm_skip(svm, 1);
+	svm->vcpu.run->exit_reason = HVLAB_EXIT_HLT;
+	return 0;
+}
+
+/*
+ * IOIO (15.10.2): EXITINFO1 describes the access, EXITINFO2 holds the RIP
+ * of the next instruction even without NRIP save.
+ */
+static int svm_exit_io(struct svm_vcpu *svm)
+{
+	u64 info = svm->vmcb->control.exit_info_1;
+	u8 size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;	/* 1, 2 or 4 */
+
+	if (info & SVM_IOIO_STR_MASK) {
+		u64 data[2] = { SVM_EXIT_IOIO, info };
+
+		hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_UNSUPPORTED, 2, data);
+		return 0;
+	}
+	hv_exit_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16, size,
+		   svm->vmcb->control.exit_info_2);
+	return 0;
+}
+
+static int svm_get_msr(struct svm_vcpu *svm, u32 index, u64 *val)
+{
+	struct vmcb_save_area *s = &svm->vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:			*val = s->efer & ~EFER_SVME; break;
+	case MSR_STAR:			*val = s->star; break;
+	case MSR_LSTAR:			*val = s->lstar; break;
+	case MSR_CSTAR:			*val = s->cstar; break;
+	case MSR_SYSCALL_MASK:		*val = s->sfmask; break;
+	case MSR_KERNEL_GS_BASE:	*val = s->kernel_gs_base; break;
+	case MSR_IA32_SYSENTER_CS:	*val = s->sysenter_cs; break;
+	case MSR_IA32_SYSENTER_ESP:	*val = s->sysenter_esp; break;
+	case MSR_IA32_SYSENTER_EIP:	*val = s->sysenter_eip; break;
+	case MSR_FS_BASE:		*val = s->fs.base; break;
+	case MSR_GS_BASE:		*val = s->gs.base; break;
+	case MSR_IA32_CR_PAT:		*val = s->g_pat; break;
+	case MSR_IA32_TSC:		*val = rdtsc() + svm->vmcb->control.tsc_offset; break;
+	case MSR_IA32_APICBASE:		*val = svm->vcpu.sregs.apic_base; break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Canonical for 48-bit linear addresses (APM Vol. 2 5.3.1). */
+static bool svm_canonical(u64 addr)
+{
+	return ((s64)addr << 16 >> 16) == (s64)addr;
+}
+
+static int svm_set_msr(struct svm_vcpu *svm, u32 index, u64 val)
+{
+	struct vmcb_save_area *s = &svm->vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:
+		/* No reserved bits, no SVME; LME may not change while paging. */
+		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+			return -EINVAL;
+		if ((s->cr0 & X86_CR0_PG) && ((val ^ s->efer) & EFER_LME))
+			return -EINVAL;
+		/* LMA is the CPU's to set (APM Vol. 2 14.6.2). */
+		s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
+		break;
+	case MSR_STAR:			s->star = val; break;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		if (!svm_canonical(val))
+			return -EINVAL;
+		if (index == MSR_LSTAR)
+			s->lstar = val;
+		else if (index == MSR_CSTAR)
+			s->cstar = val;
+		else if (index == MSR_KERNEL_GS_BASE)
+			s->kernel_gs_base = val;
+		else if (index == MSR_FS_BASE)
+			s->fs.base = val;
+		else if (index == MSR_GS_BASE)
+			s->gs.base = val;
+		else if (index == MSR_IA32_SYSENTER_ESP)
+			s->sysenter_esp = val;
+		else
+			s->sysenter_eip = val;
+		break;
+	case MSR_SYSCALL_MASK:		s->sfmask = (u32)val; break;
+	case MSR_IA32_SYSENTER_CS:	s->sysenter_cs = (u16)val; break;
+	case MSR_IA32_CR_PAT: {
+		unsigned int i;
+
+		/* Each byte a memory type: 0, 1, 4, 5, 6 or 7 (APM Vol. 2 7.8.1). */
+		for (i = 0; i < 8; i++) {
+			u8 t = val >> (i * 8);
+
+			if (t == 2 || t == 3 || t > 7)
+				return -EINVAL;
+		}
+		s->g_pat = val;
+		break;
+	}
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * RDMSR (0F 32) / WRMSR (0F 30), EXITINFO1 = 0 or 1 (15.11).  The MSR
+ * permission map sends every access here; the ones above are the guest's
+ * own state, everything else raises #GP as on a CPU without that MSR.
+ */
+static int svm_exit_msr(struct svm_vcpu *svm)
+{
+	struct hvlab_regs *r = &svm->vcpu.regs;
+	u32 index = r->rcx;
+	u64 val;
+	int err;
+
+	if (svm->vmcb->control.exit_info_1) {
+		err = svm_set_msr(svm, index, (r->rdx << 32) | (u32)r->rax);
+	} else {
+		err = svm_get_msr(svm, index, &val);
+		if (!err) {
+			r->rax = (u32)val;
+			r->rdx = val >> 32;
+		}
+	}
+	if (err)
+		return svm_exit_gp(svm);
+	svm_skip(svm, 2);
+	return 1;
+}
+
+/* Triple fault (15.13.3): the run page keeps the last state for forensics. */
+static int svm_exit_shutdown(struct svm_vcpu *svm)
+{
+	svm->vcpu.run->exit_reason = HVLAB_EXIT_SHUTDOWN;
+	return 0;
+}
+
+/*
+ * Nested page fault (15.25.6): EXITINFO1 is the #PF-style error code,
+ * EXITINFO2 the guest-physical address.
+ */
+static int svm_exit_npf(struct svm_vcpu *svm)
+{
+	u64 gpa = svm->vmcb->control.exit_info_2;
+	bool write = svm->vmcb->control.exit_info_1 & SVM_NPF_WRITE;
+	bool is_mmio;
+	int err;
+
+	err = hv_mmu_fault(&svm->vcpu, gpa, write, &is_mmio);
+	if (err) {
+		u64 data[2] = { gpa, (u64)err };
+
+		hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_MEMORY_FAULT, 2, data);
+		return 0;
+	}
+	if (is_mmio)
+		return hv_exit_mmio(&svm->vcpu, gpa, write);
+	return 1;
+}
+
+static const svm_exit_fn svm_exit_handlers[] = {
+	[SVM_EXIT_INTR]		= svm_exit_resume,
+	[SVM_EXIT_NMI]		= svm_exit_resume,
+	[SVM_EXIT_SMI]		= svm_exit_resume,
+	[SVM_EXIT_CPUID]	= svm_exit_cpuid,
+	[SVM_EXIT_INVD]		= svm_exit_invd,
+	[SVM_EXIT_HLT]		= svm_exit_hlt,
+	[SVM_EXIT_INVLPGA]	= svm_exit_ud,
+	[SVM_EXIT_IOIO]		= svm_exit_io,
+	[SVM_EXIT_MSR]		= svm_exit_msr,
+	[SVM_EXIT_SHUTDOWN]	= svm_exit_shutdown,
+	[SVM_EXIT_VMRUN]	= svm_exit_ud,
+	[SVM_EXIT_VMMCALL]	= svm_exit_ud,
+	[SVM_EXIT_VMLOAD]	= svm_exit_ud,
+	[SVM_EXIT_VMSAVE]	= svm_exit_ud,
+	[SVM_EXIT_STGI]		= svm_exit_ud,
+	[SVM_EXIT_CLGI]		= svm_exit_ud,
+	[SVM_EXIT_SKINIT]	= svm_exit_ud,
+	[SVM_EXIT_MONITOR]	= svm_exit_ud,
+	[SVM_EXIT_MWAIT]	= svm_exit_ud,
+	[SVM_EXIT_XSETBV]	= svm_exit_gp,
+	[SVM_EXIT_NPF]		= svm_exit_npf,
+};
+
+/* VMRUN refused the VMCB: say which rule broke, as far as we can tell. */
+static int svm_entry_failed(struct svm_vcpu *svm, const char *rule, u32 field)
+{
+	struct hvlab_run *run = svm->vcpu.run;
+
+	run->exit_reason = HVLAB_EXIT_FAIL_ENTRY;
+	run->fail_entry.hardware_reason = svm->vmcb->control.exit_code;
+	run->fail_entry.field = field;
+	strscpy(run->fail_entry.rule, rule ? rule : "VMRUN failed: no rule of APM 15.5.1 matched",
+		sizeof(run->fail_entry.rule));
+	pr_info_ratelimited("vCPU %u: entry refused: %s\n", svm->vcpu.id, run->fail_entry.rule);
+	return 0;
+}
+
+/*
+ * Pick this vCPU's ASID on this CPU (15.16).  A vCPU that moved, or whose
+ * CPU started a new ASID generation, gets a fresh ASID that has no TLB
+ * entries; running out of ASIDs starts a generation with a full flush.
+ * QEMU honours only "flush all" in TLB_CONTROL, which is all we use.
+ */
+static void svm_pick_asid(struct svm_vcpu *svm, struct svm_cpu *sc, int cpu)
+{
+	struct vmcb_control_area *c = &svm->vmcb->control;
+	u64 mmu_gen;
+
+	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	if (svm->asid_cpu != cpu || svm->asid_gen != sc->asid_gen) {
+		if (sc->next_asid > svm_max_asid) {
+			sc->asid_gen++;
+			sc->next_asid = 1;
+			c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+		}
+		svm->asid = sc->next_asid++;
+		svm->asid_gen = sc->asid_gen;
+		svm->asid_cpu = cpu;
+		c->asid = svm->asid;
+	}
+	/* The nested tables changed since this vCPU last ran: drop old entries. */
+	smp_rmb();
+	mmu_gen = READ_ONCE(svm->vcpu.vm->mmu_gen);
+	if (svm->mmu_gen != mmu_gen) {
+		svm->mmu_gen = mmu_gen;
+		c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+	}
+}
+
+int svm_vcpu_enter(struct hv_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb *vmcb = svm->vmcb;
+	struct hv_vm *vm = vcpu->vm;
+	const char *rule;
+	u32 code, field;
+	int cpu;
+
+	vmcb->save.rax = vcpu->regs.rax;
+	vmcb->save.rsp = vcpu->regs.rsp;
+	vmcb->save.rip = vcpu->regs.rip;
+	vmcb->save.rflags = vcpu->regs.rflags;
+
+	local_irq_disable();
+	if (READ_ONCE(vm->zap_pending)) {
+		/* The tables are being torn down: wait for that, then retry. */
+		local_irq_enable();
+		mutex_lock(&vm->mmu_lock);
+		mutex_unlock(&vm->mmu_lock);
+		return 1;
+	}
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+
+	cpu = smp_processor_id();
+	svm_pick_asid(svm, this_cpu_ptr(&svm_cpus), cpu);
+
+	rule = svm_check_vmcb(vmcb, &field);
+	if (rule) {
+		local_irq_enable();
+		return svm_entry_failed(svm, rule, field);
+	}
+
+	clgi();
+	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
+		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	/* #VMEXIT set DR7 to its reset value (15.7.2): put the host's back. */
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	stgi();
+	local_irq_enable();
+
+	vcpu->regs.rax = vmcb->save.rax;
+	vcpu->regs.rsp = vmcb->save.rsp;
+	vcpu->regs.rip = vmcb->save.rip;
+	vcpu->regs.rflags = vmcb->save.rflags;
+
+	/*
+	 * An event whose delivery the exit interrupted (e.g. a guest #PF
+	 * whose IDT page was not mapped yet) is delivered again (15.7.2).
+	 */
+	vmcb->control.event_inj = 0;
+	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
+		vmcb->control.event_inj = vmcb->control.exit_int_info;
+		vmcb->control.event_inj_err = vmcb->control.exit_int_info_err;
+	}
+
+	code = vmcb->control.exit_code;
+	vcpu->run->vendor_reason = code;
+	if (code == (u32)SVM_EXIT_ERR)
+		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);
+	if (code < ARRAY_SIZE(svm_exit_handlers) && svm_exit_handlers[code])
+		return svm_exit_handlers[code](svm);
+
+	svm_dump_vmcb(svm);
+	{
+		u64 data[4] = { code, vmcb->control.exit_info_1, vmcb->control.exit_info_2,
+				vmcb->save.rip };
+
+		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNHANDLED_EXIT, 4, data);
+	}
+	return 0;
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmcb.c - the VMCB of one vCPU: allocation, intercepts, moving guest state
+ * between hv_vcpu and the VMCB, and the VMRUN consistency checks done in
+ * software so a refusal names its rule.
+ *
+ * Section numbers refer to AMD APM Vol. 2; the VMCB layout is appendix B.
+ * struct vmcb from <asm/svm.h> is used for field offsets only: its size
+ * differs between kernel versions, the hardware layout does not.
+ */
+#define pr_fmt(fmt) "hvlab: " fmt
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/io.h>
+#include <asm/processor-flags.h>
+#include <asm/msr-index.h>
+
+#include "svm.h"
+
+/* Reset values of DR6 and DR7 (APM Vol. 2 13.1.1.5, 13.1.1.6). */
+#define SVM_DR6_RESET		0xffff0ff0ULL
+#define SVM_DR7_RESET		0x400ULL
+
+/* Power-on PAT value (APM Vol. 2 7.8.2): WB, WT, UC-, UC, twice. */
+#define SVM_PAT_DEFAULT		0x0007040600070406ULL
+
+static void svm_intercept(struct vmcb *vmcb, unsigned int bit)
+{
+	__set_bit(bit, (unsigned long *)vmcb->control.intercepts);
+}
+
+/*
+ * What exits, and why (15.9-15.14).  Everything that could touch host
+ * state or needs a hypervisor's answer is intercepted; the rest runs
+ * natively.  VMRUN must be intercepted or VMRUN fails (15.5.1).
+ */
+static void svm_init_control(struct svm_vcpu *svm)
+{
+	static const unsigned int bits[] = {
+		INTERCEPT_INTR,		/* host interrupts come back to the host */
+		INTERCEPT_NMI,
+		INTERCEPT_SMI,
+		INTERCEPT_CPUID,	/* the guest sees our CPUID table */
+		INTERCEPT_INVD,		/* would drop dirty lines of the host too */
+		INTERCEPT_HLT,
+		INTERCEPT_INVLPGA,
+		INTERCEPT_IOIO_PROT,	/* ports: all of them, via svm_iopm */
+		INTERCEPT_MSR_PROT,	/* MSRs: all of them, via svm_msrpm */
+		INTERCEPT_SHUTDOWN,	/* triple fault */
+		INTERCEPT_VMRUN,	/* required; no nesting */
+		INTERCEPT_VMMCALL,
+		INTERCEPT_VMLOAD,
+		INTERCEPT_VMSAVE,
+		INTERCEPT_STGI,
+		INTERCEPT_CLGI,
+		INTERCEPT_SKINIT,
+		INTERCEPT_MONITOR,
+		INTERCEPT_MWAIT,
+		INTERCEPT_XSETBV,	/* guest XCR0 is not switched */
+	};
+	struct vmcb_control_area *c = &svm->vmcb->control;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bits); i++)
+		svm_intercept(svm->vmcb, bits[i]);
+	c->iopm_base_pa = page_to_phys(svm_iopm);
+	c->msrpm_base_pa = page_to_phys(svm_msrpm);
+	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */
+	c->int_ctl = V_INTR_MASKING_MASK;
+	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	c->nested_cr3 = hv_mmu_root_pa(&svm->vcpu.vm->mmu);
+	svm->vmcb->save.g_pat = SVM_PAT_DEFAULT;
+}
+
+struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id)
+{
+	struct svm_vcpu *svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
+	struct page *page;
+
+	if (!svm)
+		return ERR_PTR(-ENOMEM);
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page) {
+		kfree(svm);
+		return ERR_PTR(-ENOMEM);
+	}
+	svm->vmcb = page_address(page);
+	svm->vmcb_pa = page_to_phys(page);
+	svm->asid_cpu = -1;
+	svm->vcpu.vm = vm;
+	svm_init_control(svm);
+	return &svm->vcpu;
+}
+
+void svm_vcpu_free(struct hv_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	free_page((unsigned long)svm->vmcb);
+	kfree(svm);
+}
+
+/*
+ * Segment attributes in the VMCB are the descriptor's bits 8-15 and 20-23
+ * packed into 12 bits (15.5.1, appendix B "attrib").
+ */
+static u16 svm_seg_attrib(const struct hvlab_segment *s)
+{
+	if (s->unusable)
+		return 0;
+	return s->type | s->s << SVM_SELECTOR_S_SHIFT | s->dpl << SVM_SELECTOR_DPL_SHIFT |
+	       s->present << SVM_SELECTOR_P_SHIFT | s->avl << SVM_SELECTOR_AVL_SHIFT |
+	       s->l << SVM_SELECTOR_L_SHIFT | s->db << SVM_SELECTOR_DB_SHIFT |
+	       s->g << SVM_SELECTOR_G_SHIFT;
+}
+
+static void svm_seg_to_vmcb(struct vmcb_seg *v, const struct hvlab_segment *s)
+{
+	v->selector = s->selector;
+	v->attrib = svm_seg_attrib(s);
+	v->limit = s->limit;
+	v->base = s->base;
+}
+
+static void svm_seg_from_vmcb(struct hvlab_segment *s, const struct vmcb_seg *v)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = v->selector;
+	s->base = v->base;
+	s->limit = v->limit;
+	s->type = v->attrib & 0xf;
+	s->s = !!(v->attrib & SVM_SELECTOR_S_MASK);
+	s->dpl = (v->attrib >> SVM_SELECTOR_DPL_SHIFT) & 3;
+	s->present = !!(v->attrib & SVM_SELECTOR_P_MASK);
+	s->avl = (v->attrib >> SVM_SELECTOR_AVL_SHIFT) & 1;
+	s->l = (v->attrib >> SVM_SELECTOR_L_SHIFT) & 1;
+	s->db = (v->attrib >> SVM_SELECTOR_DB_SHIFT) & 1;
+	s->g = (v->attrib >> SVM_SELECTOR_G_SHIFT) & 1;
+	s->unusable = !s->present;
+}
+
+void svm_load_state(struct hv_vcpu *vcpu)
+{
+	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
+	const struct hvlab_sregs *sr = &vcpu->sregs;
+
+	svm_seg_to_vmcb(&save->cs, &sr->cs);
+	svm_seg_to_vmcb(&save->ds, &sr->ds);
+	svm_seg_to_vmcb(&save->es, &sr->es);
+	svm_seg_to_vmcb(&save->fs, &sr->fs);
+	svm_seg_to_vmcb(&save->gs, &sr->gs);
+	svm_seg_to_vmcb(&save->ss, &sr->ss);
+	svm_seg_to_vmcb(&save->tr, &sr->tr);
+	svm_seg_to_vmcb(&save->ldtr, &sr->ldt);
+	save->gdtr.base = sr->gdt.base;
+	save->gdtr.limit = sr->gdt.limit;
+	save->idtr.base = sr->idt.base;
+	save->idtr.limit = sr->idt.limit;
+	/* CPL is SS.DPL (15.5.1: the VMCB CPL field must agree with it). */
+	save->cpl = (sr->cr0 & X86_CR0_PE) ? sr->ss.dpl : 0;
+	save->cr0 = sr->cr0;
+	save->cr2 = sr->cr2;
+	save->cr3 = sr->cr3;
+	save->cr4 = sr->cr4;
+	/* The guest runs with SVME set; it never sees it (RDMSR is ours). */
+	save->efer = sr->efer | EFER_SVME;
+	save->dr6 = SVM_DR6_RESET;
+	save->dr7 = SVM_DR7_RESET;
+	c->int_ctl = (c->int_ctl & ~V_TPR_MASK) | (sr->cr8 & V_TPR_MASK);
+}
+
+void svm_save_state(struct hv_vcpu *vcpu)
+{
+	const struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+	const struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
+	struct hvlab_sregs *sr = &vcpu->sregs;
+
+	svm_seg_from_vmcb(&sr->cs, &save->cs);
+	svm_seg_from_vmcb(&sr->ds, &save->ds);
+	svm_seg_from_vmcb(&sr->es, &save->es);
+	svm_seg_from_vmcb(&sr->fs, &save->fs);
+	svm_seg_from_vmcb(&sr->gs, &save->gs);
+	svm_seg_from_vmcb(&sr->ss, &save->ss);
+	svm_seg_from_vmcb(&sr->tr, &save->tr);
+	svm_seg_from_vmcb(&sr->ldt, &save->ldtr);
+	/* System segments are never "unusable" in hvlab_sregs terms. */
+	sr->tr.unusable = 0;
+	sr->ldt.unusable = !sr->ldt.present;
+	sr->gdt.base = save->gdtr.base;
+	sr->gdt.limit = save->gdtr.limit;
+	sr->idt.base = save->idtr.base;
+	sr->idt.limit = save->idtr.limit;
+	sr->cr0 = save->cr0;
+	sr->cr2 = save->cr2;
+	sr->cr3 = save->cr3;
+	sr->cr4 = save->cr4;
+	sr->efer = save->efer & ~EFER_SVME;
+	sr->cr8 = c->int_ctl & V_TPR_MASK;
+}
+
+/* EFER bits that exist on AMD (APM Vol. 2 3.1.7); the rest must be zero. */
+#define SVM_EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_SVME | \
+			 EFER_LMSLE | EFER_FFXSR | BIT_ULL(_EFER_AUTOIBRS))
+
+/*
+ * The VMRUN consistency checks of APM Vol. 2 15.5.1 ("VMRUN"), in its
+ * order, so an entry the CPU would refuse is refused here first with the
+ * rule and the VMCB field named.  Returns NULL when all hold.
+ */
+const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field)
+{
+	const struct vmcb_save_area *s = &vmcb->save;
+	const struct vmcb_control_area *c = &vmcb->control;
+	bool lme_pg = (s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG);
+
+#define SVM_RULE(cond, member, text) do {				\
+		if (cond) {						\
+			*field = offsetof(struct vmcb, member);		\
+			return "APM 15.5.1: " text;			\
+		}							\
+	} while (0)
+
+	SVM_RULE(!(s->efer & EFER_SVME), save.efer, "EFER.SVME must be 1");
+	SVM_RULE(!(s->cr0 & X86_CR0_CD) && (s->cr0 & X86_CR0_NW), save.cr0,
+		 "CR0.CD=0 with CR0.NW=1 is illegal");
+	SVM_RULE(s->cr0 >> 32, save.cr0, "CR0[63:32] must be zero");
+	SVM_RULE(lme_pg && (s->cr3 >> hv_gpa_bits), save.cr3,
+		 "CR3 bits beyond MAXPHYADDR must be zero in long mode");
+	SVM_RULE(s->cr4 & ~(u64)(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
+				 X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
+				 X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT |
+				 X86_CR4_UMIP | X86_CR4_FSGSBASE | X86_CR4_PCIDE |
+				 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP |
+				 X86_CR4_PKE | X86_CR4_LA57), save.cr4,
+		 "CR4 reserved bits must be zero");
+	SVM_RULE(s->dr6 >> 32, save.dr6, "DR6[63:32] must be zero");
+	SVM_RULE(s->dr7 >> 32, save.dr7, "DR7[63:32] must be zero");
+	SVM_RULE(s->efer & ~(u64)SVM_EFER_VALID, save.efer, "EFER reserved bits must be zero");
+	SVM_RULE(lme_pg && !(s->cr4 & X86_CR4_PAE), save.cr4,
+		 "EFER.LME=1 and CR0.PG=1 need CR4.PAE=1");
+	SVM_RULE(lme_pg && !(s->cr0 & X86_CR0_PE), save.cr0,
+		 "EFER.LME=1 and CR0.PG=1 need CR0.PE=1");
+	SVM_RULE(lme_pg && (s->cr4 & X86_CR4_PAE) &&
+		 (s->cs.attrib & SVM_SELECTOR_L_MASK) && (s->cs.attrib & SVM_SELECTOR_DB_MASK),
+		 save.cs, "in long mode CS.L and CS.D must not both be 1");
+	SVM_RULE(!test_bit(INTERCEPT_VMRUN, (const unsigned long *)c->intercepts),
+		 control.intercepts, "the VMRUN intercept must be set");
+	SVM_RULE(c->asid == 0, control.asid, "ASID 0 belongs to the host");
+	SVM_RULE((c->event_inj & SVM_EVTINJ_VALID) &&
+		 ((c->event_inj & SVM_EVTINJ_TYPE_MASK) == (1 << SVM_EVTINJ_TYPE_SHIFT) ||
+		  ((c->event_inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT &&
+		   (c->event_inj & SVM_EVTINJ_VEC_MASK) == 2)),
+		 control.event_inj, "illegal event injection (reserved type or NMI vector as exception)");
+#undef SVM_RULE
+	return NULL;
+}
+
+/* For internal errors: the state a reader needs to see what happened. */
+void svm_dump_vmcb(const struct svm_vcpu *svm)
+{
+	const struct vmcb_control_area *c = &svm->vmcb->control;
+	const struct vmcb_save_area *s = &svm->vmcb->save;
+
+	pr_info("vCPU %u VMCB: exit_code %#x info1 %#llx info2 %#llx int_info %#x asid %u int_ctl %#x event_inj %#x\n",
+		svm->vcpu.id, c->exit_code, c->exit_info_1, c->exit_info_2, c->exit_int_info,
+		c->asid, c->int_ctl, c->event_inj);
+	pr_info("  rip %#llx rsp %#llx rflags %#llx cpl %u efer %#llx cr0 %#llx cr3 %#llx cr4 %#llx\n",
+		s->rip, s->rsp, s->rflags, s->cpl, s->efer, s->cr0, s->cr3, s->cr4);
+	pr_info("  cs %#x/%#x/%#x/%#llx ss %#x/%#x ds %#x es %#x tr %#x/%#x gdt %#llx/%#x idt %#llx/%#x\n",
+		s->cs.selector, s->cs.attrib, s->cs.limit, s->cs.base, s->ss.selector,
+		s->ss.attrib, s->ds.selector, s->es.selector, s->tr.selector, s->tr.attrib,
+		s->gdtr.base, s->gdtr.limit, s->idtr.base, s->idtr.limit);
+}
