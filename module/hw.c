@@ -16,6 +16,8 @@
 
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
+#include <linux/module.h>
+#include <linux/notifier.h>
 #include <linux/percpu.h>
 #include <linux/smp.h>
 #include <asm/reboot.h>
@@ -26,6 +28,7 @@ static DEFINE_MUTEX(hv_hw_lock);
 static unsigned int hv_hw_users;		/* VMs alive; under hv_hw_lock */
 static DEFINE_PER_CPU(bool, hv_hw_on);		/* this CPU switched on by us */
 static int hv_hw_cpuhp_state;
+static bool hv_hw_emergency_registered;		/* under hv_hw_lock */
 
 /* Called with interrupts off, on the CPU itself. */
 static int hv_hw_enable_this_cpu(void)
@@ -75,6 +78,51 @@ static void hv_hw_emergency(void)
 		hv_ops->cpu_emergency_disable();
 }
 
+/*
+ * The kernel keeps ONE emergency callback, and warns if a second one is
+ * registered.  KVM takes it too: Debian's 6.1 kvm-intel from module load to
+ * unload, 6.12's KVM while it has virtualization on.  KVM's callback turns
+ * VMX/SVM off on a CPU whoever enabled it, so while kvm.ko is loaded it
+ * covers hvlab as well and hvlab stays out of its way: it registers only
+ * when kvm.ko is absent, and steps aside (hv_hw_module_notify) the moment
+ * kvm.ko starts loading.  Caller holds hv_hw_lock.
+ */
+static void hv_hw_emergency_register(void)
+{
+	void *kvm_sym = __symbol_get("kvm_rebooting");
+
+	if (kvm_sym) {
+		symbol_put_addr(kvm_sym);
+		return;
+	}
+	cpu_emergency_register_virt_callback(hv_hw_emergency);
+	hv_hw_emergency_registered = true;
+}
+
+static void hv_hw_emergency_unregister(void)
+{
+	if (!hv_hw_emergency_registered)
+		return;
+	cpu_emergency_unregister_virt_callback(hv_hw_emergency);
+	hv_hw_emergency_registered = false;
+}
+
+static int hv_hw_module_notify(struct notifier_block *nb, unsigned long state, void *data)
+{
+	struct module *mod = data;
+
+	if (state == MODULE_STATE_COMING && !strcmp(mod->name, "kvm")) {
+		mutex_lock(&hv_hw_lock);
+		hv_hw_emergency_unregister();
+		mutex_unlock(&hv_hw_lock);
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block hv_hw_module_nb = {
+	.notifier_call = hv_hw_module_notify,
+};
+
 int hv_hw_get(void)
 {
 	atomic_t failed = ATOMIC_INIT(0);
@@ -95,7 +143,7 @@ int hv_hw_get(void)
 					hv_ops->name, err);
 			goto out;
 		}
-		cpu_emergency_register_virt_callback(hv_hw_emergency);
+		hv_hw_emergency_register();
 	}
 	hv_hw_users++;
 out:
@@ -109,7 +157,7 @@ void hv_hw_put(void)
 	cpus_read_lock();
 	mutex_lock(&hv_hw_lock);
 	if (!WARN_ON_ONCE(hv_hw_users == 0) && --hv_hw_users == 0) {
-		cpu_emergency_unregister_virt_callback(hv_hw_emergency);
+		hv_hw_emergency_unregister();
 		on_each_cpu(hv_hw_disable_ipi, NULL, 1);
 	}
 	mutex_unlock(&hv_hw_lock);
@@ -148,10 +196,15 @@ int hv_hw_init(void)
 {
 	int ret;
 
+	ret = register_module_notifier(&hv_hw_module_nb);
+	if (ret)
+		return ret;
 	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "hvlab:online",
 					hv_hw_cpu_online, hv_hw_cpu_offline);
-	if (ret < 0)
+	if (ret < 0) {
+		unregister_module_notifier(&hv_hw_module_nb);
 		return ret;
+	}
 	hv_hw_cpuhp_state = ret;
 	return 0;
 }
@@ -161,4 +214,5 @@ void hv_hw_exit(void)
 	/* No VM can exist here: every VM fd holds a module reference. */
 	WARN_ON_ONCE(hv_hw_users);
 	cpuhp_remove_state_nocalls(hv_hw_cpuhp_state);
+	unregister_module_notifier(&hv_hw_module_nb);
 }
