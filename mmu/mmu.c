@@ -3,9 +3,11 @@
  * mmu.c - build and tear down the 4-level nested page table.
  *
  * Both EPT (Intel SDM Vol. 3C 29.3.2) and NPT (AMD APM Vol. 2 15.25.5,
- * which reuses the long-mode format of 5.3) translate 48-bit addresses
- * through four levels of 512 entries with the next address in bits 51:12,
- * so one walker serves both; only the entry bits differ.
+ * which reuses the long-mode format of 5.3) translate through levels of 512
+ * entries with the next address in bits 51:12, so one walker serves both;
+ * only the entry bits differ.  Guest-physical addresses stay below 2^48
+ * (hv_gpa_bits), but NPT walks as many levels as the host's own paging
+ * (15.25.3): five under a 5-level (LA57) host, with one used top entry.
  *
  * Leaves hold guest pages pinned with pin_user_pages(): tearing down a leaf
  * unpins its page, so the tables themselves are the record of what is
@@ -17,7 +19,6 @@
 
 #include "mmu.h"
 
-#define HV_MMU_LEVELS		4
 #define HV_MMU_ENTRIES		512
 #define HV_MMU_ADDR_MASK	GENMASK_ULL(51, 12)
 
@@ -34,6 +35,7 @@ static u64 *hv_mmu_next(u64 entry)
 int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt)
 {
 	mmu->fmt = fmt;
+	mmu->levels = fmt->levels();
 	mmu->root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	if (!mmu->root)
 		return -ENOMEM;
@@ -72,7 +74,7 @@ static void hv_mmu_free_below(struct hv_mmu *mmu, u64 *table, unsigned int level
 void hv_mmu_zap_all(struct hv_mmu *mmu)
 {
 	if (mmu->root)
-		hv_mmu_free_below(mmu, mmu->root, HV_MMU_LEVELS);
+		hv_mmu_free_below(mmu, mmu->root, mmu->levels);
 }
 
 void hv_mmu_destroy(struct hv_mmu *mmu)
@@ -90,7 +92,7 @@ int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
 	u64 *table = mmu->root;
 	unsigned int level;
 
-	for (level = HV_MMU_LEVELS; level > 1; level--) {
+	for (level = mmu->levels; level > 1; level--) {
 		u64 *e = &table[hv_mmu_index(gpa, level)];
 
 		if (!mmu->fmt->present(*e)) {

@@ -19,13 +19,16 @@ struct hv_mmu_format {
 	/* Entry that maps a 4 KiB page. */
 	u64 (*leaf)(phys_addr_t pa, bool writable);
 	bool (*present)(u64 entry);
+	/* Levels the hardware walks: 4, or 5 for NPT under a 5-level host. */
+	unsigned int (*levels)(void);
 };
 
 extern const struct hv_mmu_format hv_npt_format;
 
 struct hv_mmu {
 	const struct hv_mmu_format *fmt;
-	u64 *root;			/* level-4 table */
+	u64 *root;			/* top-level table */
+	unsigned int levels;		/* 4 or 5 */
 	unsigned long nr_tables;	/* including the root */
 	unsigned long nr_pages;		/* pinned guest pages mapped */
 };

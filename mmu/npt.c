@@ -6,6 +6,8 @@
  * Every nested walk is a user-mode access (15.25.5), so U/S must be set
  * at every level or the guest faults on its own RAM.
  */
+#include <asm/pgtable.h>
+
 #include "mmu.h"
 
 #define NPT_P		BIT_ULL(0)
@@ -27,9 +29,16 @@ static bool npt_present(u64 entry)
 	return entry & NPT_P;
 }
 
+/* The host's paging depth decides the nested one (APM Vol. 2 15.25.3). */
+static unsigned int npt_levels(void)
+{
+	return pgtable_l5_enabled() ? 5 : 4;
+}
+
 const struct hv_mmu_format hv_npt_format = {
 	.name		= "NPT",
 	.table		= npt_table,
 	.leaf		= npt_leaf,
 	.present	= npt_present,
+	.levels		= npt_levels,
 };
