@@ -4,8 +4,8 @@
  * memory slot and a mapped run page, all created and closed again.
  *
  * Measured from /proc/meminfo after a warm-up (so slab caches and per-CPU
- * lists are already at their working size) and after dropping caches both
- * times.  Tolerances:
+ * lists are already at their working size), after dropping caches and
+ * folding the per-CPU counters (vm/stat_refresh) both times.  Tolerances:
  *   SUnreclaim grows by less than 256 KiB  (a 128-byte object per cycle
  *                                           would already be 125 KiB)
  *   MemAvailable drops by less than 1 MiB  (one page per cycle: 3.9 MiB)
@@ -37,6 +37,14 @@ static int snap(struct snapshot *s)
 		return ret;
 	/* Let RCU-deferred frees (file release, slab) finish. */
 	usleep(500 * 1000);
+	/*
+	 * Fold the per-CPU vmstat deltas into the global counters that
+	 * /proc/meminfo reads, or up to a few hundred pages per CPU could be
+	 * missing from either snapshot.
+	 */
+	ret = hvt_write_str("/proc/sys/vm/stat_refresh", "1");
+	if (ret)
+		return ret;
 	s->avail = hvt_meminfo_kb("MemAvailable");
 	s->slab = hvt_meminfo_kb("Slab");
 	s->sunreclaim = hvt_meminfo_kb("SUnreclaim");
