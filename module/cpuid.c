@@ -9,6 +9,8 @@
  * TSC-deadline timer, no speculation-control MSRs; the hypervisor bit
  * is set and leaf 0x40000000 names hvlab.
  */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <asm/processor.h>
 
 #include "hv.h"
@@ -36,7 +38,8 @@
 		      BIT(23) /* PerfCtrExtCore */ | BIT(24) /* PerfCtrExtNB */ | \
 		      BIT(28) /* PerfCtrExtLLC */)
 
-void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32 *d)
+static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
+			     u32 *a, u32 *b, u32 *c, u32 *d)
 {
 	u32 max_basic = cpuid_eax(0), max_ext = cpuid_eax(0x80000000);
 
@@ -89,4 +92,126 @@ void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32
 	default:
 		break;
 	}
+}
+
+/* Leaves whose answer depends on ECX (SDM Vol. 2A CPUID). */
+static bool hv_cpuid_indexed(u32 fn)
+{
+	return fn == 4 || fn == 7 || fn == 0xb || fn == 0xd || fn == 0xf ||
+	       fn == 0x10 || fn == 0x12 || fn == 0x14 || fn == 0x17 ||
+	       fn == 0x18 || fn == 0x1f || fn == 0x8000001d;
+}
+
+void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	unsigned int i;
+
+	if (!vcpu->cpuid) {
+		hv_cpuid_default(vcpu, fn, idx, a, b, c, d);
+		return;
+	}
+	*a = *b = *c = *d = 0;
+	for (i = 0; i < vcpu->cpuid_nent; i++) {
+		const struct hvlab_cpuid_entry *e = &vcpu->cpuid[i];
+
+		if (e->function == fn &&
+		    (!(e->flags & HVLAB_CPUID_INDEXED) || e->index == idx)) {
+			*a = e->eax;
+			*b = e->ebx;
+			*c = e->ecx;
+			*d = e->edx;
+			return;
+		}
+	}
+}
+
+/*
+ * The default table as entries: every basic, hypervisor and extended leaf
+ * up to the maxima, with subleaves 0-7 of the indexed leaves.
+ */
+static unsigned int hv_cpuid_fill_default(struct hv_vcpu *vcpu, struct hvlab_cpuid_entry *out,
+					  unsigned int max)
+{
+	u32 ranges[3][2] = {
+		{ 0, cpuid_eax(0) },
+		{ 0x40000000, 0x40000000 },
+		{ 0x80000000, cpuid_eax(0x80000000) },
+	};
+	unsigned int n = 0, r;
+	u32 fn, idx;
+
+	for (r = 0; r < ARRAY_SIZE(ranges); r++) {
+		for (fn = ranges[r][0]; fn <= ranges[r][1] && n < max; fn++) {
+			bool indexed = hv_cpuid_indexed(fn);
+
+			for (idx = 0; idx < (indexed ? 8 : 1) && n < max; idx++, n++) {
+				struct hvlab_cpuid_entry *e = &out[n];
+
+				memset(e, 0, sizeof(*e));
+				e->function = fn;
+				e->index = idx;
+				e->flags = indexed ? HVLAB_CPUID_INDEXED : 0;
+				hv_cpuid_default(vcpu, fn, idx, &e->eax, &e->ebx, &e->ecx, &e->edx);
+			}
+		}
+	}
+	return n;
+}
+
+long hv_cpuid_get(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc)
+{
+	struct hvlab_cpuid_entry *tmp = NULL;
+	const struct hvlab_cpuid_entry *src;
+	unsigned int n;
+	u32 nent;
+	long ret = 0;
+
+	if (get_user(nent, &uc->nent))
+		return -EFAULT;
+	if (vcpu->cpuid) {
+		src = vcpu->cpuid;
+		n = vcpu->cpuid_nent;
+	} else {
+		tmp = kcalloc(HVLAB_CPUID_MAX_ENTRIES, sizeof(*tmp), GFP_KERNEL);
+		if (!tmp)
+			return -ENOMEM;
+		n = hv_cpuid_fill_default(vcpu, tmp, HVLAB_CPUID_MAX_ENTRIES);
+		src = tmp;
+	}
+	if (put_user(n, &uc->nent))
+		ret = -EFAULT;
+	else if (nent < n)
+		ret = -E2BIG;
+	else if (copy_to_user(uc->entries, src, n * sizeof(*src)))
+		ret = -EFAULT;
+	kfree(tmp);
+	return ret;
+}
+
+long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc)
+{
+	struct hvlab_cpuid hdr;
+	struct hvlab_cpuid_entry *table;
+	unsigned int i;
+
+	if (copy_from_user(&hdr, uc, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.padding)
+		return hv_reject(-EINVAL, "padding must be zero");
+	if (hdr.nent > HVLAB_CPUID_MAX_ENTRIES)
+		return hv_reject(-E2BIG, "%u CPUID entries, at most %u", hdr.nent,
+				 HVLAB_CPUID_MAX_ENTRIES);
+	table = memdup_user(uc->entries, hdr.nent * sizeof(*table));
+	if (IS_ERR(table))
+		return PTR_ERR(table);
+	for (i = 0; i < hdr.nent; i++) {
+		if (table[i].padding || (table[i].flags & ~HVLAB_CPUID_INDEXED)) {
+			kfree(table);
+			return hv_reject(-EINVAL, "entry %u: unknown flags or padding set", i);
+		}
+	}
+	kfree(vcpu->cpuid);
+	vcpu->cpuid = table;
+	vcpu->cpuid_nent = hdr.nent;
+	return 0;
 }

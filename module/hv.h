@@ -84,14 +84,53 @@ struct hv_vcpu {
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
 
-	/* An instruction that waits for userspace's answer (IN, MMIO read). */
+	/*
+	 * An instruction that waits for userspace's answer: IN/INS (data),
+	 * MMIO load (value), RDMSR/WRMSR routed to userspace.
+	 */
 	struct {
-		u8 kind;		/* HVLAB_EXIT_IO / _MMIO, 0: none */
-		u8 size;
-		u64 next_rip;		/* IN */
-		struct hv_insn insn;	/* MMIO load */
+		u8 kind;		/* HVLAB_EXIT_IO / _MMIO / _MSR, 0: none */
+		u8 size;		/* IN/INS element size */
+		u32 count;		/* INS elements */
+		bool string;		/* INS */
+		u64 next_rip;		/* IN, INS, MSR */
+		struct hv_insn insn;	/* MMIO load, INS */
 	} pending;
+
+	/* Events queued by HVLAB_INJECT (or by the module: #GP) for the guest. */
+	struct {
+		bool exc_pending;
+		u8 exc_vector;
+		bool exc_has_err;
+		u32 exc_err;
+		bool irq_pending;
+		u8 irq_vector;
+	} events;
+
+	/* HVLAB_SET_CPUID table (NULL: the default of cpuid.c). */
+	struct hvlab_cpuid_entry *cpuid;
+	unsigned int cpuid_nent;
+	u8 msr_policy;			/* HVLAB_MSR_UNKNOWN_* */
+
+	/* Exit counts, by enum hvlab_stat. */
+	u64 exits;
+	u64 stat[HVLAB_STAT_NR];
 };
+
+static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
+{
+	vcpu->exits++;
+	vcpu->stat[stat]++;
+}
+
+/* The module's own exceptions for the guest (e.g. #GP for a bad MSR). */
+static inline void hv_queue_exception(struct hv_vcpu *vcpu, u8 vector, bool has_err, u32 err)
+{
+	vcpu->events.exc_pending = true;
+	vcpu->events.exc_vector = vector;
+	vcpu->events.exc_has_err = has_err;
+	vcpu->events.exc_err = err;
+}
 
 /*
  * What a vendor backend provides.  Exactly one instance is chosen at
@@ -164,14 +203,19 @@ struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa);
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
 void hv_vm_zap_mmu(struct hv_vm *vm);
 void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
+int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip);
+int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip);
 /* module/mem.c and mmu/walk.c: guest memory from exit handlers */
 int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);
 int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa);
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault);
 int hv_complete_mmio(struct hv_vcpu *vcpu);
+int hv_complete_string_in(struct hv_vcpu *vcpu);
 
 void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32 *d);
+long hv_cpuid_get(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
+long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data);
 
 /* module/vcpu.c */

@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/uaccess.h>
+#include <asm/processor-flags.h>
 
 #include "hv.h"
 #include "decode.h"
@@ -192,5 +193,125 @@ int hv_complete_mmio(struct hv_vcpu *vcpu)
 			return -EFAULT;
 	}
 	hv_insn_complete(insn, &vcpu->regs, data);
+	return 0;
+}
+
+/* DF=1: string instructions walk down (SDM Vol. 1 3.4.3.2). */
+static s64 hv_string_step(const struct hv_vcpu *vcpu, unsigned int size)
+{
+	return (vcpu->regs.rflags & X86_EFLAGS_DF) ? -(s64)size : size;
+}
+
+/* Offset of element @i from @start, wrapped at the address size. */
+static u64 hv_string_offset(const struct hv_vcpu *vcpu, const struct hv_insn *insn,
+			    u64 start, u32 i)
+{
+	u64 off = start + i * hv_string_step(vcpu, insn->size);
+
+	return insn->addr_size == 8 ? off : off & (BIT_ULL(insn->addr_size * 8) - 1);
+}
+
+/*
+ * Advance rSI/rDI by @n elements and rCX by -@n (REP), at the address
+ * size, and move RIP on once the count is done.  Register writes follow
+ * x86 rules: a 32-bit address size zero-extends, 16-bit keeps the rest.
+ */
+static void hv_string_advance(struct hv_vcpu *vcpu, const struct hv_insn *insn,
+			      unsigned int gpr, u32 n, u64 next_rip)
+{
+	struct hvlab_regs *r = &vcpu->regs;
+	u64 idx = hv_gpr_read(r, gpr, insn->addr_size, false);
+
+	hv_gpr_write(r, gpr, insn->addr_size, false, idx + n * hv_string_step(vcpu, insn->size));
+	if (insn->rep) {
+		u64 cx = hv_gpr_read(r, HV_GPR_RCX, insn->addr_size, false) - n;
+
+		hv_gpr_write(r, HV_GPR_RCX, insn->addr_size, false, cx);
+		if (cx)
+			return;		/* RIP stays: the rest runs on the next entry */
+	}
+	r->rip = next_rip;
+}
+
+/*
+ * INS/OUTS (with REP): as many elements per exit as fit in the run page's
+ * data area, copied between it and guest memory here, so userspace sees
+ * one port access of @count items.  The hardware tells port and direction;
+ * the decoder tells the segment override, address size and REP.
+ */
+int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip)
+{
+	struct hvlab_run *run = vcpu->run;
+	struct hv_insn *insn = &vcpu->pending.insn;
+	u8 *data = (u8 *)run + HVLAB_RUN_IO_DATA_OFFSET;
+	u8 bytes[HV_INSN_MAX_LEN];
+	enum hv_cpu_mode mode;
+	u64 count, addr;
+	u32 n, i;
+	int len;
+
+	hv_ops->vcpu_save_state(vcpu);
+	mode = hv_cpu_mode(&vcpu->sregs, vcpu->regs.rflags);
+	len = hv_fetch_insn(vcpu, mode, bytes);
+	if (len < 0 || hv_decode(bytes, len, mode, insn) ||
+	    insn->kind != (in ? HV_INSN_INS : HV_INSN_OUTS)) {
+		hv_exit_unsupported(vcpu, port, bytes, len);
+		return 0;
+	}
+	count = insn->rep ? hv_insn_rep_count(insn, &vcpu->regs) : 1;
+	if (!count) {
+		vcpu->regs.rip = next_rip;
+		return 1;
+	}
+	n = min_t(u64, count, (PAGE_SIZE - HVLAB_RUN_IO_DATA_OFFSET) / insn->size);
+
+	run->exit_reason = HVLAB_EXIT_IO;
+	run->io.direction = in ? HVLAB_IO_IN : HVLAB_IO_OUT;
+	run->io.size = insn->size;
+	run->io.port = port;
+	run->io.count = n;
+	run->io.data_offset = HVLAB_RUN_IO_DATA_OFFSET;
+
+	if (in) {
+		memset(data, 0, n * insn->size);
+		vcpu->pending.kind = HVLAB_EXIT_IO;
+		vcpu->pending.string = true;
+		vcpu->pending.count = n;
+		vcpu->pending.size = insn->size;
+		vcpu->pending.next_rip = next_rip;
+		return 0;
+	}
+
+	/* OUTS reads seg:rSI (segment override allowed). */
+	addr = hv_insn_ea(insn, &vcpu->regs);
+	for (i = 0; i < n; i++) {
+		u64 off = hv_string_offset(vcpu, insn, addr, i);
+
+		if (hv_access_gva(vcpu, hv_seg_base(&vcpu->sregs, insn->seg) + off,
+				  data + i * insn->size, insn->size, false)) {
+			hv_exit_unsupported(vcpu, port, bytes, len);
+			return 0;
+		}
+	}
+	hv_string_advance(vcpu, insn, HV_GPR_RSI, n, next_rip);
+	return 0;
+}
+
+/* INS, answered: the data goes to ES:rDI (no override, SDM Vol. 2A INS). */
+int hv_complete_string_in(struct hv_vcpu *vcpu)
+{
+	const struct hv_insn *insn = &vcpu->pending.insn;
+	u8 *data = (u8 *)vcpu->run + HVLAB_RUN_IO_DATA_OFFSET;
+	u64 addr = hv_gpr_read(&vcpu->regs, HV_GPR_RDI, insn->addr_size, false);
+	u32 i, n = vcpu->pending.count;
+
+	for (i = 0; i < n; i++) {
+		u64 off = hv_string_offset(vcpu, insn, addr, i);
+
+		if (hv_access_gva(vcpu, vcpu->sregs.es.base + off, data + i * insn->size,
+				  insn->size, true))
+			return -EFAULT;
+	}
+	hv_string_advance(vcpu, insn, HV_GPR_RDI, n, vcpu->pending.next_rip);
 	return 0;
 }

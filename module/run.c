@@ -16,6 +16,8 @@
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
 
+#include <asm/traps.h>
+
 #include "hv.h"
 
 struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa)
@@ -123,6 +125,28 @@ void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
 	}
 }
 
+/*
+ * An MSR the backend does not handle: #GP as on a CPU without it, or ask
+ * userspace (HVLAB_SET_MSR_POLICY).  Returns 1 (re-enter) or 0 (exit).
+ */
+int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip)
+{
+	struct hvlab_run *run = vcpu->run;
+
+	if (vcpu->msr_policy != HVLAB_MSR_UNKNOWN_USERSPACE) {
+		hv_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	run->exit_reason = HVLAB_EXIT_MSR;
+	run->msr.index = index;
+	run->msr.is_write = write;
+	run->msr.error = 0;
+	run->msr.data = write ? data : 0;
+	vcpu->pending.kind = HVLAB_EXIT_MSR;
+	vcpu->pending.next_rip = next_rip;
+	return 0;
+}
+
 void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data)
 {
 	struct hvlab_run *run = vcpu->run;
@@ -148,6 +172,11 @@ static int hv_complete_pending(struct hv_vcpu *vcpu)
 	case HVLAB_EXIT_IO: {
 		u32 val = 0;
 
+		if (vcpu->pending.string) {
+			err = hv_complete_string_in(vcpu);
+			break;
+		}
+
 		memcpy(&val, data, vcpu->pending.size);
 		if (vcpu->pending.size == 4)
 			vcpu->regs.rax = val;
@@ -159,10 +188,23 @@ static int hv_complete_pending(struct hv_vcpu *vcpu)
 	case HVLAB_EXIT_MMIO:
 		err = hv_complete_mmio(vcpu);
 		break;
+	case HVLAB_EXIT_MSR:
+		/* Userspace said: fault, or here is the value / the write is done. */
+		if (vcpu->run->msr.error) {
+			hv_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+			break;
+		}
+		if (!vcpu->run->msr.is_write) {
+			vcpu->regs.rax = (u32)vcpu->run->msr.data;
+			vcpu->regs.rdx = vcpu->run->msr.data >> 32;
+		}
+		vcpu->regs.rip = vcpu->pending.next_rip;
+		break;
 	default:
 		break;
 	}
 	vcpu->pending.kind = 0;
+	vcpu->pending.string = false;
 	return err;
 }
 

@@ -175,6 +175,41 @@ static int hv_check_sregs(const struct hvlab_sregs *sr)
 	return 0;
 }
 
+/* Vectors that push an error code (SDM Vol. 3A 6.15, Table 6-1; 21 is #CP). */
+static bool hv_vector_has_error_code(u8 vector)
+{
+	return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21;
+}
+
+static int hv_vcpu_inject(struct hv_vcpu *vcpu, const struct hvlab_event *ev)
+{
+	if (ev->padding || ev->reserved || ev->has_error_code > 1)
+		return hv_reject(-EINVAL, "padding/reserved must be zero, has_error_code 0 or 1");
+
+	switch (ev->type) {
+	case HVLAB_EVENT_EXCEPTION:
+		if (ev->vector > 31 || ev->vector == 2)
+			return hv_reject(-EINVAL, "exception vector %u: 0-31, not 2 (NMI)", ev->vector);
+		if (ev->has_error_code != hv_vector_has_error_code(ev->vector))
+			return hv_reject(-EINVAL, "exception %u %s an error code", ev->vector,
+					 ev->has_error_code ? "has no" : "needs");
+		if (vcpu->events.exc_pending)
+			return hv_reject(-EBUSY, "an exception is queued already");
+		hv_queue_exception(vcpu, ev->vector, ev->has_error_code, ev->error_code);
+		return 0;
+	case HVLAB_EVENT_INTERRUPT:
+		if (ev->has_error_code || ev->error_code)
+			return hv_reject(-EINVAL, "interrupts carry no error code");
+		if (vcpu->events.irq_pending)
+			return hv_reject(-EBUSY, "an interrupt is queued already");
+		vcpu->events.irq_pending = true;
+		vcpu->events.irq_vector = ev->vector;
+		return 0;
+	default:
+		return hv_reject(-EINVAL, "unknown event type %u", ev->type);
+	}
+}
+
 static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct hv_vcpu *vcpu = file->private_data;
@@ -234,6 +269,36 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		}
 		break;
 	}
+	case HVLAB_INJECT: {
+		struct hvlab_event ev;
+
+		if (copy_from_user(&ev, argp, sizeof(ev)))
+			ret = -EFAULT;
+		else
+			ret = hv_vcpu_inject(vcpu, &ev);
+		break;
+	}
+	case HVLAB_GET_CPUID:
+		ret = hv_cpuid_get(vcpu, argp);
+		break;
+	case HVLAB_SET_CPUID:
+		ret = hv_cpuid_set(vcpu, argp);
+		break;
+	case HVLAB_SET_MSR_POLICY:
+		if (arg != HVLAB_MSR_UNKNOWN_GP && arg != HVLAB_MSR_UNKNOWN_USERSPACE)
+			ret = hv_reject(-EINVAL, "unknown MSR policy %lu", arg);
+		else
+			vcpu->msr_policy = arg;
+		break;
+	case HVLAB_GET_EXIT_STATS: {
+		struct hvlab_exit_stats st = { .exits = vcpu->exits };
+
+		BUILD_BUG_ON(HVLAB_STAT_NR > ARRAY_SIZE(st.count));
+		memcpy(st.count, vcpu->stat, sizeof(vcpu->stat));
+		if (copy_to_user(argp, &st, sizeof(st)))
+			ret = -EFAULT;
+		break;
+	}
 	default:
 		ret = -ENOTTY;
 	}
@@ -290,6 +355,7 @@ static const struct file_operations hv_vcpu_fops = {
 /* Called from hv_vm_free only: no fd refers to @vcpu any more. */
 void hv_vcpu_destroy(struct hv_vcpu *vcpu)
 {
+	kfree(vcpu->cpuid);
 	fpu_free_guest_fpstate(&vcpu->fpu);
 	free_page((unsigned long)vcpu->run);
 	hv_ops->vcpu_free(vcpu);

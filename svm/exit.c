@@ -26,29 +26,84 @@
 
 typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
 
+/* In the exit table: the handler calls hv_count_exit() itself. */
+#define SVM_STAT_BY_HANDLER	0xff
+
 /* Nested page fault error code, bit 1: the access was a write (15.25.6). */
 #define SVM_NPF_WRITE	BIT_ULL(1)
 
-/* Move RIP past the exiting instruction of @len bytes (or use NRIP). */
-static void svm_skip(struct svm_vcpu *svm, unsigned int len)
+/* RIP after the exiting instruction of @len bytes (NRIP if the CPU saves it). */
+static u64 svm_next_rip(struct svm_vcpu *svm, unsigned int len)
 {
 	struct vmcb *vmcb = svm->vmcb;
 
 	if (svm_has_nrips && vmcb->control.next_rip)
-		svm->vcpu.regs.rip = vmcb->control.next_rip;
-	else
-		svm->vcpu.regs.rip += len;
+		return vmcb->control.next_rip;
+	return svm->vcpu.regs.rip + len;
 }
 
-/* Queue an exception for the next entry (EVENTINJ, 15.20). */
-static void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err, u32 err)
+static void svm_skip(struct svm_vcpu *svm, unsigned int len)
+{
+	svm->vcpu.regs.rip = svm_next_rip(svm, len);
+}
+
+/* V_IRQ with INTERCEPT_VINTR: exit when the guest can take an interrupt (15.21.4). */
+static void svm_open_irq_window(struct svm_vcpu *svm)
 {
 	struct vmcb_control_area *c = &svm->vmcb->control;
 
-	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
-		       (has_err ? SVM_EVTINJ_VALID_ERR : 0);
-	c->event_inj_err = err;
+	c->int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK | (0xf << V_INTR_PRIO_SHIFT);
+	__set_bit(INTERCEPT_VINTR, (unsigned long *)c->intercepts);
 }
+
+static void svm_close_irq_window(struct svm_vcpu *svm)
+{
+	struct vmcb_control_area *c = &svm->vmcb->control;
+
+	c->int_ctl &= ~(V_IRQ_MASK | V_IGN_TPR_MASK | V_INTR_PRIO_MASK);
+	__clear_bit(INTERCEPT_VINTR, (unsigned long *)c->intercepts);
+}
+
+/* Interrupts are taken when RFLAGS.IF=1 and no STI/MOV SS shadow (15.21). */
+static bool svm_interruptible(const struct svm_vcpu *svm)
+{
+	return (svm->vmcb->save.rflags & X86_EFLAGS_IF) &&
+	       !(svm->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK);
+}
+
+/*
+ * Put the next queued event into EVENTINJ (15.20): one event per entry,
+ * a re-delivery from EXITINTINFO first, then exceptions, then an external
+ * interrupt if the guest can take it, else open the interrupt window.
+ * Real mode has no error codes (SDM Vol. 3A 20.1.4): none is pushed there.
+ */
+static void svm_inject_events(struct svm_vcpu *svm)
+{
+	struct vmcb_control_area *c = &svm->vmcb->control;
+	struct hv_vcpu *vcpu = &svm->vcpu;
+	bool real = !(svm->vmcb->save.cr0 & X86_CR0_PE);
+
+	if (!(c->event_inj & SVM_EVTINJ_VALID)) {
+		if (vcpu->events.exc_pending) {
+			c->event_inj = vcpu->events.exc_vector | SVM_EVTINJ_TYPE_EXEPT |
+				       SVM_EVTINJ_VALID;
+			if (vcpu->events.exc_has_err && !real) {
+				c->event_inj |= SVM_EVTINJ_VALID_ERR;
+				c->event_inj_err = vcpu->events.exc_err;
+			}
+			vcpu->events.exc_pending = false;
+		} else if (vcpu->events.irq_pending && svm_interruptible(svm)) {
+			c->event_inj = vcpu->events.irq_vector | SVM_EVTINJ_TYPE_INTR |
+				       SVM_EVTINJ_VALID;
+			vcpu->events.irq_pending = false;
+		}
+	}
+	if (vcpu->events.irq_pending || vcpu->run->request_interrupt_window)
+		svm_open_irq_window(svm);
+	else
+		svm_close_irq_window(svm);
+}
+
 
 static int svm_exit_resume(struct svm_vcpu *svm)
 {
@@ -57,13 +112,13 @@ static int svm_exit_resume(struct svm_vcpu *svm)
 
 static int svm_exit_ud(struct svm_vcpu *svm)
 {
-	svm_inject_exception(svm, X86_TRAP_UD, false, 0);
+	hv_queue_exception(&svm->vcpu, X86_TRAP_UD, false, 0);
 	return 1;
 }
 
 static int svm_exit_gp(struct svm_vcpu *svm)
 {
-	svm_inject_exception(svm, X86_TRAP_GP, true, 0);
+	hv_queue_exception(&svm->vcpu, X86_TRAP_GP, true, 0);
 	return 1;
 }
 
@@ -89,11 +144,31 @@ static int svm_exit_cpuid(struct svm_vcpu *svm)
 	return 1;
 }
 
-/* HLT (F4): nothing can wake the guest in the kernel yet: userspace decides. */
+/*
+ * HLT (F4): with an interrupt queued that the guest can take, the halt
+ * ends at once (the interrupt is delivered on entry); otherwise only
+ * userspace can wake the guest.
+ */
 static int svm_exit_hlt(struct svm_vcpu *svm)
 {
 	svm_skip(svm, 1);
+	if (svm->vcpu.events.irq_pending && (svm->vcpu.regs.rflags & X86_EFLAGS_IF))
+		return 1;
 	svm->vcpu.run->exit_reason = HVLAB_EXIT_HLT;
+	return 0;
+}
+
+/*
+ * The interrupt window opened (V_IRQ was taken, 15.21.4): the guest can
+ * take an interrupt now.  Deliver the queued one on entry, or tell
+ * userspace if it asked for the window.
+ */
+static int svm_exit_vintr(struct svm_vcpu *svm)
+{
+	svm_close_irq_window(svm);
+	if (svm->vcpu.events.irq_pending || !svm->vcpu.run->request_interrupt_window)
+		return 1;
+	svm->vcpu.run->exit_reason = HVLAB_EXIT_IRQ_WINDOW;
 	return 0;
 }
 
@@ -106,12 +181,9 @@ static int svm_exit_io(struct svm_vcpu *svm)
 	u64 info = svm->vmcb->control.exit_info_1;
 	u8 size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;	/* 1, 2 or 4 */
 
-	if (info & SVM_IOIO_STR_MASK) {
-		u64 data[2] = { SVM_EXIT_IOIO, info };
-
-		hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_UNSUPPORTED, 2, data);
-		return 0;
-	}
+	if (info & SVM_IOIO_STR_MASK)
+		return hv_exit_string_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16,
+					 svm->vmcb->control.exit_info_2);
 	hv_exit_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16, size,
 		   svm->vmcb->control.exit_info_2);
 	return 0;
@@ -220,8 +292,12 @@ static int svm_exit_msr(struct svm_vcpu *svm)
 	u64 val;
 	int err;
 
-	if (svm->vmcb->control.exit_info_1) {
-		err = svm_set_msr(svm, index, (r->rdx << 32) | (u32)r->rax);
+	bool write = svm->vmcb->control.exit_info_1;
+
+	hv_count_exit(&svm->vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
+	val = (r->rdx << 32) | (u32)r->rax;
+	if (write) {
+		err = svm_set_msr(svm, index, val);
 	} else {
 		err = svm_get_msr(svm, index, &val);
 		if (!err) {
@@ -229,6 +305,8 @@ static int svm_exit_msr(struct svm_vcpu *svm)
 			r->rdx = val >> 32;
 		}
 	}
+	if (err == -ENOENT)	/* not ours: #GP or userspace, by policy */
+		return hv_exit_msr(&svm->vcpu, index, write, val, svm_next_rip(svm, 2));
 	if (err)
 		return svm_exit_gp(svm);
 	svm_skip(svm, 2);
@@ -254,6 +332,7 @@ static int svm_exit_npf(struct svm_vcpu *svm)
 	int err;
 
 	err = hv_mmu_fault(&svm->vcpu, gpa, write, &is_mmio);
+	hv_count_exit(&svm->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
 	if (err) {
 		u64 data[2] = { gpa, (u64)err };
 
@@ -265,28 +344,36 @@ static int svm_exit_npf(struct svm_vcpu *svm)
 	return 1;
 }
 
-static const svm_exit_fn svm_exit_handlers[] = {
-	[SVM_EXIT_INTR]		= svm_exit_resume,
-	[SVM_EXIT_NMI]		= svm_exit_resume,
-	[SVM_EXIT_SMI]		= svm_exit_resume,
-	[SVM_EXIT_CPUID]	= svm_exit_cpuid,
-	[SVM_EXIT_INVD]		= svm_exit_invd,
-	[SVM_EXIT_HLT]		= svm_exit_hlt,
-	[SVM_EXIT_INVLPGA]	= svm_exit_ud,
-	[SVM_EXIT_IOIO]		= svm_exit_io,
-	[SVM_EXIT_MSR]		= svm_exit_msr,
-	[SVM_EXIT_SHUTDOWN]	= svm_exit_shutdown,
-	[SVM_EXIT_VMRUN]	= svm_exit_ud,
-	[SVM_EXIT_VMMCALL]	= svm_exit_ud,
-	[SVM_EXIT_VMLOAD]	= svm_exit_ud,
-	[SVM_EXIT_VMSAVE]	= svm_exit_ud,
-	[SVM_EXIT_STGI]		= svm_exit_ud,
-	[SVM_EXIT_CLGI]		= svm_exit_ud,
-	[SVM_EXIT_SKINIT]	= svm_exit_ud,
-	[SVM_EXIT_MONITOR]	= svm_exit_ud,
-	[SVM_EXIT_MWAIT]	= svm_exit_ud,
-	[SVM_EXIT_XSETBV]	= svm_exit_gp,
-	[SVM_EXIT_NPF]		= svm_exit_npf,
+/*
+ * The exit table: a handler, and the neutral reason the exit is counted
+ * under (uapi enum hvlab_stat).  Exit codes: APM Vol. 2 appendix C.
+ */
+static const struct svm_exit {
+	svm_exit_fn fn;
+	u8 stat;
+} svm_exits[] = {
+	[SVM_EXIT_INTR]		= { svm_exit_resume,	HVLAB_STAT_EXTERNAL_INTERRUPT },
+	[SVM_EXIT_NMI]		= { svm_exit_resume,	HVLAB_STAT_NMI },
+	[SVM_EXIT_SMI]		= { svm_exit_resume,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_VINTR]	= { svm_exit_vintr,	HVLAB_STAT_IRQ_WINDOW },
+	[SVM_EXIT_CPUID]	= { svm_exit_cpuid,	HVLAB_STAT_CPUID },
+	[SVM_EXIT_INVD]		= { svm_exit_invd,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_HLT]		= { svm_exit_hlt,	HVLAB_STAT_HLT },
+	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_IOIO]		= { svm_exit_io,	HVLAB_STAT_IO },
+	[SVM_EXIT_MSR]		= { svm_exit_msr,	SVM_STAT_BY_HANDLER },
+	[SVM_EXIT_SHUTDOWN]	= { svm_exit_shutdown,	HVLAB_STAT_SHUTDOWN },
+	[SVM_EXIT_VMRUN]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_VMMCALL]	= { svm_exit_ud,	HVLAB_STAT_HYPERCALL },
+	[SVM_EXIT_VMLOAD]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_VMSAVE]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_STGI]		= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_CLGI]		= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_SKINIT]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_MONITOR]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_MWAIT]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_XSETBV]	= { svm_exit_gp,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_NPF]		= { svm_exit_npf,	SVM_STAT_BY_HANDLER },
 };
 
 /* VMRUN refused the VMCB: say which rule broke, as far as we can tell. */
@@ -359,6 +446,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
+	svm_inject_events(svm);
 
 	cpu = smp_processor_id();
 	svm_pick_asid(svm, this_cpu_ptr(&svm_cpus), cpu);
@@ -395,10 +483,17 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 
 	code = vmcb->control.exit_code;
 	vcpu->run->vendor_reason = code;
-	if (code == (u32)SVM_EXIT_ERR)
+	if (code == (u32)SVM_EXIT_ERR) {
+		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);
-	if (code < ARRAY_SIZE(svm_exit_handlers) && svm_exit_handlers[code])
-		return svm_exit_handlers[code](svm);
+	}
+	if (code < ARRAY_SIZE(svm_exits) && svm_exits[code].fn) {
+		/* SVM_STAT_BY_HANDLER: the handler knows what the exit was. */
+		if (svm_exits[code].stat != SVM_STAT_BY_HANDLER)
+			hv_count_exit(vcpu, svm_exits[code].stat);
+		return svm_exits[code].fn(svm);
+	}
+	hv_count_exit(vcpu, HVLAB_STAT_OTHER);
 
 	svm_dump_vmcb(svm);
 	{

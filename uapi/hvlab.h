@@ -139,6 +139,97 @@ struct hvlab_sregs {
 #define HVLAB_GET_SREGS		_IOR(HVLAB_IOC, 0x22, struct hvlab_sregs)
 #define HVLAB_SET_SREGS		_IOW(HVLAB_IOC, 0x23, struct hvlab_sregs)
 
+/*
+ * Queue an event for the guest (vCPU fd).
+ * HVLAB_EVENT_EXCEPTION: vector 0-31 except 2, delivered at the next entry;
+ *   has_error_code only for vectors that push one (8, 10-14, 17, 21) and
+ *   ignored in real mode, as the CPU does.  -EBUSY if one is queued.
+ * HVLAB_EVENT_INTERRUPT: an external interrupt, vector 0-255, delivered as
+ *   soon as the guest can take it (RFLAGS.IF=1, no interrupt shadow); the
+ *   module opens an interrupt window itself.  -EBUSY if one is queued.
+ */
+struct hvlab_event {
+	__u8  type;		/* HVLAB_EVENT_* */
+	__u8  vector;
+	__u8  has_error_code;
+	__u8  padding;		/* must be zero */
+	__u32 error_code;
+	__u64 reserved;		/* must be zero */
+};
+
+#define HVLAB_EVENT_EXCEPTION	1
+#define HVLAB_EVENT_INTERRUPT	2
+
+#define HVLAB_INJECT		_IOW(HVLAB_IOC, 0x24, struct hvlab_event)
+
+/*
+ * The CPUID answers of a vCPU (vCPU fd).  SET replaces the module's
+ * default (host values minus what hvlab does not virtualize) with exactly
+ * these entries; a leaf not listed reads as zeros.  GET returns the table
+ * in use (the default until SET): set nent to the array size; -E2BIG (and
+ * nent set to what is needed) if it is too small.
+ */
+struct hvlab_cpuid_entry {
+	__u32 function;
+	__u32 index;
+	__u32 flags;		/* HVLAB_CPUID_INDEXED: @index matters */
+	__u32 eax, ebx, ecx, edx;
+	__u32 padding;		/* must be zero */
+};
+
+#define HVLAB_CPUID_INDEXED	(1u << 0)
+#define HVLAB_CPUID_MAX_ENTRIES	256
+
+struct hvlab_cpuid {
+	__u32 nent;
+	__u32 padding;		/* must be zero */
+	struct hvlab_cpuid_entry entries[];
+};
+
+#define HVLAB_GET_CPUID		_IOWR(HVLAB_IOC, 0x25, struct hvlab_cpuid)
+#define HVLAB_SET_CPUID		_IOW(HVLAB_IOC, 0x26, struct hvlab_cpuid)
+
+/*
+ * What happens to a guest RDMSR/WRMSR of an MSR the module does not
+ * handle itself (vCPU fd, @arg): inject #GP (default), or exit to
+ * userspace with HVLAB_EXIT_MSR (answer in run->msr.data for a read, or
+ * set run->msr.error to make the guest take #GP).
+ */
+#define HVLAB_MSR_UNKNOWN_GP		0
+#define HVLAB_MSR_UNKNOWN_USERSPACE	1
+#define HVLAB_SET_MSR_POLICY	_IO(HVLAB_IOC, 0x27)
+
+/*
+ * Exit counts of a vCPU, by neutral reason (enum hvlab_stat), each exit
+ * counted once whether it was handled in the kernel or in userspace.
+ */
+enum hvlab_stat {
+	HVLAB_STAT_EXTERNAL_INTERRUPT,
+	HVLAB_STAT_NMI,
+	HVLAB_STAT_CPUID,
+	HVLAB_STAT_HLT,
+	HVLAB_STAT_IO,
+	HVLAB_STAT_MMIO,
+	HVLAB_STAT_MSR_READ,
+	HVLAB_STAT_MSR_WRITE,
+	HVLAB_STAT_NESTED_PAGE_FAULT,	/* filled from RAM, in the kernel */
+	HVLAB_STAT_IRQ_WINDOW,
+	HVLAB_STAT_SHUTDOWN,
+	HVLAB_STAT_HYPERCALL,		/* VMCALL / VMMCALL */
+	HVLAB_STAT_EXCEPTION,
+	HVLAB_STAT_CR_ACCESS,
+	HVLAB_STAT_OTHER,		/* INVD, XSETBV, VMX/SVM instructions... */
+	HVLAB_STAT_ENTRY_FAILURE,
+	HVLAB_STAT_NR,
+};
+
+struct hvlab_exit_stats {
+	__u64 exits;			/* all exits */
+	__u64 count[32];		/* by enum hvlab_stat; rest zero */
+};
+
+#define HVLAB_GET_EXIT_STATS	_IOR(HVLAB_IOC, 0x28, struct hvlab_exit_stats)
+
 /* ---------------------------------------------------------------------
  * vCPU fd: running
  */
@@ -156,8 +247,8 @@ enum hvlab_exit_reason {
 	HVLAB_EXIT_FAIL_ENTRY	= 5,	/* run->fail_entry */
 	HVLAB_EXIT_INTERNAL	= 6,	/* run->internal */
 	HVLAB_EXIT_IRQ_WINDOW	= 7,	/* guest can take an interrupt now */
-	HVLAB_EXIT_CPUID	= 8,	/* routed to userspace */
-	HVLAB_EXIT_MSR		= 9,	/* routed to userspace */
+	HVLAB_EXIT_CPUID	= 8,	/* reserved for exit routing (not produced yet) */
+	HVLAB_EXIT_MSR		= 9,	/* run->msr, see HVLAB_SET_MSR_POLICY */
 };
 
 /* run->internal.suberror */
@@ -219,11 +310,12 @@ struct hvlab_run {
 			__u32 ndata;
 			__u64 data[16];
 		} internal;
-		/* HVLAB_EXIT_CPUID / HVLAB_EXIT_MSR routed to userspace */
+		/* HVLAB_EXIT_CPUID (reserved) */
 		struct {
 			__u32 function, index;
 			__u32 eax, ebx, ecx, edx;
 		} cpuid;
+		/* HVLAB_EXIT_MSR: data is the value written, or filled by userspace */
 		struct {
 			__u32 index;
 			__u8  is_write;

@@ -75,6 +75,8 @@ int main(int argc, char **argv)
 	unsigned int exits = 0;
 	char vendor[5] = { 0 };
 
+	/* The guest's bytes should appear as it writes them, between the -v lines. */
+	setvbuf(stdout, NULL, _IONBF, 0);
 	sys = hvlab_open();
 	if (sys < 0)
 		return die("open /dev/hvlab", sys);
