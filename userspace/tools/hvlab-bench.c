@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hvlab-bench - exit-cost microbenchmarks, the same guest code and the same
+ * userspace loop on hvlab (/dev/hvlab) and on KVM (/dev/kvm), so that the
+ * only difference is the hypervisor.
+ *
+ * The guest is a few bytes of 16-bit code that reads the TSC, runs one
+ * exiting instruction N times, reads the TSC again and reports the delta
+ * through two port writes.  Under QEMU with -icount shift=0 the guest TSC
+ * advances one per executed instruction, so TSC/N is the number of
+ * instructions of one exit round trip (guest loop included, a handful);
+ * elsewhere it is TSC cycles.  The wall time of the whole run (as the
+ * machine, emulated or not, sees it) divided by N is printed too.
+ *
+ *   hvlab-bench [-n N] [-a hvlab|kvm|both] [BENCH...]
+ *   BENCH: cpuid (handled in the kernel), rdmsr (kernel), pio (OUT,
+ *   handled in userspace), mmio (store to an address with no memory,
+ *   userspace), hlt (userspace)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/kvm.h>
+
+#include "libhvlab.h"
+
+#define MEM_SIZE	0xf0000		/* RAM below 0xf0000; 0xf0000 is MMIO */
+#define CODE		0x1000
+#define PORT_LO		0xe4		/* guest reports TSC delta low, high */
+#define PORT_HI		0xe5
+#define PORT_NOISE	0x80
+
+struct bench {
+	const char *name;
+	const char *where;
+	unsigned char body[16];
+	unsigned int body_len;
+	unsigned char setup[16];
+	unsigned int setup_len;
+};
+
+static const struct bench benches[] = {
+	{ "cpuid", "kernel",   { 0x66, 0x31, 0xc0, 0x0f, 0xa2 }, 5 },	/* xor eax,eax; cpuid */
+	{ "rdmsr", "kernel",   { 0x0f, 0x32 }, 2,				/* rdmsr */
+	  { 0x66, 0xb9, 0x77, 0x02, 0x00, 0x00 }, 6 },			/* mov ecx, 0x277 (PAT) */
+	{ "pio",   "userspace", { 0xe6, PORT_NOISE }, 2 },			/* out 0x80, al */
+	{ "mmio",  "userspace", { 0xa2, 0x00, 0x00 }, 3,			/* mov [0], al */
+	  { 0xb8, 0x00, 0xf0, 0x8e, 0xd8 }, 5 },				/* mov ax,0xf000; mov ds,ax */
+	{ "hlt",   "userspace", { 0xf4 }, 1 },					/* hlt */
+};
+
+/*
+ * mov ebp, N; SETUP; rdtsc; mov esi,eax; mov edi,edx;
+ * loop: BODY; dec ebp; jnz loop;
+ * rdtsc; sub eax,esi; sbb edx,edi; out 0xe4,eax; mov eax,edx; out 0xe5,eax; hlt; jmp $
+ */
+static unsigned int build_guest(unsigned char *p, const struct bench *b, uint32_t n)
+{
+	unsigned int i = 0, loop;
+
+	p[i++] = 0x66; p[i++] = 0xbd; memcpy(&p[i], &n, 4); i += 4;
+	memcpy(&p[i], b->setup, b->setup_len); i += b->setup_len;
+	p[i++] = 0x0f; p[i++] = 0x31;
+	p[i++] = 0x66; p[i++] = 0x89; p[i++] = 0xc6;
+	p[i++] = 0x66; p[i++] = 0x89; p[i++] = 0xd7;
+	loop = i;
+	memcpy(&p[i], b->body, b->body_len); i += b->body_len;
+	p[i++] = 0x66; p[i++] = 0x4d;
+	p[i++] = 0x75; p[i] = (unsigned char)(loop - (i + 1)); i++;
+	p[i++] = 0x0f; p[i++] = 0x31;
+	p[i++] = 0x66; p[i++] = 0x29; p[i++] = 0xf0;
+	p[i++] = 0x66; p[i++] = 0x19; p[i++] = 0xfa;
+	p[i++] = 0x66; p[i++] = 0xe7; p[i++] = PORT_LO;
+	p[i++] = 0x66; p[i++] = 0x89; p[i++] = 0xd0;
+	p[i++] = 0x66; p[i++] = 0xe7; p[i++] = PORT_HI;
+	p[i++] = 0xf4;
+	p[i++] = 0xeb; p[i++] = 0xfe;
+	return i;
+}
+
+/* What the loop needs from a hypervisor: its answer to "why did RUN return". */
+enum exit_kind { EX_PIO_OUT, EX_MMIO, EX_HLT, EX_OTHER };
+
+struct vmm {
+	const char *name;
+	int vcpu;
+	void *run;
+	int (*run_once)(struct vmm *v, enum exit_kind *kind, unsigned int *port, uint32_t *val);
+};
+
+static unsigned char *guest_mem(void)
+{
+	unsigned char *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
+/* ---- hvlab */
+
+static int hv_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port, uint32_t *val)
+{
+	struct hvlab_run *run = v->run;
+	int ret = hvlab_run(v->vcpu);
+
+	if (ret)
+		return ret;
+	*kind = EX_OTHER;
+	if (run->exit_reason == HVLAB_EXIT_IO && run->io.direction == HVLAB_IO_OUT) {
+		*kind = EX_PIO_OUT;
+		*port = run->io.port;
+		*val = 0;
+		memcpy(val, (char *)run + run->io.data_offset, run->io.size);
+	} else if (run->exit_reason == HVLAB_EXIT_MMIO) {
+		*kind = EX_MMIO;
+	} else if (run->exit_reason == HVLAB_EXIT_HLT) {
+		*kind = EX_HLT;
+	}
+	return 0;
+}
+
+static int hv_setup(struct vmm *v, unsigned char *mem)
+{
+	struct hvlab_memory_region r = { .memory_size = MEM_SIZE,
+					 .userspace_addr = (unsigned long)mem };
+	struct hvlab_sregs sregs;
+	struct hvlab_regs regs;
+	int sys, vm, size, ret;
+
+	sys = hvlab_open();
+	if (sys < 0)
+		return sys;
+	vm = hvlab_create_vm(sys, 0);
+	if (vm < 0)
+		return vm;
+	ret = hvlab_set_memory_region(vm, &r);
+	if (ret)
+		return ret;
+	v->vcpu = hvlab_create_vcpu(vm, 0);
+	if (v->vcpu < 0)
+		return v->vcpu;
+	size = hvlab_vcpu_mmap_size(sys);
+	ret = hvlab_map_run(v->vcpu, size, (struct hvlab_run **)&v->run);
+	if (ret)
+		return ret;
+	hvlab_get_sregs(v->vcpu, &sregs);
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	ret = hvlab_set_sregs(v->vcpu, &sregs);
+	if (ret)
+		return ret;
+	hvlab_get_regs(v->vcpu, &regs);
+	regs.rip = CODE;
+	v->run_once = hv_run_once;
+	return hvlab_set_regs(v->vcpu, &regs);
+}
+
+/* ---- KVM (the reference) */
+
+static int kvm_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port, uint32_t *val)
+{
+	struct kvm_run *run = v->run;
+
+	if (ioctl(v->vcpu, KVM_RUN, 0))
+		return -errno;
+	*kind = EX_OTHER;
+	if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_OUT) {
+		*kind = EX_PIO_OUT;
+		*port = run->io.port;
+		*val = 0;
+		memcpy(val, (char *)run + run->io.data_offset, run->io.size);
+	} else if (run->exit_reason == KVM_EXIT_MMIO) {
+		*kind = EX_MMIO;
+	} else if (run->exit_reason == KVM_EXIT_HLT) {
+		*kind = EX_HLT;
+	}
+	return 0;
+}
+
+static int kvm_setup(struct vmm *v, unsigned char *mem)
+{
+	struct kvm_userspace_memory_region r = { .memory_size = MEM_SIZE,
+						 .userspace_addr = (unsigned long)mem };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int kvm, vm, size;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0 || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r))
+		return -errno;
+	v->vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (v->vcpu < 0 || size < 0)
+		return -errno;
+	v->run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
+	if (v->run == MAP_FAILED)
+		return -errno;
+	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs))
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = CODE;
+	regs.rflags = 2;
+	v->run_once = kvm_run_once;
+	return ioctl(v->vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* Run one benchmark; fills per-exit TSC and wall ns.  0 or -errno. */
+static int measure(const char *accel, const struct bench *b, uint32_t n,
+		   double *tsc_per, double *ns_per)
+{
+	unsigned char *mem = guest_mem();
+	struct vmm v = { .name = accel };
+	uint64_t delta = 0;
+	double t0;
+	int ret;
+
+	if (!mem)
+		return -ENOMEM;
+	build_guest(mem + CODE, b, n);
+	ret = strcmp(accel, "kvm") ? hv_setup(&v, mem) : kvm_setup(&v, mem);
+	if (ret)
+		return ret;
+
+	t0 = now_ns();
+	for (;;) {
+		enum exit_kind kind;
+		unsigned int port = 0;
+		uint32_t val = 0;
+
+		ret = v.run_once(&v, &kind, &port, &val);
+		if (ret)
+			return ret;
+		if (kind == EX_PIO_OUT && port == PORT_LO)
+			delta = val;
+		else if (kind == EX_PIO_OUT && port == PORT_HI)
+			delta |= (uint64_t)val << 32;
+		else if (kind == EX_HLT && delta)
+			break;		/* the final HLT, after the report */
+		else if (kind == EX_OTHER)
+			return -EPROTO;
+	}
+	*ns_per = (now_ns() - t0) / n;
+	*tsc_per = (double)delta / n;
+	munmap(mem, MEM_SIZE);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *accels = "both";
+	uint32_t n = 10000;
+	int opt, i, first_bench;
+
+	while ((opt = getopt(argc, argv, "n:a:h")) != -1) {
+		switch (opt) {
+		case 'n':
+			n = strtoul(optarg, NULL, 0);
+			break;
+		case 'a':
+			accels = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: hvlab-bench [-n N] [-a hvlab|kvm|both] [cpuid|rdmsr|pio|mmio|hlt...]\n");
+			return 2;
+		}
+	}
+	if (!n) {
+		fprintf(stderr, "hvlab-bench: -n must be at least 1\n");
+		return 2;
+	}
+	first_bench = optind;
+
+	printf("%-6s %-9s %14s %14s %14s %14s %8s\n", "bench", "handled", "hvlab tsc/exit",
+	       "kvm tsc/exit", "hvlab ns/exit", "kvm ns/exit", "ratio");
+	for (i = 0; i < (int)(sizeof(benches) / sizeof(benches[0])); i++) {
+		const struct bench *b = &benches[i];
+		double htsc = 0, hns = 0, ktsc = 0, kns = 0;
+		int hret = -ENOENT, kret = -ENOENT, j, wanted = first_bench >= argc;
+
+		for (j = first_bench; j < argc; j++)
+			wanted |= !strcmp(argv[j], b->name);
+		if (!wanted)
+			continue;
+		if (strcmp(accels, "kvm"))
+			hret = measure("hvlab", b, n, &htsc, &hns);
+		if (strcmp(accels, "hvlab"))
+			kret = measure("kvm", b, n, &ktsc, &kns);
+		if (hret && hret != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on hvlab: %s\n", b->name, strerror(-hret));
+		if (kret && kret != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on kvm: %s\n", b->name, strerror(-kret));
+		printf("%-6s %-9s %14.0f %14.0f %14.0f %14.0f %8.2f\n", b->name, b->where,
+		       hret ? 0 : htsc, kret ? 0 : ktsc, hret ? 0 : hns, kret ? 0 : kns,
+		       !hret && !kret && ktsc > 0 ? htsc / ktsc : 0);
+	}
+	return 0;
+}
