@@ -1,0 +1,780 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_run_basic.c - running guests: every exit kind the module has in each
+ * CPU mode (real mode, 32-bit protected mode with paging off and on, 64-bit
+ * mode), and what HVLAB_RUN does with bad arguments, two callers, and
+ * signals.
+ *
+ * The "mode" fixture runs the same assembler text, assembled for 16, 32
+ * and 64 bits, in each of the four modes: port I/O of 1/2/4 bytes both
+ * ways, CPUID, HLT, allowed and unknown MSRs, a triple fault, and a
+ * endless loop interrupted by a signal.  The "run" fixture runs 64-bit C
+ * guests: the guest library itself (ucall, asserts, exception reports and
+ * fixups) and RUN's refusals.
+ *
+ * Port I/O: SDM Vol. 1 18.2 / APM Vol. 2 15.10.2; IN of 8 or 16 bits keeps
+ * the rest of RAX, of 32 bits zero-extends (SDM Vol. 1 3.4.1.1).  Triple
+ * fault: SDM Vol. 3A 6.15 (#DF), APM Vol. 2 15.13.3 (shutdown intercept).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "guest.h"
+
+#define MSR_IA32_PAT		0x277
+#define MSR_EFER		0xc0000080
+#define MSR_KERNEL_GS_BASE	0xc0000102
+#define MSR_NONEXISTENT		0xdeadbeef	/* no CPU has it; hvlab must #GP */
+#define PAT_TEST		0x0007040600070106ull	/* types 6,1,7,0,6,4,7,0: all valid */
+#define KGSBASE_TEST		0x00007fff12345678ull	/* canonical */
+
+/* HVT_RAW_DATA_GPA as assembler text: the loop below polls it. */
+#define RAW_DATA		"0x7000"
+_Static_assert(HVT_RAW_DATA_GPA == 0x7000, "RAW_DATA must match guest.h");
+
+static uint64_t ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void set_rdi(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu, uint64_t v)
+{
+	struct hvlab_regs regs;
+
+	ASSERT_EQ(0, hvlab_get_regs(vcpu->fd, &regs));
+	regs.rdi = v;
+	ASSERT_EQ(0, hvlab_set_regs(vcpu->fd, &regs));
+}
+
+static uint64_t get_rip(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu)
+{
+	struct hvlab_regs regs;
+
+	EXPECT_EQ(0, hvlab_get_regs(vcpu->fd, &regs));
+	return regs.rip;
+}
+
+/* ---------------------------------------------------------------------------
+ * The same text in every mode
+ */
+
+/* OUT of each size, to an immediate port and to DX. */
+#define IO_OUT_BODY(p)					\
+	"mov $0x11, %al\n"				\
+	"out %al, $0x80\n"				\
+	HVT_ASM_LABEL(p, after_out)			\
+	"mov $0x2233, %ax\n"				\
+	"out %ax, $0x80\n"				\
+	"mov $0x44556677, %eax\n"			\
+	"out %eax, $0x80\n"				\
+	"mov $0x3f8, %dx\n"				\
+	"mov $0x99, %al\n"				\
+	"out %al, %dx\n"				\
+	"mov $0xaabb, %ax\n"				\
+	"out %ax, %dx\n"				\
+	"mov $0xccddeeff, %eax\n"			\
+	"out %eax, %dx\n"				\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(io_out, IO_OUT_BODY);
+HVT_ASM_MODES_LABEL(io_out, after_out);
+
+/*
+ * IN of each size; what the host answers goes back in a ucall.  EAX holds
+ * a marker before the 8/16-bit INs: its other bits must survive.
+ */
+#define IO_IN_BODY(p)					\
+	"mov $0x12345678, %eax\n"			\
+	"in $0x81, %al\n"				\
+	"mov %eax, %ebx\n"				\
+	"mov $0x12345678, %eax\n"			\
+	"in $0x82, %ax\n"				\
+	"mov %eax, %ecx\n"				\
+	"in $0x83, %eax\n"				\
+	"mov %eax, %edx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $0x3f9, %dx\n"				\
+	"mov $0x87654321, %eax\n"			\
+	"in %dx, %al\n"					\
+	"mov %eax, %ebx\n"				\
+	"mov $0x87654321, %eax\n"			\
+	"in %dx, %ax\n"					\
+	"mov %eax, %ecx\n"				\
+	"in %dx, %eax\n"				\
+	"mov %eax, %esi\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(io_in, IO_IN_BODY);
+
+/* CPUID 0x40000000: the guest compares the signature itself (EDI = 1). */
+#define CPUID_BODY(p)					\
+	"mov $0x40000000, %eax\n"			\
+	"xor %ecx, %ecx\n"				\
+	"cpuid\n"					\
+	"xor %edi, %edi\n"				\
+	"cmp $0x616c7668, %ebx\n"	/* "hvla" */	\
+	"jne 1f\n"					\
+	"cmp $0x6c766862, %ecx\n"	/* "bhvl" */	\
+	"jne 1f\n"					\
+	"cmp $0x00006261, %edx\n"	/* "ab\0\0" */	\
+	"jne 1f\n"					\
+	"mov $1, %edi\n"				\
+	"1: mov %eax, %esi\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $1, %eax\n"				\
+	"xor %ecx, %ecx\n"				\
+	"cpuid\n"					\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(cpuid_code, CPUID_BODY);
+
+#define HLT_BODY(p)					\
+	"hlt\n"						\
+	HVT_ASM_LABEL(p, after_hlt)			\
+	"mov $0x1234, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"hlt\n"						\
+	HVT_ASM_LABEL(p, after_hlt2)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(hlt_code, HLT_BODY);
+HVT_ASM_MODES_LABEL(hlt_code, after_hlt);
+HVT_ASM_MODES_LABEL(hlt_code, after_hlt2);
+
+/*
+ * MSR round trips through the kernel, with an exit to userspace between
+ * each write and its read.  Reported: EAX in EBX, EDX in EDX.
+ */
+#define MSR_BODY(p)					\
+	"mov $0x277, %ecx\n"				\
+	"mov $0x00070106, %eax\n"			\
+	"mov $0x00070406, %edx\n"			\
+	"wrmsr\n"					\
+	"out %al, $0x80\n"				\
+	"xor %eax, %eax\n"				\
+	"xor %edx, %edx\n"				\
+	"rdmsr\n"					\
+	"mov %eax, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $0xc0000102, %ecx\n"			\
+	"mov $0x12345678, %eax\n"			\
+	"mov $0x00007fff, %edx\n"			\
+	"wrmsr\n"					\
+	"out %al, $0x80\n"				\
+	"xor %eax, %eax\n"				\
+	"xor %edx, %edx\n"				\
+	"rdmsr\n"					\
+	"mov %eax, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $0xc0000080, %ecx\n"			\
+	"rdmsr\n"					\
+	"mov %eax, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(msr_code, MSR_BODY);
+
+/*
+ * EDI (set by the host) picks the faulting access: 0 RDMSR of an MSR that
+ * does not exist, 1 WRMSR of it, 2 WRMSR of IA32_PAT with a reserved
+ * memory type.  Each must raise #GP(0) in the guest (SDM Vol. 2B RDMSR,
+ * WRMSR; APM Vol. 2 7.8.1 for PAT).
+ */
+#define MSR_GP_BODY(p)					\
+	"cmp $1, %edi\n"				\
+	"je 2f\n"					\
+	"cmp $2, %edi\n"				\
+	"je 3f\n"					\
+	"mov $0xdeadbeef, %ecx\n"			\
+	HVT_ASM_LABEL(p, rdmsr)				\
+	"rdmsr\n"					\
+	"jmp 9f\n"					\
+	"2: mov $0xdeadbeef, %ecx\n"			\
+	"xor %eax, %eax\n"				\
+	"xor %edx, %edx\n"				\
+	HVT_ASM_LABEL(p, wrmsr)				\
+	"wrmsr\n"					\
+	"jmp 9f\n"					\
+	"3: mov $0x277, %ecx\n"				\
+	"mov $0x02020202, %eax\n"			\
+	"xor %edx, %edx\n"				\
+	HVT_ASM_LABEL(p, wrpat)				\
+	"wrmsr\n"					\
+	"9:\n"						\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(msr_gp, MSR_GP_BODY);
+HVT_ASM_MODES_LABEL(msr_gp, rdmsr);
+HVT_ASM_MODES_LABEL(msr_gp, wrmsr);
+HVT_ASM_MODES_LABEL(msr_gp, wrpat);
+
+/* An IDT (IVT) of limit 0: #UD cannot be delivered, nor #GP, nor #DF. */
+#define TRIPLE_BODY(p)					\
+	"push $0\n"					\
+	"push $0\n"					\
+	"lidt (%esp)\n"					\
+	"ud2\n"						\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(triple, TRIPLE_BODY);
+
+/* Count in EBX until the host writes a non-zero byte at RAW_DATA. */
+#define LOOP_BODY(p)					\
+	"xor %ebx, %ebx\n"				\
+	HVT_ASM_LABEL(p, loop)				\
+	"1: inc %ebx\n"					\
+	"cmpb $0, " RAW_DATA "\n"			\
+	"je 1b\n"					\
+	HVT_ASM_LABEL(p, loop_end)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(loop_code, LOOP_BODY);
+HVT_ASM_MODES_LABEL(loop_code, loop);
+HVT_ASM_MODES_LABEL(loop_code, loop_end);
+
+FIXTURE(mode) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+};
+
+FIXTURE_VARIANT(mode) {
+	enum hvt_mode mode;
+};
+
+FIXTURE_VARIANT_ADD(mode, real) { .mode = HVT_MODE_REAL };
+FIXTURE_VARIANT_ADD(mode, prot32) { .mode = HVT_MODE_PROT32 };
+FIXTURE_VARIANT_ADD(mode, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING };
+FIXTURE_VARIANT_ADD(mode, long64) { .mode = HVT_MODE_LONG64 };
+
+FIXTURE_SETUP(mode)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	TH_LOG("%s", hvt_mode_name(variant->mode));
+}
+
+FIXTURE_TEARDOWN(mode)
+{
+	hvt_vm_free(self->vm);
+}
+
+#define ENTER(code) do {							\
+	int __r = hvt_vcpu_enter_raw(self->vcpu, variant->mode,			\
+				     hvt_code_for(code, variant->mode));	\
+	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
+} while (0)
+
+#define LABEL(code, l)	hvt_raw_gpa(hvt_code_for(code, variant->mode),		\
+				    hvt_label_for(code, l, variant->mode))
+
+TEST_F(mode, io_out)
+{
+	static const struct { uint16_t port; uint8_t size; uint32_t data; } want[] = {
+		{ 0x80, 1, 0x11 }, { 0x80, 2, 0x2233 }, { 0x80, 4, 0x44556677 },
+		{ 0x3f8, 1, 0x99 }, { 0x3f8, 2, 0xaabb }, { 0x3f8, 4, 0xccddeeff },
+	};
+	struct hvlab_run *run = self->vcpu->run;
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(io_out);
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+		EXPECT_EQ(HVLAB_IO_OUT, run->io.direction) TH_LOG("OUT #%u", i);
+		EXPECT_EQ(want[i].port, run->io.port) TH_LOG("OUT #%u", i);
+		EXPECT_EQ(want[i].size, run->io.size) TH_LOG("OUT #%u", i);
+		EXPECT_EQ(1u, run->io.count) TH_LOG("OUT #%u", i);
+		EXPECT_EQ(HVLAB_RUN_IO_DATA_OFFSET, run->io.data_offset);
+		EXPECT_EQ(want[i].data, hvt_io_data(run)) TH_LOG("OUT #%u", i);
+		/* OUT is complete when RUN returns: RIP is past it. */
+		if (i == 0)
+			EXPECT_EQ(LABEL(io_out, after_out), get_rip(_metadata, self->vcpu));
+	}
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(mode, io_in)
+{
+	static const struct { uint16_t port; uint8_t size; uint32_t answer; } want[] = {
+		{ 0x81, 1, 0xa5 }, { 0x82, 2, 0xbeef }, { 0x83, 4, 0xdeadc0de },
+		{ 0x3f9, 1, 0x5a }, { 0x3f9, 2, 0xf00d }, { 0x3f9, 4, 0x0badcafe },
+	};
+	struct hvlab_run *run = self->vcpu->run;
+	struct ucall uc;
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(io_in);
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+		EXPECT_EQ(HVLAB_IO_IN, run->io.direction) TH_LOG("IN #%u", i);
+		EXPECT_EQ(want[i].port, run->io.port) TH_LOG("IN #%u", i);
+		ASSERT_EQ(want[i].size, run->io.size) TH_LOG("IN #%u", i);
+		EXPECT_EQ(1u, run->io.count) TH_LOG("IN #%u", i);
+		/* Fill more than the access: only @size bytes may reach RAX. */
+		memset((char *)run + run->io.data_offset, 0xee, 8);
+		hvt_io_set_data(run, want[i].answer);
+		if (i == 2) {
+			HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+			EXPECT_EQ(0x123456a5u, (uint32_t)uc.args[0]) TH_LOG("8-bit IN keeps EAX[31:8]");
+			EXPECT_EQ(0x1234beefu, (uint32_t)uc.args[1]) TH_LOG("16-bit IN keeps EAX[31:16]");
+			EXPECT_EQ(0xdeadc0deu, (uint32_t)uc.args[2]);
+		}
+	}
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x8765435au, (uint32_t)uc.args[0]);
+	EXPECT_EQ(0x8765f00du, (uint32_t)uc.args[1]);
+	EXPECT_EQ(0x0badcafeu, (uint32_t)uc.args[3]);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(mode, cpuid)
+{
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(cpuid_code);
+	/* CPUID is answered in the kernel: the first exit is the ucall. */
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(1u, uc.args[4]) TH_LOG("guest saw %.4s%.4s%.4s",
+					  (char *)&uc.args[0], (char *)&uc.args[1],
+					  (char *)&uc.args[2]);
+	EXPECT_EQ(0x616c7668u, (uint32_t)uc.args[0]);
+	EXPECT_EQ(0x6c766862u, (uint32_t)uc.args[1]);
+	EXPECT_EQ(0x00006261u, (uint32_t)uc.args[2]);
+	EXPECT_LE(0x40000000u, (uint32_t)uc.args[3]) TH_LOG("EAX: highest hypervisor leaf");
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_TRUE(uc.args[1] & (1u << 31)) TH_LOG("CPUID.1:ECX.hypervisor");
+	EXPECT_FALSE(uc.args[1] & (1u << 5)) TH_LOG("CPUID.1:ECX.VMX must be hidden");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(mode, hlt)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(hlt_code);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	EXPECT_EQ(LABEL(hlt_code, after_hlt), get_rip(_metadata, self->vcpu));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0x1234);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	EXPECT_EQ(LABEL(hlt_code, after_hlt2), get_rip(_metadata, self->vcpu));
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(mode, msr_round_trip)
+{
+	uint64_t efer = variant->mode == HVT_MODE_LONG64 ? 0xd01 : 0;	/* SCE LME LMA NXE */
+	struct hvlab_run *run = self->vcpu->run;
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(msr_code);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	EXPECT_EQ(0x80, run->io.port);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ((uint32_t)PAT_TEST, (uint32_t)uc.args[0]) TH_LOG("IA32_PAT[31:0]");
+	EXPECT_EQ((uint32_t)(PAT_TEST >> 32), (uint32_t)uc.args[2]) TH_LOG("IA32_PAT[63:32]");
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	EXPECT_EQ(0x80, run->io.port);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ((uint32_t)KGSBASE_TEST, (uint32_t)uc.args[0]) TH_LOG("KERNEL_GS_BASE[31:0]");
+	EXPECT_EQ((uint32_t)(KGSBASE_TEST >> 32), (uint32_t)uc.args[2]) TH_LOG("KERNEL_GS_BASE[63:32]");
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(efer, (uint32_t)uc.args[0]) TH_LOG("EFER as the guest reads it (no SVME)");
+	EXPECT_EQ(0u, (uint32_t)uc.args[2]) TH_LOG("EFER[63:32]");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(mode, msr_gp)
+{
+	const char *what[] = { "RDMSR 0xdeadbeef", "WRMSR 0xdeadbeef", "WRMSR IA32_PAT reserved type" };
+	uint64_t rip[3];
+	struct ucall uc;
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	rip[0] = LABEL(msr_gp, rdmsr);
+	rip[1] = LABEL(msr_gp, wrmsr);
+	rip[2] = LABEL(msr_gp, wrpat);
+	for (i = 0; i < 3; i++) {
+		ENTER(msr_gp);
+		set_rdi(_metadata, self->vcpu, i);
+		HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_EXCEPTION, &uc);
+		EXPECT_EQ(GP_VECTOR, uc.args[0]) TH_LOG("%s", what[i]);
+		EXPECT_EQ(0u, uc.args[1]) TH_LOG("%s: error code", what[i]);
+		EXPECT_EQ(rip[i], uc.args[2]) TH_LOG("%s: #GP is a fault: RIP at the instruction", what[i]);
+	}
+}
+
+TEST_F(mode, triple_fault)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(triple);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_SHUTDOWN);
+}
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+}
+
+/* Arm a one-shot timer that sends SIGUSR1 to this thread after @ms. */
+static int arm_timer(timer_t *timer, unsigned int ms)
+{
+	struct sigevent sev = { 0 };
+	struct itimerspec its = { 0 };
+
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGUSR1;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, timer))
+		return -errno;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000ull;
+	if (timer_settime(*timer, 0, &its, NULL))
+		return -errno;
+	return 0;
+}
+
+/*
+ * A guest that never exits is still interruptible: RUN returns -EINTR
+ * soon after a signal, with the guest's state intact, and RUN goes on.
+ */
+TEST_F(mode, signal_interrupts_loop)
+{
+	struct sigaction sa = { .sa_handler = on_sigusr1 };	/* no SA_RESTART */
+	uint64_t loop = LABEL(loop_code, loop), end = LABEL(loop_code, loop_end);
+	uint64_t t0, dt, count1;
+	struct hvlab_regs regs;
+	timer_t timer;
+	int ret, round;
+
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	*(uint8_t *)hvt_gpa2hva(self->vm, HVT_RAW_DATA_GPA, 1) = 0;
+	ENTER(loop_code);
+	count1 = 0;
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(0, arm_timer(&timer, 100));
+		t0 = ns_now();
+		ret = hvt_vcpu_run(self->vcpu);
+		dt = ns_now() - t0;
+		timer_delete(timer);
+		ASSERT_EQ(-EINTR, ret) TH_LOG("round %d: RUN returned %d (%s)", round, ret,
+					      ret ? strerror(-ret) : hvlab_exit_name(self->vcpu->run->exit_reason));
+		EXPECT_LT(dt, 600000000ull) TH_LOG("RUN took %llu ms to see a signal sent after 100 ms",
+						   (unsigned long long)dt / 1000000);
+		EXPECT_LE(90000000ull, dt) TH_LOG("RUN returned before the signal");
+		ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
+		EXPECT_LE(loop, regs.rip) TH_LOG("round %d: RIP %#llx outside the loop [%#llx, %#llx)",
+						 round, (unsigned long long)regs.rip,
+						 (unsigned long long)loop, (unsigned long long)end);
+		EXPECT_LT(regs.rip, end);
+		EXPECT_LT(count1, (uint32_t)regs.rbx) TH_LOG("round %d: the loop counter did not move", round);
+		count1 = (uint32_t)regs.rbx;
+		TH_LOG("round %d: -EINTR after %llu ms, %llu iterations", round,
+		       (unsigned long long)dt / 1000000, (unsigned long long)count1);
+	}
+	/* Now let it leave the loop. */
+	*(uint8_t *)hvt_gpa2hva(self->vm, HVT_RAW_DATA_GPA, 1) = 1;
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* ---------------------------------------------------------------------------
+ * 64-bit C guests
+ */
+
+FIXTURE(run) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+};
+
+FIXTURE_SETUP(run)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(run)
+{
+	hvt_vm_free(self->vm);
+}
+
+#define ENTER_C(fn, a0, a1) do {						\
+	int __r = hvt_vcpu_enter_c(self->vcpu, (void *)(fn), (a0), (a1));	\
+	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
+} while (0)
+
+GUEST_CODE static void guest_sync_args(uint64_t a, uint64_t b)
+{
+	GUEST_SYNC(a);
+	GUEST_SYNC_ARGS(a, b, a + b, ~a);
+	/* Returning is GUEST_DONE(). */
+}
+
+TEST_F(run, c_guest_ucall)
+{
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_sync_args, 0x1122334455667788ull, 42);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0x1122334455667788ull);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_FALSE(uc.reg_form);
+	EXPECT_EQ(0x1122334455667788ull, uc.args[0]);
+	EXPECT_EQ(42u, uc.args[1]);
+	EXPECT_EQ(0x1122334455667788ull + 42, uc.args[2]);
+	EXPECT_EQ(~0x1122334455667788ull, uc.args[3]);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+enum { FAILING_ASSERT_LINE = __LINE__ + 3 };
+GUEST_CODE static void guest_failing_assert(uint64_t a)
+{
+	GUEST_ASSERT_EQ(a, 7);
+	GUEST_DONE();
+}
+
+/* The library reports a guest assertion with its file, line and values. */
+TEST_F(run, c_guest_assert_reported)
+{
+	struct ucall uc;
+	char buf[384];
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_failing_assert, 5, 0);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_ABORT, &uc);
+	TH_LOG("%s", hvt_ucall_str(&uc, buf, sizeof(buf)));
+	EXPECT_STREQ(__FILE__, uc.file);
+	EXPECT_EQ(FAILING_ASSERT_LINE, uc.line);
+	EXPECT_STREQ("a == 7", uc.expr);
+	EXPECT_TRUE(uc.has_values);
+	EXPECT_EQ(5u, uc.args[0]);
+	EXPECT_EQ(7u, uc.args[1]);
+}
+
+GUEST_CODE static void guest_ud2(void)
+{
+	asm volatile(".globl guest_ud2_insn\n"
+		     "guest_ud2_insn: ud2");
+	GUEST_DONE();
+}
+extern const char guest_ud2_insn[];
+
+/* An exception nobody expects comes back as vector, error code and RIP. */
+TEST_F(run, c_guest_unexpected_exception)
+{
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_ud2, 0, 0);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_EXCEPTION, &uc);
+	EXPECT_EQ(UD_VECTOR, uc.args[0]);
+	EXPECT_EQ((uintptr_t)guest_ud2_insn, uc.args[2]);
+}
+
+static int ud_count;
+
+GUEST_CODE static void guest_ud_handler(struct guest_ex_regs *regs)
+{
+	ud_count++;
+	regs->rip += 2;		/* skip the UD2 */
+}
+
+GUEST_CODE static void guest_handled_ud(void)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		asm volatile("ud2");
+	GUEST_SYNC(ud_count);
+}
+
+TEST_F(run, c_guest_exception_handler)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, hvt_vm_install_handler(self->vm, UD_VECTOR, guest_ud_handler));
+	ENTER_C(guest_handled_ud, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 3);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+	EXPECT_EQ(3, *hvt_guest_ptr(self->vm, &ud_count));
+	EXPECT_EQ(0, ud_count) TH_LOG("the host's copy is not the guest's");
+}
+
+GUEST_CODE static void guest_msr_safe(void)
+{
+	uint64_t v = 0x55;
+
+	GUEST_ASSERT_EQ(guest_rdmsr_safe(MSR_NONEXISTENT, &v), GP_VECTOR);
+	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_NONEXISTENT, 0), GP_VECTOR);
+	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_IA32_PAT, 0x0202020202020202ull), GP_VECTOR);
+	/* Non-canonical KERNEL_GS_BASE: #GP (SDM Vol. 2B WRMSR). */
+	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_KERNEL_GS_BASE, 0x8000000000000000ull), GP_VECTOR);
+	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_IA32_PAT, PAT_TEST), 0);
+	GUEST_ASSERT_EQ(guest_rdmsr_safe(MSR_IA32_PAT, &v), 0);
+	GUEST_ASSERT_EQ(v, PAT_TEST);
+	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_KERNEL_GS_BASE, KGSBASE_TEST), 0);
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_KERNEL_GS_BASE), KGSBASE_TEST);
+	/* EFER.SVME is the host's: the guest never sees it, nor may set it. */
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_EFER) & (1ull << 12), 0);
+	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_EFER, guest_rdmsr(MSR_EFER) | (1ull << 12)), GP_VECTOR);
+}
+
+TEST_F(run, c_guest_msr_safe)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_msr_safe, 0, 0);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* In 64-bit mode too: 8/16-bit IN keep RAX's other bits, 32-bit zero-extends. */
+GUEST_CODE static void guest_in_rax(void)
+{
+	uint64_t rax;
+
+	rax = ~0ull;
+	asm volatile("inb $0x81, %%al" : "+a"(rax));
+	GUEST_ASSERT_EQ(rax, 0xffffffffffffffa5ull);
+	rax = ~0ull;
+	asm volatile("inw $0x82, %%ax" : "+a"(rax));
+	GUEST_ASSERT_EQ(rax, 0xffffffffffffbeefull);
+	rax = ~0ull;
+	asm volatile("inl $0x83, %%eax" : "+a"(rax));
+	GUEST_ASSERT_EQ(rax, 0xdeadc0deull);
+	/* OUT: only the low bytes of RAX leave. */
+	rax = 0x1122334455667788ull;
+	asm volatile("outl %%eax, $0x84" : : "a"(rax));
+}
+
+TEST_F(run, c_guest_in_rax_width)
+{
+	struct hvlab_run *run = self->vcpu->run;
+	const uint32_t answer[] = { 0xa5, 0xbeef, 0xdeadc0de };
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_in_rax, 0, 0);
+	for (i = 0; i < 3; i++) {
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+		ASSERT_EQ(HVLAB_IO_IN, run->io.direction);
+		memset((char *)run + run->io.data_offset, 0xee, 8);
+		hvt_io_set_data(run, answer[i]);
+	}
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	EXPECT_EQ(HVLAB_IO_OUT, run->io.direction);
+	EXPECT_EQ(4, run->io.size);
+	EXPECT_EQ(0x55667788u, hvt_io_data(run));
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* --- RUN's refusals -------------------------------------------------------- */
+
+GUEST_CODE static void guest_done(void)
+{
+	GUEST_DONE();
+}
+
+TEST_F(run, arg_einval)
+{
+	const unsigned long bad[] = { 1, 2, 0x80000000ul, 1ul << 32, ~0ul };
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_done, 0, 0);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_RUN, bad[i])) TH_LOG("arg %#lx", bad[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("arg %#lx", bad[i]);
+	}
+	/* Nothing ran: the guest is still at its first instruction. */
+	EXPECT_EQ((uintptr_t)guest_done, get_rip(_metadata, self->vcpu));
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(run, immediate_exit)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_done, 0, 0);
+	self->vcpu->run->immediate_exit = 1;
+	EXPECT_EQ(-EINTR, hvt_vcpu_run(self->vcpu));
+	EXPECT_EQ((uintptr_t)guest_done, get_rip(_metadata, self->vcpu));
+	self->vcpu->run->immediate_exit = 0;
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+static volatile int spin_started, spin_stop;
+
+GUEST_CODE static void guest_spin(void)
+{
+	spin_started = 1;
+	while (!spin_stop)
+		;
+	GUEST_DONE();
+}
+
+struct runner {
+	struct hvt_vcpu *vcpu;
+	int ret;		/* RUN's result */
+	int ucall;		/* hvt_get_ucall() after it */
+};
+
+static void *runner_thread(void *arg)
+{
+	struct runner *r = arg;
+	struct ucall uc;
+
+	r->ret = hvt_vcpu_run(r->vcpu);
+	r->ucall = r->ret ? 0 : hvt_get_ucall(r->vcpu, &uc);
+	return NULL;
+}
+
+/* One vCPU, two threads calling RUN: the second is told EBUSY, not queued. */
+TEST_F(run, two_threads_ebusy)
+{
+	volatile int *started = hvt_guest_ptr(self->vm, &spin_started);
+	volatile int *stop = hvt_guest_ptr(self->vm, &spin_stop);
+	struct runner r = { .vcpu = self->vcpu };
+	pthread_t th;
+	uint64_t t0;
+	int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_spin, 0, 0);
+	ASSERT_EQ(0, pthread_create(&th, NULL, runner_thread, &r));
+	t0 = ns_now();
+	while (!*started && ns_now() - t0 < 10000000000ull)
+		usleep(1000);
+	if (!*started) {
+		*stop = 1;
+		pthread_join(th, NULL);
+		ASSERT_TRUE(*started) TH_LOG("guest never started: RUN %d", r.ret);
+	}
+	/* The first thread is inside RUN now, in the guest. */
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(-EBUSY, hvt_vcpu_run(self->vcpu)) TH_LOG("try %d", i);
+	*stop = 1;
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, r.ret) TH_LOG("first RUN: %s", strerror(-r.ret));
+	EXPECT_EQ(UCALL_DONE, r.ucall);
+	/* The vCPU is free again. */
+	ENTER_C(guest_done, 0, 0);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_HARNESS_MAIN
