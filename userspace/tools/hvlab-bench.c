@@ -47,13 +47,18 @@ struct bench {
 };
 
 static const struct bench benches[] = {
-	{ "cpuid", "kernel",   { 0x66, 0x31, 0xc0, 0x0f, 0xa2 }, 5 },	/* xor eax,eax; cpuid */
-	{ "rdmsr", "kernel",   { 0x0f, 0x32 }, 2,				/* rdmsr */
-	  { 0x66, 0xb9, 0x77, 0x02, 0x00, 0x00 }, 6 },			/* mov ecx, 0x277 (PAT) */
-	{ "pio",   "userspace", { 0xe6, PORT_NOISE }, 2 },			/* out 0x80, al */
-	{ "mmio",  "userspace", { 0xa2, 0x00, 0x00 }, 3,			/* mov [0], al */
-	  { 0xb8, 0x00, 0xf0, 0x8e, 0xd8 }, 5 },				/* mov ax,0xf000; mov ds,ax */
-	{ "hlt",   "userspace", { 0xf4 }, 1 },					/* hlt */
+	{ .name = "cpuid", .where = "kernel",
+	  .body = { 0x66, 0x31, 0xc0, 0x0f, 0xa2 }, .body_len = 5 },	/* xor eax,eax; cpuid */
+	{ .name = "rdmsr", .where = "kernel",
+	  .setup = { 0x66, 0xb9, 0x77, 0x02, 0x00, 0x00 }, .setup_len = 6,	/* mov ecx, 0x277 (PAT) */
+	  .body = { 0x0f, 0x32 }, .body_len = 2 },			/* rdmsr */
+	{ .name = "pio", .where = "userspace",
+	  .body = { 0xe6, PORT_NOISE }, .body_len = 2 },		/* out 0x80, al */
+	{ .name = "mmio", .where = "userspace",
+	  .setup = { 0xb8, 0x00, 0xf0, 0x8e, 0xd8 }, .setup_len = 5,	/* mov ax,0xf000; mov ds,ax */
+	  .body = { 0xa2, 0x00, 0x00 }, .body_len = 3 },		/* mov [0], al */
+	{ .name = "hlt", .where = "userspace",
+	  .body = { 0xf4 }, .body_len = 1 },				/* hlt */
 };
 
 /*
