@@ -89,10 +89,9 @@ static void hv_hw_emergency(void)
  */
 static void hv_hw_emergency_register(void)
 {
-	void *kvm_sym = __symbol_get("kvm_rebooting");
-
-	if (kvm_sym) {
-		symbol_put_addr(kvm_sym);
+	/* A data symbol of kvm.ko: present exactly while kvm.ko is loaded. */
+	if (__symbol_get("kvm_rebooting")) {
+		__symbol_put("kvm_rebooting");
 		return;
 	}
 	cpu_emergency_register_virt_callback(hv_hw_emergency);
