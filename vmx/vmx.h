@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* vmx.h - the Intel VT-x backend's private types. */
+/* vmx.h - the Intel VT-x backend's private types and VMX instruction wrappers. */
 #ifndef HVLAB_VMX_H
 #define HVLAB_VMX_H
+
+#include <linux/list.h>
+#include <linux/percpu.h>
+#include <asm/vmx.h>
 
 #include "../module/hv.h"
 
@@ -9,16 +13,136 @@
 struct vmx_caps {
 	u64 basic;
 	u32 revision;		/* VMCS revision identifier */
+	u32 vmcs_size;		/* bytes of the VMCS region (A.1) */
+	/*
+	 * The control words hvlab uses, computed once from the (TRUE_)
+	 * capability MSRs: every must-be-one bit set, every feature we do
+	 * not use clear (A.3-A.5).
+	 */
+	u32 pin, proc, proc2, exit, entry;
+	u64 ept_vpid;		/* IA32_VMX_EPT_VPID_CAP (A.10) */
+	u64 misc;		/* IA32_VMX_MISC (A.6) */
+	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;	/* A.7, A.8 */
+	bool vpid;		/* VPIDs with single-context INVVPID */
+	bool invept_single;	/* else global INVEPT */
 };
 extern struct vmx_caps vmx_caps;
+extern struct page *vmx_msr_bitmap;
+
+/* Per host CPU: the VMCS current on it, and every VMCS active on it (24.11.1). */
+struct vmx_cpu {
+	struct vmx_vcpu *current_vmcs;
+	struct list_head loaded;	/* vmx_vcpu.loaded_link; irqs off to touch */
+};
+DECLARE_PER_CPU(struct vmx_cpu, vmx_cpus);
 
 struct vmx_vcpu {
-	struct hv_vcpu vcpu;	/* the neutral part; first for clarity only */
+	struct hv_vcpu vcpu;	/* the neutral part */
+	void *vmcs;		/* VMCS region, vmx_caps.vmcs_size bytes */
+	u64 vmcs_pa;
+	int cpu;		/* where the VMCS is active, -1: clear */
+	bool launched;		/* VMRESUME (true) or VMLAUNCH */
+	struct list_head loaded_link;
+	u16 vpid;		/* 0: VPIDs off */
+	u64 eptp;
+	u64 mmu_gen;		/* vm->mmu_gen EPT was last flushed for */
+	bool check;		/* run the software entry checks before entering */
+	u32 proc;		/* primary controls as last written (+ interrupt window) */
+
+	/* Host state as last written to this VMCS (rewritten when it changes). */
+	unsigned long host_cr3, host_cr4, host_fs_base;
+
+	/* Guest state VMX keeps nowhere in the VMCS (switched with WRMSR). */
+	u64 efer;		/* guest EFER as written (LMA follows the VMCS) */
+	u64 star, lstar, cstar, sfmask, kernel_gs_base;
+	u64 cr0_shadow, cr4_shadow;	/* what the guest believes it wrote */
+
+	/* An event for the next entry (VM-entry interruption info, 24.8.3). */
+	u32 inject_info, inject_err, inject_len;
+
+	/* The last exit, read while the VMCS was current (27.2). */
+	u32 exit_reason;
+	u64 exit_qual;
+	u64 exit_gpa;
+	u32 exit_len;
+	u64 exit_rip;
 };
 
 static inline struct vmx_vcpu *to_vmx(struct hv_vcpu *vcpu)
 {
 	return container_of(vcpu, struct vmx_vcpu, vcpu);
 }
+
+/*
+ * VMREAD/VMWRITE (SDM Vol. 3C 31.3).  A failure (VMfailInvalid: CF, or
+ * VMfailValid: ZF) means no current VMCS or a bad field: a bug in hvlab,
+ * so it warns once and goes on.
+ */
+static __always_inline u64 vmcs_read(unsigned long field)
+{
+	unsigned long val;
+	bool fail;
+
+	asm volatile("vmread %[f], %[v]"
+		     : [v] "=rm" (val), "=@ccbe" (fail) : [f] "r" (field) : "memory");
+	WARN_ONCE(fail, "hvlab: VMREAD %#lx failed\n", field);
+	return val;
+}
+
+static __always_inline void vmcs_write(unsigned long field, u64 val)
+{
+	bool fail;
+
+	asm volatile("vmwrite %[v], %[f]"
+		     : "=@ccbe" (fail) : [f] "r" (field), [v] "rm" ((unsigned long)val) : "memory");
+	WARN_ONCE(fail, "hvlab: VMWRITE %#lx = %#llx failed\n", field, val);
+}
+
+/* VMCLEAR / VMPTRLD take the region's physical address in memory (31.3). */
+static inline void vmcs_clear(u64 pa)
+{
+	bool fail;
+
+	asm volatile("vmclear %[pa]" : "=@ccbe" (fail) : [pa] "m" (pa) : "memory");
+	WARN_ONCE(fail, "hvlab: VMCLEAR %#llx failed\n", pa);
+}
+
+static inline void vmcs_load(u64 pa)
+{
+	bool fail;
+
+	asm volatile("vmptrld %[pa]" : "=@ccbe" (fail) : [pa] "m" (pa) : "memory");
+	WARN_ONCE(fail, "hvlab: VMPTRLD %#llx failed\n", pa);
+}
+
+/* vmx.c */
+void vmx_vcpu_load(struct vmx_vcpu *vmx);
+void vmx_vcpu_put(struct vmx_vcpu *vmx);
+void vmx_flush(struct vmx_vcpu *vmx);
+
+/* vmcs.c: the VMCS of one vCPU */
+void vmx_vmcs_init(struct vmx_vcpu *vmx);
+void vmx_write_host_cpu_state(struct vmx_vcpu *vmx);
+void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0);
+void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4);
+void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
+void vmx_load_state(struct hv_vcpu *vcpu);
+void vmx_save_state(struct hv_vcpu *vcpu);
+const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field);
+void vmx_dump_vmcs(struct vmx_vcpu *vmx);
+
+/* exit.c: entry and the exit table */
+int vmx_vcpu_enter(struct hv_vcpu *vcpu);
+
+/* vmx_run.S: 0 after a VM exit, 1 on VMfailValid, 2 on VMfailInvalid. */
+int vmx_run_asm(struct hvlab_regs *regs, int launched, unsigned long host_rsp_field);
+void vmx_exit_asm(void);	/* HOST_RIP: not callable */
+
+/* mmu/ept.c */
+extern const struct hv_mmu_format hv_ept_format;
+
+/* Guest-state field values hvlab reads back (no KVM symbol for these). */
+#define VMX_AR_UNUSABLE		BIT(16)		/* 24.4.1 access rights */
+#define VMX_INTR_TYPE_SHIFT	8
 
 #endif /* HVLAB_VMX_H */

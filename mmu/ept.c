@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ept.c - Intel extended page table entries (SDM Vol. 3C 29.3.2).
+ *
+ * An EPT entry is present when any of bits 2:0 (read, write, execute) is
+ * set (29.3.2).  Tables are always RWX so the leaf alone decides; leaves
+ * carry the memory type in bits 5:3, write-back here, so guest RAM is
+ * cached as the host caches it (29.3.7).  Write without read is an EPT
+ * misconfiguration (29.3.3.1), so read-only leaves are R+X.
+ */
+#include <asm/vmx.h>
+
+#include "mmu.h"
+
+#define EPT_R		BIT_ULL(0)
+#define EPT_W		BIT_ULL(1)
+#define EPT_X		BIT_ULL(2)
+#define EPT_MT_WB	(6ULL << 3)	/* memory type in leaves, 29.3.7 */
+#define EPT_LARGE	BIT_ULL(7)	/* level 2: maps 2 MiB (Table 29-4) */
+
+static u64 ept_table(phys_addr_t pa)
+{
+	return pa | EPT_R | EPT_W | EPT_X;
+}
+
+/*
+ * 2 MiB leaves need IA32_VMX_EPT_VPID_CAP bit 16 (SDM Vol. 3C A.10); every
+ * CPU with unrestricted guest has it, and vmx.c refuses to load without it.
+ * HV_MMU_2M comes with the builder's 2 MiB support in mmu.h; until that
+ * is everywhere, the 4 KiB-only form of the hook builds too.
+ */
+#ifdef HV_MMU_2M
+static u64 ept_leaf(phys_addr_t pa, bool writable, bool large)
+{
+	return pa | EPT_R | EPT_X | EPT_MT_WB | (writable ? EPT_W : 0) | (large ? EPT_LARGE : 0);
+}
+#else
+static u64 ept_leaf(phys_addr_t pa, bool writable)
+{
+	return pa | EPT_R | EPT_X | EPT_MT_WB | (writable ? EPT_W : 0);
+}
+#endif
+
+static bool ept_present(u64 entry)
+{
+	return entry & (EPT_R | EPT_W | EPT_X);
+}
+
+/* hvlab always uses 4-level EPT (EPTP bits 5:3 = 3, 25.6.11). */
+static unsigned int ept_levels(void)
+{
+	return 4;
+}
+
+const struct hv_mmu_format hv_ept_format = {
+	.name		= "EPT",
+	.table		= ept_table,
+	.leaf		= ept_leaf,
+	.present	= ept_present,
+	.levels		= ept_levels,
+};

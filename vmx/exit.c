@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * exit.c - one guest entry on Intel, and the table of exit handlers.
+ *
+ * Handler contract (as in svm/exit.c and KVM): return 1 to enter the
+ * guest again, 0 when the run page holds an exit record for userspace,
+ * -errno on failure.  Handlers run preemptible with interrupts on, with
+ * the exit's facts already copied out of the VMCS (vmx->exit_*); one that
+ * touches the VMCS loads it with vmx_vcpu_load()/vmx_vcpu_put().
+ *
+ * Which exits to expect, given the controls vmx.c sets (SDM Vol. 3C 26.1,
+ * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
+ * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
+ * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MONITOR/MWAIT,
+ * and EPT violations/misconfigurations.  Anything else is a surprise,
+ * reported with the VMCS dumped.
+ *
+ * Unlike SVM here, VMX reports the length of every instruction that
+ * exits (28.2.5), so RIP moves by VM_EXIT_INSTRUCTION_LEN; MMIO is the
+ * exception (EPT violations give no length): the core decodes it.
+ */
+#define pr_fmt(fmt) "hvlab: " fmt
+
+#include <linux/sched.h>
+#include <linux/mm.h>
+#include <linux/io.h>
+#include <asm/tlbflush.h>
+#include <asm/debugreg.h>
+#include <asm/desc.h>
+#include <asm/fpu/api.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+#include <asm/special_insns.h>
+#include <asm/traps.h>
+
+#include "vmx.h"
+
+typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
+
+/* Exit qualification for I/O instructions (28.2.1, Table 28-5). */
+#define VMX_IO_SIZE(q)		(((q) & 7) + 1)
+#define VMX_IO_IN		BIT_ULL(3)
+#define VMX_IO_STRING		BIT_ULL(4)
+#define VMX_IO_PORT(q)		((u16)((q) >> 16))
+/* Control-register accesses (Table 28-3). */
+#define VMX_CR_NUM(q)		((q) & 15)
+#define VMX_CR_TYPE(q)		(((q) >> 4) & 3)	/* 0: MOV to CR, 1: MOV from CR */
+#define VMX_CR_GPR(q)		(((q) >> 8) & 15)
+/* EPT violations (Table 28-7): bit 1, the access was a write. */
+#define VMX_EPT_WRITE		BIT_ULL(1)
+/* Exit reason bit 31: the VM entry failed (28.2.1, 27.8). */
+#define VMX_EXIT_FAILED_ENTRY	BIT(31)
+/* Guest interruptibility (25.4.2, Table 25-3): blocking by STI / by MOV SS. */
+#define VMX_BLOCKING_STI_MOVSS	3
+
+
+/* In the exit table: the handler calls hv_count_exit() itself. */
+#define VMX_STAT_BY_HANDLER	0xff
+
+/* RIP after the instruction that exited (its length is in the VMCS, 28.2.5). */
+static u64 vmx_next_rip(struct vmx_vcpu *vmx)
+{
+	return vmx->vcpu.regs.rip + vmx->exit_len;
+}
+
+static void vmx_skip(struct vmx_vcpu *vmx)
+{
+	vmx->vcpu.regs.rip = vmx_next_rip(vmx);
+}
+
+/*
+ * Put the next event into the VM-entry interruption-information field
+ * (25.8.3, 27.6): one per entry, a re-delivery from the IDT-vectoring
+ * information first, then queued exceptions, then an external interrupt
+ * if the guest can take it (RFLAGS.IF=1 and no blocking by STI or MOV SS,
+ * 25.4.2 Table 25-3; SDM Vol. 3A 6.8.3).  While an interrupt
+ * waits, or userspace asked for the window, "interrupt-window exiting"
+ * (25.6.2) makes the guest exit as soon as it could take one.  Real mode
+ * pushes no error code, and the entry checks insist (27.2.1.3).  The
+ * VMCS is loaded.
+ */
+static void vmx_inject_events(struct vmx_vcpu *vmx)
+{
+	struct hv_vcpu *vcpu = &vmx->vcpu;
+	u32 info = 0, err = 0, len = 0, proc = vmx_caps.proc;
+
+	if (vmx->inject_info) {
+		info = vmx->inject_info;
+		err = vmx->inject_err;
+		len = vmx->inject_len;
+		vmx->inject_info = 0;
+	} else if (vcpu->events.exc_pending) {
+		bool pe = vmcs_read(GUEST_CR0) & X86_CR0_PE;
+
+		info = vcpu->events.exc_vector | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_VALID_MASK;
+		if (vcpu->events.exc_has_err && pe) {
+			info |= INTR_INFO_DELIVER_CODE_MASK;
+			err = vcpu->events.exc_err;
+		}
+		vcpu->events.exc_pending = false;
+	} else if (vcpu->events.irq_pending && (vcpu->regs.rflags & X86_EFLAGS_IF) &&
+		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS)) {
+		info = vcpu->events.irq_vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK;
+		vcpu->events.irq_pending = false;
+	}
+	if (info) {
+		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
+		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, err);
+		vmcs_write(VM_ENTRY_INSTRUCTION_LEN, len);
+	}
+	if (vcpu->events.irq_pending || vcpu->run->request_interrupt_window)
+		proc |= CPU_BASED_INTR_WINDOW_EXITING;
+	if (proc != vmx->proc) {
+		vmcs_write(CPU_BASED_VM_EXEC_CONTROL, proc);
+		vmx->proc = proc;
+	}
+}
+
+static int vmx_exit_resume(struct vmx_vcpu *vmx)
+{
+	return 1;	/* the host took its interrupt when IF came back on */
+}
+
+static int vmx_exit_ud(struct vmx_vcpu *vmx)
+{
+	hv_queue_exception(&vmx->vcpu, X86_TRAP_UD, false, 0);
+	return 1;
+}
+
+static int vmx_exit_gp(struct vmx_vcpu *vmx)
+{
+	hv_queue_exception(&vmx->vcpu, X86_TRAP_GP, true, 0);
+	return 1;
+}
+
+/* INVD exits unconditionally (26.1.2): acting on it would drop the host's dirty lines. */
+static int vmx_exit_invd(struct vmx_vcpu *vmx)
+{
+	vmx_skip(vmx);
+	return 1;
+}
+
+static int vmx_exit_cpuid(struct vmx_vcpu *vmx)
+{
+	struct hvlab_regs *r = &vmx->vcpu.regs;
+	u32 a, b, c, d;
+
+	hv_cpuid(&vmx->vcpu, r->rax, r->rcx, &a, &b, &c, &d);
+	r->rax = a;
+	r->rbx = b;
+	r->rcx = c;
+	r->rdx = d;
+	vmx_skip(vmx);
+	return 1;
+}
+
+/*
+ * HLT: with an interrupt queued that the guest can take, the halt ends at
+ * once (the interrupt is delivered on entry); otherwise only userspace can
+ * wake the guest.
+ */
+static int vmx_exit_hlt(struct vmx_vcpu *vmx)
+{
+	vmx_skip(vmx);
+	if (vmx->vcpu.events.irq_pending && (vmx->vcpu.regs.rflags & X86_EFLAGS_IF))
+		return 1;
+	vmx->vcpu.run->exit_reason = HVLAB_EXIT_HLT;
+	return 0;
+}
+
+/*
+ * Interrupt window (26.2, 25.6.2): the guest can take an interrupt now.
+ * Deliver the queued one on entry, or tell userspace if it asked.  The
+ * next entry closes the window unless it is still wanted.
+ */
+static int vmx_exit_irq_window(struct vmx_vcpu *vmx)
+{
+	if (vmx->vcpu.events.irq_pending || !vmx->vcpu.run->request_interrupt_window)
+		return 1;
+	vmx->vcpu.run->exit_reason = HVLAB_EXIT_IRQ_WINDOW;
+	return 0;
+}
+
+/* I/O instruction (28.2.1, Table 28-5): one port access for userspace. */
+static int vmx_exit_io(struct vmx_vcpu *vmx)
+{
+	u64 q = vmx->exit_qual;
+
+	if (q & VMX_IO_STRING)
+		return hv_exit_string_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q),
+					 vmx_next_rip(vmx));
+	hv_exit_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q), VMX_IO_SIZE(q),
+		   vmx_next_rip(vmx));
+	return 0;
+}
+
+/* The syscall MSRs VM exits leave alone; vmx_vcpu_enter() switches them. */
+static u64 *vmx_syscall_msr(struct vmx_vcpu *vmx, u32 index)
+{
+	switch (index) {
+	case MSR_STAR:			return &vmx->star;
+	case MSR_LSTAR:			return &vmx->lstar;
+	case MSR_CSTAR:			return &vmx->cstar;
+	case MSR_SYSCALL_MASK:		return &vmx->sfmask;
+	case MSR_KERNEL_GS_BASE:	return &vmx->kernel_gs_base;
+	default:			return NULL;
+	}
+}
+
+/* The same MSRs, with the same meaning, as svm_get_msr(). VMCS is loaded. */
+static int vmx_get_msr(struct vmx_vcpu *vmx, u32 index, u64 *val)
+{
+	u64 *soft = vmx_syscall_msr(vmx, index);
+
+	if (soft) {
+		*val = *soft;
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:			*val = vmcs_read(GUEST_IA32_EFER); break;
+	case MSR_IA32_SYSENTER_CS:	*val = vmcs_read(GUEST_SYSENTER_CS); break;
+	case MSR_IA32_SYSENTER_ESP:	*val = vmcs_read(GUEST_SYSENTER_ESP); break;
+	case MSR_IA32_SYSENTER_EIP:	*val = vmcs_read(GUEST_SYSENTER_EIP); break;
+	case MSR_FS_BASE:		*val = vmcs_read(GUEST_FS_BASE); break;
+	case MSR_GS_BASE:		*val = vmcs_read(GUEST_GS_BASE); break;
+	case MSR_IA32_CR_PAT:		*val = vmcs_read(GUEST_IA32_PAT); break;
+	case MSR_IA32_TSC:		*val = rdtsc(); break;	/* no TSC offsetting */
+	case MSR_IA32_APICBASE:		*val = vmx->vcpu.sregs.apic_base; break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Canonical for 48-bit linear addresses (SDM Vol. 1 3.3.7.1). */
+static bool vmx_canonical(u64 addr)
+{
+	return ((s64)addr << 16 >> 16) == (s64)addr;
+}
+
+static int vmx_set_msr(struct vmx_vcpu *vmx, u32 index, u64 val)
+{
+	u64 *soft = vmx_syscall_msr(vmx, index);
+
+	switch (index) {
+	case MSR_EFER: {
+		u64 efer = vmcs_read(GUEST_IA32_EFER);
+
+		/* No reserved bits; LME may not change while paging (SDM Vol. 3A 10.8.5). */
+		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+			return -EINVAL;
+		if ((vmcs_read(GUEST_CR0) & X86_CR0_PG) && ((val ^ efer) & EFER_LME))
+			return -EINVAL;
+		/* LMA is the CPU's to set. */
+		vmx_set_efer(vmx, (val & ~EFER_LMA) | (efer & EFER_LMA));
+		return 0;
+	}
+	case MSR_STAR:
+		vmx->star = val;
+		return 0;
+	case MSR_SYSCALL_MASK:
+		vmx->sfmask = (u32)val;
+		return 0;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		if (!vmx_canonical(val))
+			return -EINVAL;
+		if (soft)
+			*soft = val;
+		else if (index == MSR_FS_BASE)
+			vmcs_write(GUEST_FS_BASE, val);
+		else if (index == MSR_GS_BASE)
+			vmcs_write(GUEST_GS_BASE, val);
+		else if (index == MSR_IA32_SYSENTER_ESP)
+			vmcs_write(GUEST_SYSENTER_ESP, val);
+		else
+			vmcs_write(GUEST_SYSENTER_EIP, val);
+		return 0;
+	case MSR_IA32_SYSENTER_CS:
+		vmcs_write(GUEST_SYSENTER_CS, (u16)val);
+		return 0;
+	case MSR_IA32_CR_PAT: {
+		unsigned int i;
+
+		/* Each byte a memory type: 0, 1, 4, 5, 6 or 7 (SDM Vol. 3A 13.12.2). */
+		for (i = 0; i < 8; i++) {
+			u8 t = val >> (i * 8);
+
+			if (t == 2 || t == 3 || t > 7)
+				return -EINVAL;
+		}
+		vmcs_write(GUEST_IA32_PAT, val);
+		return 0;
+	}
+	default:
+		return -ENOENT;
+	}
+}
+
+/*
+ * RDMSR / WRMSR: the all-ones MSR bitmap sends every access here (25.6.9,
+ * 26.1.3).  The MSRs above are the guest's own state; any other one goes
+ * by the VM's MSR policy (#GP, as on a CPU without it, or userspace).
+ */
+static int vmx_exit_msr(struct vmx_vcpu *vmx)
+{
+	struct hvlab_regs *r = &vmx->vcpu.regs;
+	bool write = vmx->exit_reason == EXIT_REASON_MSR_WRITE;
+	u32 index = r->rcx;
+	u64 val;
+	int err;
+
+	hv_count_exit(&vmx->vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
+	val = (r->rdx << 32) | (u32)r->rax;
+	vmx_vcpu_load(vmx);
+	if (write) {
+		err = vmx_set_msr(vmx, index, val);
+	} else {
+		err = vmx_get_msr(vmx, index, &val);
+		if (!err) {
+			r->rax = (u32)val;
+			r->rdx = val >> 32;
+		}
+	}
+	vmx_vcpu_put(vmx);
+	if (err == -ENOENT)	/* not ours: #GP or userspace, by policy */
+		return hv_exit_msr(&vmx->vcpu, index, write, val, vmx_next_rip(vmx));
+	if (err)
+		return vmx_exit_gp(vmx);
+	vmx_skip(vmx);
+	return 1;
+}
+
+/* Exit-qualification GPR numbers (Table 28-3) to hvlab_regs. */
+static u64 *vmx_gpr(struct hvlab_regs *r, unsigned int n)
+{
+	u64 *map[16] = {
+		&r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
+		&r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15,
+	};
+
+	return map[n & 15];
+}
+
+/*
+ * MOV to CR0 that changes a bit VMX forces (CR0.NE): the guest gets what
+ * it wrote in the read shadow, the real CR0 keeps the forced bits.  The
+ * rest of MOV CR0 is emulated as the CPU would (SDM Vol. 3A 2.5, 10.8.5):
+ * #GP on illegal combinations, EFER.LMA following CR0.PG with LME.
+ */
+static int vmx_mov_to_cr0(struct vmx_vcpu *vmx, u64 val)
+{
+	u64 old = vmx->cr0_shadow, efer = vmcs_read(GUEST_IA32_EFER);
+	bool pg = val & X86_CR0_PG;
+
+	if ((val >> 32) || ((val & X86_CR0_NW) && !(val & X86_CR0_CD)) ||
+	    (pg && !(val & X86_CR0_PE)))
+		return -EINVAL;
+	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(vmx->cr4_shadow & X86_CR4_PAE))
+		return -EINVAL;
+	if ((old ^ val) & X86_CR0_PG)
+		vmx_set_efer(vmx, (efer & EFER_LME) && pg ? efer | EFER_LMA : efer & ~EFER_LMA);
+	vmx_set_cr0(vmx, val);
+	if ((old ^ val) & (X86_CR0_PG | X86_CR0_PE | X86_CR0_WP))
+		vmx->mmu_gen = ~0ULL;	/* stale linear mappings: flush before entry */
+	return 0;
+}
+
+/* MOV to CR4 that changes VMXE: the guest has no VMX (CPUID hides it), so #GP. */
+static int vmx_mov_to_cr4(struct vmx_vcpu *vmx, u64 val)
+{
+	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1))
+		return -EINVAL;
+	vmx_set_cr4(vmx, val);
+	vmx->mmu_gen = ~0ULL;
+	return 0;
+}
+
+/* Control-register access (28.2.1, Table 28-3). */
+static int vmx_exit_cr(struct vmx_vcpu *vmx)
+{
+	u64 q = vmx->exit_qual;
+	u64 *gpr = vmx_gpr(&vmx->vcpu.regs, VMX_CR_GPR(q));
+	int err = -EINVAL;
+
+	switch (VMX_CR_TYPE(q) << 4 | VMX_CR_NUM(q)) {
+	case 0x00:
+		vmx_vcpu_load(vmx);
+		err = vmx_mov_to_cr0(vmx, *gpr);
+		vmx_vcpu_put(vmx);
+		break;
+	case 0x04:
+		vmx_vcpu_load(vmx);
+		err = vmx_mov_to_cr4(vmx, *gpr);
+		vmx_vcpu_put(vmx);
+		break;
+	case 0x08:	/* MOV to CR8: TPR[7:4]; bits 63:4 reserved (SDM Vol. 3A 11.8.6.1) */
+		if (*gpr > 15)
+			break;
+		vmx->vcpu.sregs.cr8 = *gpr;
+		err = 0;
+		break;
+	case 0x18:	/* MOV from CR8 */
+		*gpr = vmx->vcpu.sregs.cr8;
+		err = 0;
+		break;
+	default: {
+		u64 data[2] = { EXIT_REASON_CR_ACCESS, q };
+
+		vmx_dump_vmcs(vmx);
+		hv_exit_internal(&vmx->vcpu, HVLAB_INTERNAL_UNHANDLED_EXIT, 2, data);
+		return 0;
+	}
+	}
+	if (err)
+		return vmx_exit_gp(vmx);
+	vmx_skip(vmx);
+	return 1;
+}
+
+/* Triple fault (26.2): the run page keeps the last state for forensics. */
+static int vmx_exit_triple_fault(struct vmx_vcpu *vmx)
+{
+	vmx->vcpu.run->exit_reason = HVLAB_EXIT_SHUTDOWN;
+	return 0;
+}
+
+/*
+ * EPT violation (29.3.3.2; qualification Table 28-7, the guest-physical
+ * address in its own field).  RAM: map it and retry.  No RAM: MMIO,
+ * decoded by the core from guest memory (the VMCS gives no instruction
+ * length for this exit, 28.2.5).
+ */
+static int vmx_exit_ept_violation(struct vmx_vcpu *vmx)
+{
+	bool write = vmx->exit_qual & VMX_EPT_WRITE;
+	u64 gpa = vmx->exit_gpa;
+	bool is_mmio;
+	int err;
+
+	err = hv_mmu_fault(&vmx->vcpu, gpa, write, &is_mmio);
+	hv_count_exit(&vmx->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
+	if (err) {
+		u64 data[2] = { gpa, (u64)err };
+
+		hv_exit_internal(&vmx->vcpu, HVLAB_INTERNAL_MEMORY_FAULT, 2, data);
+		return 0;
+	}
+	if (is_mmio)
+		return hv_exit_mmio(&vmx->vcpu, gpa, write);
+	return 1;
+}
+
+/* EPT misconfiguration (29.3.3.1): an entry hvlab wrote is wrong.  A bug. */
+static int vmx_exit_ept_misconfig(struct vmx_vcpu *vmx)
+{
+	u64 data[2] = { EXIT_REASON_EPT_MISCONFIG, vmx->exit_gpa };
+
+	vmx_dump_vmcs(vmx);
+	hv_exit_internal(&vmx->vcpu, HVLAB_INTERNAL_UNHANDLED_EXIT, 2, data);
+	return 0;
+}
+
+/*
+ * The exit table, indexed by basic exit reason (SDM Vol. 3C appendix C):
+ * a handler, and the neutral reason the exit is counted under (uapi enum
+ * hvlab_stat), the same ones svm/exit.c uses.
+ */
+static const struct vmx_exit {
+	vmx_exit_fn fn;
+	u8 stat;
+} vmx_exits[] = {
+	/* With an exception bitmap of 0, only NMIs exit with reason 0. */
+	[EXIT_REASON_EXCEPTION_NMI]		= { vmx_exit_resume,		HVLAB_STAT_NMI },
+	[EXIT_REASON_EXTERNAL_INTERRUPT]	= { vmx_exit_resume,		HVLAB_STAT_EXTERNAL_INTERRUPT },
+	[EXIT_REASON_TRIPLE_FAULT]		= { vmx_exit_triple_fault,	HVLAB_STAT_SHUTDOWN },
+	[EXIT_REASON_INTERRUPT_WINDOW]		= { vmx_exit_irq_window,	HVLAB_STAT_IRQ_WINDOW },
+	[EXIT_REASON_CPUID]			= { vmx_exit_cpuid,		HVLAB_STAT_CPUID },
+	[EXIT_REASON_HLT]			= { vmx_exit_hlt,		HVLAB_STAT_HLT },
+	[EXIT_REASON_INVD]			= { vmx_exit_invd,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMCALL]			= { vmx_exit_ud,		HVLAB_STAT_HYPERCALL },
+	[EXIT_REASON_VMCLEAR]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMLAUNCH]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMPTRLD]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMPTRST]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMREAD]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMRESUME]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMWRITE]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMOFF]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_VMON]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_CR_ACCESS]			= { vmx_exit_cr,		HVLAB_STAT_CR_ACCESS },
+	[EXIT_REASON_IO_INSTRUCTION]		= { vmx_exit_io,		HVLAB_STAT_IO },
+	[EXIT_REASON_MSR_READ]			= { vmx_exit_msr,		VMX_STAT_BY_HANDLER },
+	[EXIT_REASON_MSR_WRITE]			= { vmx_exit_msr,		VMX_STAT_BY_HANDLER },
+	[EXIT_REASON_MWAIT_INSTRUCTION]		= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_MONITOR_INSTRUCTION]	= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_EPT_VIOLATION]		= { vmx_exit_ept_violation,	VMX_STAT_BY_HANDLER },
+	[EXIT_REASON_EPT_MISCONFIG]		= { vmx_exit_ept_misconfig,	HVLAB_STAT_OTHER },
+	[EXIT_REASON_INVEPT]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_INVVPID]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_XSETBV]			= { vmx_exit_gp,		HVLAB_STAT_OTHER },	/* guest XCR0 is not switched */
+};
+
+/* The VM entry was refused: say which rule broke, as far as we can tell. */
+static int vmx_entry_failed(struct vmx_vcpu *vmx, const char *rule, u32 field, u64 hw)
+{
+	struct hvlab_run *run = vmx->vcpu.run;
+
+	run->exit_reason = HVLAB_EXIT_FAIL_ENTRY;
+	run->fail_entry.hardware_reason = hw;
+	run->fail_entry.field = field;
+	strscpy(run->fail_entry.rule,
+		rule ? rule : "VM entry failed: no rule of SDM 27.2/27.3 matched",
+		sizeof(run->fail_entry.rule));
+	pr_info_ratelimited("vCPU %u: entry refused: %s\n", vmx->vcpu.id, run->fail_entry.rule);
+	return 0;
+}
+
+/*
+ * Host state VM exits do not restore (28.5): the task's DS/ES/FS/GS
+ * selectors (the exit loads the null selectors written in HOST_*_SELECTOR),
+ * the syscall MSRs and KERNEL_GS_BASE, the GDT and TR limits (set to FFFFh
+ * and 67h), DR7 and DEBUGCTL (cleared).
+ */
+struct vmx_host_save {
+	u16 ds, es, fs, gs;
+	u64 fs_base, kernel_gs_base;
+	struct desc_ptr gdt;
+	unsigned long debugctl;
+	u64 msr[4];		/* STAR, LSTAR, CSTAR, SFMASK */
+	unsigned int switched;	/* bit i: msr[i] was switched to the guest's */
+	bool syscall;		/* guest syscall MSRs and KERNEL_GS_BASE in */
+};
+
+static const u32 vmx_switched_msrs[4] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK };
+
+/*
+ * The guest's syscall MSRs take effect only while it runs: WRMSR them
+ * in before the entry and the host's back after the exit, with interrupts
+ * off throughout (nothing of the host runs a SYSCALL in between).  Only
+ * when the guest can use them (EFER.SCE or long mode), and only the ones
+ * that differ.  KERNEL_GS_BASE is read back: the guest's SWAPGS changes it
+ * without an exit.  (The VM-entry/exit MSR-load areas would do the same
+ * work in microcode, on every entry; this skips it for 16/32-bit guests.)
+ */
+static void vmx_switch_to_guest(struct vmx_vcpu *vmx, struct vmx_host_save *h)
+{
+	unsigned int i;
+
+	savesegment(ds, h->ds);
+	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
+	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	native_store_gdt(&h->gdt);
+	h->debugctl = get_debugctlmsr();
+	h->switched = 0;
+	h->syscall = vmx->efer & (EFER_SCE | EFER_LME);
+	if (!h->syscall)
+		return;
+	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++) {
+		u64 *guest = vmx_syscall_msr(vmx, vmx_switched_msrs[i]);
+
+		rdmsrl(vmx_switched_msrs[i], h->msr[i]);
+		if (h->msr[i] != *guest) {
+			wrmsrl(vmx_switched_msrs[i], *guest);
+			h->switched |= BIT(i);
+		}
+	}
+	wrmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+}
+
+static void vmx_switch_to_host(struct vmx_vcpu *vmx, struct vmx_host_save *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
+		if (h->switched & BIT(i))
+			wrmsrl(vmx_switched_msrs[i], h->msr[i]);
+	if (h->syscall)
+		rdmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if (h->fs) {
+		loadsegment(fs, h->fs);
+		wrmsrl(MSR_FS_BASE, vmx->host_fs_base);
+	}
+	if (h->gs)
+		load_gs_index(h->gs);
+	if (h->syscall || h->gs)
+		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	native_load_gdt(&h->gdt);
+	invalidate_tss_limit();
+	if (h->debugctl)
+		update_debugctlmsr(h->debugctl);
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+}
+
+/* Host state that changes with the task or over time: rewritten when it did. */
+static void vmx_update_host_state(struct vmx_vcpu *vmx)
+{
+	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow(), fs_base;
+
+	if (unlikely(cr3 != vmx->host_cr3)) {
+		vmcs_write(HOST_CR3, cr3);
+		vmx->host_cr3 = cr3;
+	}
+	if (unlikely(cr4 != vmx->host_cr4)) {
+		vmcs_write(HOST_CR4, cr4);
+		vmx->host_cr4 = cr4;
+	}
+	rdmsrl(MSR_FS_BASE, fs_base);
+	if (fs_base != vmx->host_fs_base) {
+		vmcs_write(HOST_FS_BASE, fs_base);
+		vmx->host_fs_base = fs_base;
+	}
+}
+
+/* The exit's facts, read while the VMCS is current (28.2). */
+static void vmx_read_exit(struct vmx_vcpu *vmx)
+{
+	struct hvlab_regs *r = &vmx->vcpu.regs;
+	u32 idt;
+
+	vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
+	vmx->exit_qual = vmcs_read(EXIT_QUALIFICATION);
+	vmx->exit_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
+	vmx->exit_gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+	r->rip = vmx->exit_rip = vmcs_read(GUEST_RIP);
+	r->rsp = vmcs_read(GUEST_RSP);
+	r->rflags = vmcs_read(GUEST_RFLAGS);
+
+	/*
+	 * An event whose delivery the exit interrupted (e.g. a guest #PF
+	 * whose IDT page was not mapped yet) is delivered again (28.2.4,
+	 * 27.6.1.1): same type, vector and error code; software events also
+	 * need their instruction length.  Bit 12 is not part of the entry field.
+	 */
+	idt = vmcs_read(IDT_VECTORING_INFO_FIELD);
+	vmx->inject_info = 0;
+	if (idt & VECTORING_INFO_VALID_MASK) {
+		u32 type = idt & VECTORING_INFO_TYPE_MASK;
+
+		vmx->inject_info = idt & ~INTR_INFO_UNBLOCK_NMI;
+		vmx->inject_err = vmcs_read(IDT_VECTORING_ERROR_CODE);
+		vmx->inject_len = (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
+				   type == INTR_TYPE_PRIV_SW_EXCEPTION) ? vmx->exit_len : 0;
+	}
+	/*
+	 * The CPU sets EFER.LMA itself when the guest turns on paging with
+	 * LME set; the "IA-32e mode guest" control must follow it (27.3.1.1).
+	 */
+	if (vmx->efer & EFER_LME) {
+		u64 efer = vmcs_read(GUEST_IA32_EFER);
+
+		if ((efer ^ vmx->efer) & EFER_LMA)
+			vmx_set_efer(vmx, efer);
+	}
+}
+
+int vmx_vcpu_enter(struct hv_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	struct hv_vm *vm = vcpu->vm;
+	struct vmx_host_save host;
+	u32 reason, field = 0;
+	const char *rule;
+	int fail;
+
+	vmx_vcpu_load(vmx);
+	vmcs_write(GUEST_RIP, vcpu->regs.rip);
+	vmcs_write(GUEST_RSP, vcpu->regs.rsp);
+	vmcs_write(GUEST_RFLAGS, vcpu->regs.rflags);
+	/* RIP moved past the instruction: its STI/MOV-SS shadow is over (25.4.2). */
+	if (vcpu->regs.rip != vmx->exit_rip) {
+		u32 intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+
+		if (intr & VMX_BLOCKING_STI_MOVSS)
+			vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~VMX_BLOCKING_STI_MOVSS);
+	}
+	vmx_inject_events(vmx);
+	if (vmx->check) {
+		rule = vmx_check_vmcs(vmx, &field);
+		if (rule) {
+			vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+			vmx_vcpu_put(vmx);
+			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
+			return vmx_entry_failed(vmx, rule, field, 0);
+		}
+		vmx->check = false;
+	}
+
+	local_irq_disable();
+	if (READ_ONCE(vm->zap_pending)) {
+		/* The tables are being torn down: wait for that, then retry. */
+		local_irq_enable();
+		vmx_vcpu_put(vmx);
+		mutex_lock(&vm->mmu_lock);
+		mutex_unlock(&vm->mmu_lock);
+		return 1;
+	}
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+	vmx_flush(vmx);
+	vmx_update_host_state(vmx);
+	vmx_switch_to_guest(vmx, &host);
+	/* CR2 is not part of the VMCS (25.4.1): the guest's is live across the switch. */
+	if (native_read_cr2() != vcpu->sregs.cr2)
+		native_write_cr2(vcpu->sregs.cr2);
+
+	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
+
+	vcpu->sregs.cr2 = native_read_cr2();
+	vmx_switch_to_host(vmx, &host);
+	if (!fail) {
+		reason = vmcs_read(VM_EXIT_REASON);
+		/*
+		 * An NMI that exits is consumed by the exit (26.2, 28.1 "NMI
+		 * exiting"), not left pending: hand it to the host's handler.
+		 */
+		if ((u16)reason == EXIT_REASON_EXCEPTION_NMI &&
+		    (vmcs_read(VM_EXIT_INTR_INFO) & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
+			asm volatile("int $2");
+	}
+	local_irq_enable();
+
+	if (fail) {
+		/* VMfail: nothing entered; the error number is in the VMCS (31.4). */
+		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
+		u64 err = fail == 1 ? vmcs_read(VM_INSTRUCTION_ERROR) : ~0ULL;
+
+		rule = fail == 1 ? vmx_check_vmcs(vmx, &field) : NULL;
+		vmx_vcpu_put(vmx);
+		vmx->check = true;
+		return vmx_entry_failed(vmx, rule ? rule : (fail == 1 ?
+					"SDM 31.4: VMLAUNCH/VMRESUME VMfailValid" :
+					"SDM 31.2: VMfailInvalid (no current VMCS)"), field, err);
+	}
+
+	vmx_read_exit(vmx);
+	vcpu->run->vendor_reason = vmx->exit_reason;
+	if (vmx->exit_reason & VMX_EXIT_FAILED_ENTRY) {
+		/* Invalid guest state or MSR loading (27.8): nothing ran. */
+		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
+		rule = vmx_check_vmcs(vmx, &field);
+		vmx->inject_info = 0;
+		vmx_vcpu_put(vmx);
+		vmx->check = true;
+		return vmx_entry_failed(vmx, rule, field, vmx->exit_reason);
+	}
+	vmx->launched = true;
+	vmx_vcpu_put(vmx);
+
+	reason = (u16)vmx->exit_reason;
+	if (reason < ARRAY_SIZE(vmx_exits) && vmx_exits[reason].fn) {
+		/* VMX_STAT_BY_HANDLER: the handler knows what the exit was. */
+		if (vmx_exits[reason].stat != VMX_STAT_BY_HANDLER)
+			hv_count_exit(vcpu, vmx_exits[reason].stat);
+		return vmx_exits[reason].fn(vmx);
+	}
+	hv_count_exit(vcpu, HVLAB_STAT_OTHER);
+
+	vmx_dump_vmcs(vmx);
+	{
+		u64 data[4] = { vmx->exit_reason, vmx->exit_qual, vmx->exit_gpa, vmx->exit_rip };
+
+		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNHANDLED_EXIT, 4, data);
+	}
+	return 0;
+}
