@@ -24,6 +24,7 @@
 #define SZ_2M		(2ull << 20)
 #define SZ_1G		(1ull << 30)
 #define SZ_4G		(4ull << 30)
+#define MAP_MIN		(8ull << 30)	/* 64-bit identity map: MMIO above 4 GiB too */
 
 /* Low-memory layout (see guest.h). */
 #define IVT_GPA		0x0ull
@@ -153,7 +154,8 @@ static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t
 
 static void hvt_build_tables(struct hvt_vm *vm)
 {
-	uint64_t *gdt, *pml4, *pdpt, *pd, *pd32;
+	uint64_t *gdt, *pml4, *pdpt, *pd;
+	uint32_t *pd32;
 	uint64_t pdpt_gpa, pd_gpa, stubs, span;
 	unsigned int i, npd;
 	uint8_t *idt;
@@ -201,8 +203,8 @@ static void hvt_build_tables(struct hvt_vm *vm)
 		ivt[2 * i + 1] = 0;			/* segment */
 	}
 
-	/* 4-level identity map with 2 MiB pages over max(4 GiB, RAM). */
-	span = vm->mem_size > SZ_4G ? vm->mem_size : SZ_4G;
+	/* 4-level identity map with 2 MiB pages over max(8 GiB, RAM). */
+	span = vm->mem_size > MAP_MIN ? vm->mem_size : MAP_MIN;
 	npd = (span + SZ_1G - 1) / SZ_1G;
 	vm->pml4 = hvt_alloc_pages(vm, 1);
 	pdpt_gpa = hvt_alloc_pages(vm, 1);
@@ -218,9 +220,9 @@ static void hvt_build_tables(struct hvt_vm *vm)
 
 	/* 32-bit paging: one directory of 4 MiB pages (CR4.PSE) over 4 GiB. */
 	vm->pd32 = hvt_alloc_pages(vm, 1);
-	pd32 = (uint64_t *)(vm->mem + vm->pd32);
+	pd32 = (uint32_t *)(vm->mem + vm->pd32);
 	for (i = 0; i < 1024; i++)
-		((uint32_t *)pd32)[i] = (uint32_t)(i << 22) | PTE_P | PTE_RW | PTE_PS;
+		pd32[i] = (uint32_t)(i << 22) | PTE_P | PTE_RW | PTE_PS;
 }
 
 /* --- VM and vCPU --------------------------------------------------------------- */

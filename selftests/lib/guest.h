@@ -20,7 +20,7 @@
  *   0x07000  HVT_RAW_DATA_GPA: a scratch page for raw-code tests
  *   0x08000  HVT_RAW_CODE_GPA: raw code is copied here (32 KiB at most)
  *   0x10000  GDT, TSS, 64-bit IDT, 32-bit IDT, page tables (4-level with
- *            2 MiB pages covering max(4 GiB, RAM); a 32-bit PSE directory
+ *            2 MiB pages covering max(8 GiB, RAM); a 32-bit PSE directory
  *            of 4 MiB pages covering 4 GiB), one 16 KiB stack per vCPU
  *   0x400000 the test binary
  * With HVT_VM_PC_HOLE, [0xa0000, 0x100000) has no RAM (as on a PC), so
