@@ -26,20 +26,11 @@ static u64 ept_table(phys_addr_t pa)
 /*
  * 2 MiB leaves need IA32_VMX_EPT_VPID_CAP bit 16 (SDM Vol. 3C A.10); every
  * CPU with unrestricted guest has it, and vmx.c refuses to load without it.
- * HV_MMU_2M comes with the builder's 2 MiB support in mmu.h; until that
- * is everywhere, the 4 KiB-only form of the hook builds too.
  */
-#ifdef HV_MMU_2M
 static u64 ept_leaf(phys_addr_t pa, bool writable, bool large)
 {
 	return pa | EPT_R | EPT_X | EPT_MT_WB | (writable ? EPT_W : 0) | (large ? EPT_LARGE : 0);
 }
-#else
-static u64 ept_leaf(phys_addr_t pa, bool writable)
-{
-	return pa | EPT_R | EPT_X | EPT_MT_WB | (writable ? EPT_W : 0);
-}
-#endif
 
 static bool ept_present(u64 entry)
 {

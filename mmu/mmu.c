@@ -21,6 +21,8 @@
 
 #define HV_MMU_ENTRIES		512
 #define HV_MMU_ADDR_MASK	GENMASK_ULL(51, 12)
+/* Bit 7 of a level-2 entry maps a 2 MiB page in both formats (EPT, NPT PS). */
+#define HV_MMU_LARGE		BIT_ULL(7)
 
 static unsigned int hv_mmu_index(u64 gpa, unsigned int level)
 {
@@ -41,6 +43,7 @@ int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt)
 		return -ENOMEM;
 	mmu->nr_tables = 1;
 	mmu->nr_pages = 0;
+	mmu->nr_large = 0;
 	return 0;
 }
 
@@ -55,12 +58,20 @@ static void hv_mmu_free_below(struct hv_mmu *mmu, u64 *table, unsigned int level
 		if (!mmu->fmt->present(e))
 			continue;
 		table[i] = 0;
-		if (level == 1) {
-			struct page *page = pfn_to_page((e & HV_MMU_ADDR_MASK) >> PAGE_SHIFT);
+		if (level == 1 || (level == 2 && (e & HV_MMU_LARGE))) {
+			unsigned long pfn = (e & HV_MMU_ADDR_MASK) >> PAGE_SHIFT;
+			unsigned int j, n = level == 1 ? 1 : HV_MMU_2M_PAGES;
 
-			/* Dirty: the guest may have written it through the table. */
-			unpin_user_pages_dirty_lock(&page, 1, true);
-			mmu->nr_pages--;
+			/* Dirty: the guest may have written them through the table. */
+			for (j = 0; j < n; j++) {
+				struct page *page = pfn_to_page(pfn + j);
+
+				unpin_user_pages_dirty_lock(&page, 1, true);
+			}
+			if (level == 1)
+				mmu->nr_pages--;
+			else
+				mmu->nr_large--;
 		} else {
 			u64 *next = hv_mmu_next(e);
 
@@ -87,30 +98,55 @@ void hv_mmu_destroy(struct hv_mmu *mmu)
 	mmu->nr_tables = 0;
 }
 
-int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
+/* The table at @level that translates @gpa, allocating the ones above it. */
+static u64 *hv_mmu_table(struct hv_mmu *mmu, u64 gpa, unsigned int level)
 {
 	u64 *table = mmu->root;
-	unsigned int level;
+	unsigned int l;
 
-	for (level = mmu->levels; level > 1; level--) {
-		u64 *e = &table[hv_mmu_index(gpa, level)];
+	for (l = mmu->levels; l > level; l--) {
+		u64 *e = &table[hv_mmu_index(gpa, l)];
 
 		if (!mmu->fmt->present(*e)) {
 			u64 *next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 
 			if (!next)
-				return -ENOMEM;
+				return ERR_PTR(-ENOMEM);
 			mmu->nr_tables++;
 			*e = mmu->fmt->table(virt_to_phys(next));
+		} else if (l == 2 && (*e & HV_MMU_LARGE)) {
+			return ERR_PTR(-EEXIST);	/* a 2 MiB leaf covers it */
 		}
 		table = hv_mmu_next(*e);
 	}
+	return table;
+}
 
+int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
+{
+	u64 *table = hv_mmu_table(mmu, gpa, 1);
+
+	if (IS_ERR(table))
+		return PTR_ERR(table);
 	table = &table[hv_mmu_index(gpa, 1)];
 	if (mmu->fmt->present(*table))
 		return -EEXIST;
-	*table = mmu->fmt->leaf(page_to_phys(page), writable);
+	*table = mmu->fmt->leaf(page_to_phys(page), writable, false);
 	mmu->nr_pages++;
+	return 0;
+}
+
+int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, bool writable)
+{
+	u64 *table = hv_mmu_table(mmu, gpa, 2);
+
+	if (IS_ERR(table))
+		return PTR_ERR(table);
+	table = &table[hv_mmu_index(gpa, 2)];
+	if (mmu->fmt->present(*table))
+		return -EEXIST;		/* 4 KiB mappings (or a leaf) there already */
+	*table = mmu->fmt->leaf(page_to_phys(first), writable, true);
+	mmu->nr_large++;
 	return 0;
 }
 

@@ -16,8 +16,8 @@ struct hv_mmu_format {
 	const char *name;
 	/* Entry that points at a next-level table. */
 	u64 (*table)(phys_addr_t pa);
-	/* Entry that maps a 4 KiB page. */
-	u64 (*leaf)(phys_addr_t pa, bool writable);
+	/* Entry that maps a 4 KiB page, or with @large a 2 MiB page (level 2). */
+	u64 (*leaf)(phys_addr_t pa, bool writable, bool large);
 	bool (*present)(u64 entry);
 	/* Levels the hardware walks: 4, or 5 for NPT under a 5-level host. */
 	unsigned int (*levels)(void);
@@ -30,7 +30,8 @@ struct hv_mmu {
 	u64 *root;			/* top-level table */
 	unsigned int levels;		/* 4 or 5 */
 	unsigned long nr_tables;	/* including the root */
-	unsigned long nr_pages;		/* pinned guest pages mapped */
+	unsigned long nr_pages;		/* pinned 4 KiB guest pages mapped */
+	unsigned long nr_large;		/* 2 MiB leaves */
 };
 
 int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt);
@@ -43,6 +44,15 @@ void hv_mmu_zap_all(struct hv_mmu *mmu);
  * sleep: call with interrupts on.
  */
 int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable);
+/*
+ * Map 512 pinned, physically contiguous, 2 MiB-aligned pages at the
+ * 2 MiB-aligned @gpa with one level-2 leaf.  -EEXIST if anything is mapped
+ * in that range already.
+ */
+int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, bool writable);
+
+#define HV_MMU_2M		(1ULL << 21)
+#define HV_MMU_2M_PAGES		512
 phys_addr_t hv_mmu_root_pa(const struct hv_mmu *mmu);
 
 #endif /* HVLAB_MMU_H */

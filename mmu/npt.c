@@ -13,15 +13,16 @@
 #define NPT_P		BIT_ULL(0)
 #define NPT_RW		BIT_ULL(1)
 #define NPT_US		BIT_ULL(2)
+#define NPT_PS		BIT_ULL(7)	/* level 2: maps 2 MiB */
 
 static u64 npt_table(phys_addr_t pa)
 {
 	return pa | NPT_P | NPT_RW | NPT_US;
 }
 
-static u64 npt_leaf(phys_addr_t pa, bool writable)
+static u64 npt_leaf(phys_addr_t pa, bool writable, bool large)
 {
-	return pa | NPT_P | NPT_US | (writable ? NPT_RW : 0);
+	return pa | NPT_P | NPT_US | (writable ? NPT_RW : 0) | (large ? NPT_PS : 0);
 }
 
 static bool npt_present(u64 entry)

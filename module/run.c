@@ -12,6 +12,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
@@ -31,6 +32,54 @@ struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa)
 			return s;
 	}
 	return NULL;
+}
+
+/*
+ * Map the whole 2 MiB around @gpa with one leaf if the slot covers it, the
+ * userspace mapping is 2 MiB-aligned the same way, and the memory behind
+ * it is one transparent huge page (@page, already pinned, tells).  0 when
+ * mapped, else the caller maps 4 KiB.  Caller holds vm->lock.
+ */
+static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa,
+			   struct page *page, bool writable)
+{
+	u64 base = gpa & ~(HV_MMU_2M - 1);
+	unsigned long uaddr = slot->uaddr + (base - slot->gpa);
+	struct page **pages;
+	unsigned long pfn;
+	int ret, i;
+
+	if (base < slot->gpa || base + HV_MMU_2M > slot->gpa + slot->size ||
+	    (uaddr & (HV_MMU_2M - 1)) || !PageCompound(page) ||
+	    compound_order(compound_head(page)) < PMD_SHIFT - PAGE_SHIFT)
+		return -EINVAL;
+
+	pages = kmalloc_array(HV_MMU_2M_PAGES, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	ret = pin_user_pages_fast(uaddr, HV_MMU_2M_PAGES,
+				  FOLL_LONGTERM | (writable ? FOLL_WRITE : 0), pages);
+	if (ret != HV_MMU_2M_PAGES) {
+		if (ret > 0)
+			unpin_user_pages(pages, ret);
+		kfree(pages);
+		return -EINVAL;
+	}
+	/* One huge page: contiguous and 2 MiB-aligned in host memory too. */
+	pfn = page_to_pfn(pages[0]);
+	ret = pfn & (HV_MMU_2M_PAGES - 1) ? -EINVAL : 0;
+	for (i = 1; !ret && i < HV_MMU_2M_PAGES; i++)
+		if (page_to_pfn(pages[i]) != pfn + i)
+			ret = -EINVAL;
+	if (!ret) {
+		mutex_lock(&vm->mmu_lock);
+		ret = hv_mmu_map_2m(&vm->mmu, base, pages[0], writable);
+		mutex_unlock(&vm->mmu_lock);
+	}
+	if (ret)
+		unpin_user_pages(pages, HV_MMU_2M_PAGES);
+	kfree(pages);
+	return ret;
 }
 
 /*
@@ -66,6 +115,11 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 		return ret < 0 ? ret : -EFAULT;
 	}
 
+	if (!hv_mmu_fault_2m(vm, slot, gpa, page, writable)) {
+		mutex_unlock(&vm->lock);
+		unpin_user_page(page);	/* the 2 MiB leaf holds its own pins */
+		return 0;
+	}
 	mutex_lock(&vm->mmu_lock);
 	ret = hv_mmu_map(&vm->mmu, gpa & PAGE_MASK, page, writable);
 	mutex_unlock(&vm->mmu_lock);

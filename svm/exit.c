@@ -431,6 +431,12 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	u32 code, field;
 	int cpu;
 
+	/*
+	 * RIP moved past an instruction we finished for the guest: an STI or
+	 * MOV SS shadow covered only that instruction, so it is over now.
+	 */
+	if (vmcb->save.rip != vcpu->regs.rip)
+		vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	vmcb->save.rax = vcpu->regs.rax;
 	vmcb->save.rsp = vcpu->regs.rsp;
 	vmcb->save.rip = vcpu->regs.rip;
