@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_events - what userspace can ask of a running vCPU besides RUN:
+ * injecting exceptions and interrupts (with the interrupt window), the
+ * CPUID table, the policy for unknown MSRs, the exit counters, and string
+ * port I/O (INS/OUTS with REP), all with 64-bit C guests.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "libhvlab.h"
+#include "hvtest.h"
+#include "guest.h"
+
+#define IRQ_VECTOR	0x40
+#define MSR_IA32_PAT	0x277
+#define MSR_UNKNOWN	0x4b564dff	/* no CPU has it; hvlab does not handle it */
+#define PORT_STR	0x3f8
+#define PORT_INS	0x60
+
+static volatile int irq_count;
+static volatile uint64_t last_error_code;
+static volatile int ud_count;
+
+GUEST_CODE static void guest_irq_handler(struct guest_ex_regs *regs __attribute__((unused)))
+{
+	irq_count++;
+}
+
+GUEST_CODE static void guest_gp_handler(struct guest_ex_regs *regs)
+{
+	last_error_code = regs->error_code;
+}
+
+GUEST_CODE static void guest_ud_handler(struct guest_ex_regs *regs __attribute__((unused)))
+{
+	ud_count++;
+}
+
+FIXTURE(ev) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+};
+
+FIXTURE_SETUP(ev)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	ASSERT_EQ(0, hvt_vm_install_handler(self->vm, IRQ_VECTOR, guest_irq_handler));
+}
+
+FIXTURE_TEARDOWN(ev)
+{
+	hvt_vm_free(self->vm);
+}
+
+#define ENTER_C(fn, a0, a1) do {						\
+	int __r = hvt_vcpu_enter_c(self->vcpu, (void *)(fn), (a0), (a1));	\
+	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
+} while (0)
+
+static int inject(struct hvt_vcpu *vcpu, uint8_t type, uint8_t vector, int has_err, uint32_t err)
+{
+	struct hvlab_event ev = { .type = type, .vector = vector,
+				  .has_error_code = has_err, .error_code = err };
+
+	return ioctl(vcpu->fd, HVLAB_INJECT, &ev) ? -errno : 0;
+}
+
+/* ---- exceptions from userspace */
+
+GUEST_CODE static void guest_wait_for_exceptions(void)
+{
+	GUEST_SYNC(0);			/* host queues #UD here */
+	GUEST_SYNC(ud_count);
+	GUEST_SYNC(1);			/* host queues #GP(0x1234) here */
+	GUEST_SYNC(last_error_code);
+}
+
+TEST_F(ev, inject_exception)
+{
+	HVT_SKIPPED_IN_SETUP();
+	/* Only here: elsewhere #GP must reach the library's "safe" MSR helpers. */
+	ASSERT_EQ(0, hvt_vm_install_handler(self->vm, GP_VECTOR, guest_gp_handler));
+	ASSERT_EQ(0, hvt_vm_install_handler(self->vm, UD_VECTOR, guest_ud_handler));
+	ENTER_C(guest_wait_for_exceptions, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, UD_VECTOR, 0, 0));
+	/* A second one while the first waits: refused, nothing lost. */
+	EXPECT_EQ(-EBUSY, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, UD_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);	/* the handler ran exactly once */
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, GP_VECTOR, 1, 0x1234));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0x1234);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(ev, inject_refusals)
+{
+	struct hvlab_event ev = { .type = HVLAB_EVENT_INTERRUPT, .vector = 0x30, .padding = 1 };
+
+	HVT_SKIPPED_IN_SETUP();
+	EXPECT_EQ(-EINVAL, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, 2, 0, 0)) TH_LOG("NMI vector");
+	EXPECT_EQ(-EINVAL, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, 32, 0, 0)) TH_LOG("not an exception");
+	EXPECT_EQ(-EINVAL, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, GP_VECTOR, 0, 0))
+		TH_LOG("#GP needs an error code");
+	EXPECT_EQ(-EINVAL, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, UD_VECTOR, 1, 0))
+		TH_LOG("#UD has no error code");
+	EXPECT_EQ(-EINVAL, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, 0x30, 1, 5))
+		TH_LOG("interrupts have no error code");
+	EXPECT_EQ(-EINVAL, inject(self->vcpu, 7, 0x30, 0, 0)) TH_LOG("unknown type");
+	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_INJECT, &ev));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("padding set");
+	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_INJECT, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, 0x30, 0, 0));
+	EXPECT_EQ(-EBUSY, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, 0x31, 0, 0));
+}
+
+/* ---- external interrupts: held while IF=0, delivered when it opens */
+
+GUEST_CODE static void guest_cli_then_sti(void)
+{
+	volatile int spin;
+
+	asm volatile("cli");
+	GUEST_SYNC(0);				/* host queues the interrupt */
+	for (spin = 0; spin < 100000; spin++)
+		;
+	GUEST_SYNC(irq_count);			/* IF=0: still not delivered */
+	asm volatile("sti; nop; cli");		/* window: delivered here */
+	GUEST_SYNC(irq_count);
+}
+
+TEST_F(ev, interrupt_waits_for_if)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_cli_then_sti, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	EXPECT_EQ(0, self->vcpu->run->if_flag);
+	EXPECT_EQ(0, self->vcpu->run->ready_for_interrupt);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, IRQ_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+GUEST_CODE static void guest_halt_until_irq(void)
+{
+	asm volatile("sti; hlt; cli");
+	GUEST_SYNC(irq_count);
+}
+
+/* HLT exits to userspace; an interrupt injected then wakes the guest. */
+TEST_F(ev, interrupt_wakes_hlt)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_halt_until_irq, 0, 0);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	EXPECT_EQ(1, self->vcpu->run->if_flag);
+	EXPECT_EQ(1, self->vcpu->run->ready_for_interrupt);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, IRQ_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+GUEST_CODE static void guest_open_window_later(void)
+{
+	volatile int spin;
+
+	asm volatile("cli");
+	GUEST_SYNC(0);
+	for (spin = 0; spin < 100000; spin++)
+		;
+	asm volatile("sti; nop; nop; cli");
+	GUEST_SYNC(irq_count);
+}
+
+/* request_interrupt_window: RUN returns as soon as the guest can take one. */
+TEST_F(ev, interrupt_window_exit)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_open_window_later, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	self->vcpu->run->request_interrupt_window = 1;
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IRQ_WINDOW);
+	EXPECT_EQ(1, self->vcpu->run->if_flag);
+	EXPECT_EQ(1, self->vcpu->run->ready_for_interrupt);
+	self->vcpu->run->request_interrupt_window = 0;
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, IRQ_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* ---- CPUID table */
+
+GUEST_CODE static void guest_cpuid_report(uint64_t leaf)
+{
+	uint32_t a, b, c, d;
+
+	guest_cpuid(leaf, 0, &a, &b, &c, &d);
+	GUEST_SYNC_ARGS(a, b, c, d);
+	guest_cpuid(0x12345, 0, &a, &b, &c, &d);	/* not in any table */
+	GUEST_SYNC_ARGS(a, b, c, d);
+}
+
+TEST_F(ev, cpuid_table)
+{
+	struct {
+		struct hvlab_cpuid hdr;
+		struct hvlab_cpuid_entry e[HVLAB_CPUID_MAX_ENTRIES];
+	} t;
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	/* The default table: too small a buffer says how big it must be. */
+	memset(&t, 0, sizeof(t));
+	t.hdr.nent = 1;
+	ASSERT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_GET_CPUID, &t));
+	ASSERT_EQ(E2BIG, errno);
+	ASSERT_LT(1u, t.hdr.nent);
+	t.hdr.nent = HVLAB_CPUID_MAX_ENTRIES;
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_CPUID, &t));
+	EXPECT_EQ(0u, t.e[0].function) TH_LOG("leaf 0 first");
+
+	/* Our own table: exactly one leaf. */
+	memset(&t, 0, sizeof(t));
+	t.hdr.nent = 1;
+	t.e[0].function = 0x40000000;
+	t.e[0].eax = 0x40000000;
+	t.e[0].ebx = 0x11111111;
+	t.e[0].ecx = 0x22222222;
+	t.e[0].edx = 0x33333333;
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_SET_CPUID, &t));
+	ENTER_C(guest_cpuid_report, 0x40000000, 0);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x40000000u, (uint32_t)uc.args[0]);
+	EXPECT_EQ(0x11111111u, (uint32_t)uc.args[1]);
+	EXPECT_EQ(0x22222222u, (uint32_t)uc.args[2]);
+	EXPECT_EQ(0x33333333u, (uint32_t)uc.args[3]);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(0u, uc.args[0] | uc.args[1] | uc.args[2] | uc.args[3]) TH_LOG("unlisted leaf reads 0");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+
+	/* Refusals. */
+	t.e[0].flags = 0x80;
+	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_SET_CPUID, &t));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("unknown flag");
+	t.e[0].flags = 0;
+	t.hdr.nent = HVLAB_CPUID_MAX_ENTRIES + 1;
+	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_SET_CPUID, &t));
+	EXPECT_EQ(E2BIG, errno);
+}
+
+/* ---- unknown MSRs go to userspace when asked */
+
+GUEST_CODE static void guest_unknown_msrs(void)
+{
+	uint64_t v = 0;
+
+	GUEST_SYNC(guest_rdmsr(MSR_UNKNOWN));
+	guest_wrmsr(MSR_UNKNOWN, 0x0123456789abcdefull);
+	GUEST_SYNC(guest_wrmsr_safe(MSR_UNKNOWN, 5));	/* userspace says: fault */
+	GUEST_SYNC(guest_rdmsr_safe(MSR_UNKNOWN, &v));	/* and again */
+}
+
+TEST_F(ev, msr_policy_userspace)
+{
+	struct hvlab_run *run = self->vcpu->run;
+
+	HVT_SKIPPED_IN_SETUP();
+	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_SET_MSR_POLICY, 7));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_SET_MSR_POLICY, HVLAB_MSR_UNKNOWN_USERSPACE));
+	ENTER_C(guest_unknown_msrs, 0, 0);
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_MSR);
+	EXPECT_EQ(MSR_UNKNOWN, run->msr.index);
+	EXPECT_EQ(0, run->msr.is_write);
+	run->msr.data = 0xfeedfacecafebeefull;
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xfeedfacecafebeefull);
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_MSR);
+	EXPECT_EQ(1, run->msr.is_write);
+	EXPECT_EQ(0x0123456789abcdefull, run->msr.data);
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_MSR);
+	EXPECT_EQ(5u, run->msr.data);
+	run->msr.error = 1;
+	HVT_RUN_EXPECT_SYNC(self->vcpu, GP_VECTOR);
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_MSR);
+	run->msr.error = 1;
+	HVT_RUN_EXPECT_SYNC(self->vcpu, GP_VECTOR);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* ---- exit counters */
+
+GUEST_CODE static void guest_known_exits(void)
+{
+	uint32_t a, b, c, d;
+	int i;
+
+	GUEST_SYNC(0);
+	for (i = 0; i < 10; i++)
+		guest_cpuid(0, 0, &a, &b, &c, &d);
+	for (i = 0; i < 7; i++)
+		(void)guest_rdmsr(MSR_IA32_PAT);
+	for (i = 0; i < 3; i++)
+		guest_wrmsr(MSR_IA32_PAT, 0x0007040600070406ull);
+	for (i = 0; i < 4; i++)
+		guest_outb(0x80, i);
+	GUEST_SYNC(1);
+}
+
+static void get_stats(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
+		      struct hvlab_exit_stats *st)
+{
+	ASSERT_EQ(0, ioctl(vcpu->fd, HVLAB_GET_EXIT_STATS, st)) TH_LOG("%s", strerror(errno));
+}
+
+TEST_F(ev, exit_counts)
+{
+	struct hvlab_exit_stats a, b;
+	uint64_t sum = 0;
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	get_stats(_metadata, self->vcpu, &a);
+	for (i = 0; i < 4; i++) {
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+		EXPECT_EQ(0x80, self->vcpu->run->io.port);
+	}
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	get_stats(_metadata, self->vcpu, &b);
+
+	EXPECT_EQ(10u, b.count[HVLAB_STAT_CPUID] - a.count[HVLAB_STAT_CPUID]);
+	EXPECT_EQ(7u, b.count[HVLAB_STAT_MSR_READ] - a.count[HVLAB_STAT_MSR_READ]);
+	EXPECT_EQ(3u, b.count[HVLAB_STAT_MSR_WRITE] - a.count[HVLAB_STAT_MSR_WRITE]);
+	/* 4 OUTs and the closing ucall. */
+	EXPECT_EQ(5u, b.count[HVLAB_STAT_IO] - a.count[HVLAB_STAT_IO]);
+	for (i = 0; i < HVLAB_STAT_NR; i++)
+		sum += b.count[i];
+	EXPECT_EQ(b.exits, sum) TH_LOG("every exit is counted under exactly one reason");
+	for (i = HVLAB_STAT_NR; i < 32; i++)
+		EXPECT_EQ(0u, b.count[i]);
+	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* ---- string port I/O */
+
+static uint8_t out_buf[4000];
+static uint8_t in_buf[100];
+
+GUEST_CODE static void guest_string_io(void)
+{
+	uint64_t rcx, i;
+	void *p;
+
+	for (i = 0; i < sizeof(out_buf); i++)
+		out_buf[i] = (uint8_t)(i * 7 + 1);
+	p = out_buf;
+	rcx = 300;
+	asm volatile("rep outsb" : "+S"(p), "+c"(rcx) : "d"(PORT_STR) : "memory");
+	GUEST_ASSERT_EQ(rcx, 0);
+	GUEST_ASSERT_EQ((uint64_t)p, (uint64_t)out_buf + 300);
+
+	p = out_buf;
+	rcx = 2000;	/* 4000 bytes: more than one run page holds */
+	asm volatile("rep outsw" : "+S"(p), "+c"(rcx) : "d"(PORT_STR) : "memory");
+	GUEST_ASSERT_EQ(rcx, 0);
+
+	p = in_buf;
+	rcx = sizeof(in_buf);
+	asm volatile("rep insb" : "+D"(p), "+c"(rcx) : "d"(PORT_INS) : "memory");
+	GUEST_ASSERT_EQ(rcx, 0);
+	for (i = 0; i < sizeof(in_buf); i++)
+		GUEST_ASSERT_EQ(in_buf[i], (uint8_t)(0xa0 ^ i));
+
+	/* DF=1: the string walks down. */
+	p = &out_buf[9];
+	rcx = 10;
+	asm volatile("std; rep outsb; cld" : "+S"(p), "+c"(rcx) : "d"(PORT_STR) : "memory");
+	GUEST_ASSERT_EQ((uint64_t)p, (uint64_t)out_buf - 1);
+	GUEST_SYNC(1);
+}
+
+TEST_F(ev, string_io)
+{
+	struct hvlab_run *run = self->vcpu->run;
+	uint8_t expect[4000];
+	unsigned int i, got = 0;
+	uint8_t *data;
+
+	HVT_SKIPPED_IN_SETUP();
+	for (i = 0; i < sizeof(expect); i++)
+		expect[i] = (uint8_t)(i * 7 + 1);
+	ENTER_C(guest_string_io, 0, 0);
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	data = (uint8_t *)run + run->io.data_offset;
+	EXPECT_EQ(HVLAB_IO_OUT, run->io.direction);
+	EXPECT_EQ(PORT_STR, run->io.port);
+	EXPECT_EQ(1, run->io.size);
+	ASSERT_EQ(300u, run->io.count) TH_LOG("one exit for the whole REP OUTSB");
+	EXPECT_EQ(0, memcmp(data, expect, 300));
+
+	/* 4000 bytes in words: as many exits as it takes, in order. */
+	while (got < sizeof(expect)) {
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+		ASSERT_EQ(2, run->io.size);
+		ASSERT_LT(0u, run->io.count);
+		ASSERT_GE(sizeof(expect) - got, run->io.count * 2u);
+		EXPECT_EQ(0, memcmp((uint8_t *)run + run->io.data_offset, expect + got,
+				    run->io.count * 2));
+		got += run->io.count * 2;
+	}
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	EXPECT_EQ(HVLAB_IO_IN, run->io.direction);
+	EXPECT_EQ(PORT_INS, run->io.port);
+	ASSERT_EQ(sizeof(in_buf), run->io.count);
+	for (i = 0; i < run->io.count; i++)
+		((uint8_t *)run + run->io.data_offset)[i] = 0xa0 ^ i;
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	ASSERT_EQ(10u, run->io.count) TH_LOG("backwards OUTSB");
+	for (i = 0; i < 10; i++)
+		EXPECT_EQ(expect[9 - i], ((uint8_t *)run + run->io.data_offset)[i]);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_HARNESS_MAIN
