@@ -95,8 +95,9 @@ enum exit_kind { EX_PIO_OUT, EX_MMIO, EX_HLT, EX_OTHER };
 
 struct vmm {
 	const char *name;
-	int vcpu;
+	int sys, vm, vcpu;
 	void *run;
+	size_t run_size;
 	int (*run_once)(struct vmm *v, enum exit_kind *kind, unsigned int *port, uint32_t *val);
 };
 
@@ -137,21 +138,24 @@ static int hv_setup(struct vmm *v, unsigned char *mem)
 					 .userspace_addr = (unsigned long)mem };
 	struct hvlab_sregs sregs;
 	struct hvlab_regs regs;
-	int sys, vm, size, ret;
+	int size, ret;
 
-	sys = hvlab_open();
-	if (sys < 0)
-		return sys;
-	vm = hvlab_create_vm(sys, 0);
-	if (vm < 0)
-		return vm;
-	ret = hvlab_set_memory_region(vm, &r);
+	v->sys = hvlab_open();
+	if (v->sys < 0)
+		return v->sys;
+	v->vm = hvlab_create_vm(v->sys, 0);
+	if (v->vm < 0)
+		return v->vm;
+	ret = hvlab_set_memory_region(v->vm, &r);
 	if (ret)
 		return ret;
-	v->vcpu = hvlab_create_vcpu(vm, 0);
+	v->vcpu = hvlab_create_vcpu(v->vm, 0);
 	if (v->vcpu < 0)
 		return v->vcpu;
-	size = hvlab_vcpu_mmap_size(sys);
+	size = hvlab_vcpu_mmap_size(v->sys);
+	if (size < 0)
+		return size;
+	v->run_size = size;
 	ret = hvlab_map_run(v->vcpu, size, (struct hvlab_run **)&v->run);
 	if (ret)
 		return ret;
@@ -195,21 +199,24 @@ static int kvm_setup(struct vmm *v, unsigned char *mem)
 						 .userspace_addr = (unsigned long)mem };
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	int kvm, vm, size;
+	int size;
 
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
+	v->sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (v->sys < 0)
 		return -errno;
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm < 0 || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r))
+	v->vm = ioctl(v->sys, KVM_CREATE_VM, 0);
+	if (v->vm < 0 || ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &r))
 		return -errno;
-	v->vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
-	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
+	size = ioctl(v->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (v->vcpu < 0 || size < 0)
 		return -errno;
+	v->run_size = size;
 	v->run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
-	if (v->run == MAP_FAILED)
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
 		return -errno;
+	}
 	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs))
 		return -errno;
 	sregs.cs.selector = 0;
@@ -231,22 +238,48 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/*
+ * Everything goes, so the other hypervisor can have VT-x/SVM next: hvlab
+ * and KVM each hold it while they have a VM.
+ */
+static void vmm_close(struct vmm *v)
+{
+	if (v->run)
+		munmap(v->run, v->run_size);
+	if (v->vcpu >= 0)
+		close(v->vcpu);
+	if (v->vm >= 0)
+		close(v->vm);
+	if (v->sys >= 0)
+		close(v->sys);
+}
+
+static int run_bench(struct vmm *v, uint32_t n, double *tsc_per, double *ns_per);
+
 /* Run one benchmark; fills per-exit TSC and wall ns.  0 or -errno. */
 static int measure(const char *accel, const struct bench *b, uint32_t n,
 		   double *tsc_per, double *ns_per)
 {
 	unsigned char *mem = guest_mem();
-	struct vmm v = { .name = accel };
-	uint64_t delta = 0;
-	double t0;
+	struct vmm v = { .name = accel, .sys = -1, .vm = -1, .vcpu = -1 };
 	int ret;
 
 	if (!mem)
 		return -ENOMEM;
 	build_guest(mem + CODE, b, n);
 	ret = strcmp(accel, "kvm") ? hv_setup(&v, mem) : kvm_setup(&v, mem);
-	if (ret)
-		return ret;
+	if (!ret)
+		ret = run_bench(&v, n, tsc_per, ns_per);
+	vmm_close(&v);
+	munmap(mem, MEM_SIZE);
+	return ret;
+}
+
+static int run_bench(struct vmm *v, uint32_t n, double *tsc_per, double *ns_per)
+{
+	uint64_t delta = 0;
+	double t0;
+	int ret;
 
 	t0 = now_ns();
 	for (;;) {
@@ -254,7 +287,7 @@ static int measure(const char *accel, const struct bench *b, uint32_t n,
 		unsigned int port = 0;
 		uint32_t val = 0;
 
-		ret = v.run_once(&v, &kind, &port, &val);
+		ret = v->run_once(v, &kind, &port, &val);
 		if (ret)
 			return ret;
 		if (kind == EX_PIO_OUT && port == PORT_LO)
@@ -268,7 +301,6 @@ static int measure(const char *accel, const struct bench *b, uint32_t n,
 	}
 	*ns_per = (now_ns() - t0) / n;
 	*tsc_per = (double)delta / n;
-	munmap(mem, MEM_SIZE);
 	return 0;
 }
 
