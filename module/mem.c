@@ -72,24 +72,28 @@ static int hv_access_gva(struct hv_vcpu *vcpu, u64 gva, void *buf, unsigned int 
  */
 static int hv_fetch_insn(struct hv_vcpu *vcpu, enum hv_cpu_mode mode, u8 *bytes)
 {
-	u64 base = vcpu->sregs.cs.base, ip = vcpu->regs.rip;
-	unsigned int n;
+	u64 base = vcpu->sregs.cs.base, ip = vcpu->regs.rip, linear;
+	unsigned int n, first;
 
 	if (mode == HV_MODE_REAL || mode == HV_MODE_PROT16) {
-		for (n = 0; n < HV_INSN_MAX_LEN; n++)
-			if (hv_access_gva(vcpu, base + ((ip + n) & 0xffff), &bytes[n], 1, false))
-				break;
-		return n ? n : -EFAULT;
+		ip &= 0xffff;
+		/* Byte by byte only where IP would wrap inside the instruction. */
+		if (ip + HV_INSN_MAX_LEN > 0x10000) {
+			for (n = 0; n < HV_INSN_MAX_LEN; n++)
+				if (hv_access_gva(vcpu, base + ((ip + n) & 0xffff), &bytes[n], 1, false))
+					break;
+			return n ? n : -EFAULT;
+		}
 	}
-	unsigned int first;
+	/* CS.base is 0 in 64-bit mode; elsewhere linear addresses are 32-bit. */
+	linear = mode == HV_MODE_LONG64 ? ip : (u32)(base + ip);
 
-	ip = mode == HV_MODE_LONG64 ? ip : (u32)(base + ip);	/* CS.base is 0 in 64-bit mode */
 	/* The first page must be readable; the second one may not be. */
-	first = min_t(u64, HV_INSN_MAX_LEN, PAGE_SIZE - (ip & ~PAGE_MASK));
-	if (hv_access_gva(vcpu, ip, bytes, first, false))
+	first = min_t(u64, HV_INSN_MAX_LEN, PAGE_SIZE - (linear & ~PAGE_MASK));
+	if (hv_access_gva(vcpu, linear, bytes, first, false))
 		return -EFAULT;
 	if (first < HV_INSN_MAX_LEN &&
-	    !hv_access_gva(vcpu, ip + first, bytes + first, HV_INSN_MAX_LEN - first, false))
+	    !hv_access_gva(vcpu, linear + first, bytes + first, HV_INSN_MAX_LEN - first, false))
 		return HV_INSN_MAX_LEN;
 	return first;
 }
