@@ -85,10 +85,14 @@ static void hv_hw_emergency(void)
  * VMX/SVM off on a CPU whoever enabled it, so while kvm.ko is loaded it
  * covers hvlab as well and hvlab stays out of its way: it registers only
  * when kvm.ko is absent, and steps aside (hv_hw_module_notify) the moment
- * kvm.ko starts loading.  Caller holds hv_hw_lock.
+ * kvm.ko starts loading.  Once registered it stays until unload: the
+ * callback checks hv_hw_on itself, and unregistering waits for an RCU grace
+ * period, which made every last-VM teardown slow.  Caller holds hv_hw_lock.
  */
 static void hv_hw_emergency_register(void)
 {
+	if (hv_hw_emergency_registered)
+		return;
 	/* A data symbol of kvm.ko: present exactly while kvm.ko is loaded. */
 	if (__symbol_get("kvm_rebooting")) {
 		__symbol_put("kvm_rebooting");
@@ -156,7 +160,6 @@ void hv_hw_put(void)
 	cpus_read_lock();
 	mutex_lock(&hv_hw_lock);
 	if (!WARN_ON_ONCE(hv_hw_users == 0) && --hv_hw_users == 0) {
-		hv_hw_emergency_unregister();
 		on_each_cpu(hv_hw_disable_ipi, NULL, 1);
 	}
 	mutex_unlock(&hv_hw_lock);
@@ -212,6 +215,9 @@ void hv_hw_exit(void)
 {
 	/* No VM can exist here: every VM fd holds a module reference. */
 	WARN_ON_ONCE(hv_hw_users);
+	mutex_lock(&hv_hw_lock);
+	hv_hw_emergency_unregister();
+	mutex_unlock(&hv_hw_lock);
 	cpuhp_remove_state_nocalls(hv_hw_cpuhp_state);
 	unregister_module_notifier(&hv_hw_module_nb);
 }
