@@ -640,6 +640,7 @@ const char *hvt_ucall_str(const struct ucall *uc, char *buf, size_t size)
 const char *hvt_exit_str(struct hvt_vcpu *vcpu, char *buf, size_t size)
 {
 	const struct hvlab_run *run = vcpu->run;
+	struct hvlab_sregs sregs;
 	struct hvlab_regs regs;
 	struct ucall uc;
 	char ubuf[384];
@@ -688,7 +689,15 @@ const char *hvt_exit_str(struct hvt_vcpu *vcpu, char *buf, size_t size)
 	}
 	ADD(" (vendor reason %#llx)", (unsigned long long)run->vendor_reason);
 	if (!hvlab_get_regs(vcpu->fd, &regs))
-		ADD(" at RIP %#llx", (unsigned long long)regs.rip);
+		ADD(" at RIP %#llx RSP %#llx", (unsigned long long)regs.rip,
+		    (unsigned long long)regs.rsp);
+	/* Where things went wrong, the mode the vCPU was in tells a lot. */
+	if (run->exit_reason != HVLAB_EXIT_IO && run->exit_reason != HVLAB_EXIT_MMIO &&
+	    run->exit_reason != HVLAB_EXIT_HLT && !hvlab_get_sregs(vcpu->fd, &sregs))
+		ADD("; CS %#x base %#llx L%u D%u, CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx",
+		    sregs.cs.selector, (unsigned long long)sregs.cs.base, sregs.cs.l, sregs.cs.db,
+		    (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr3,
+		    (unsigned long long)sregs.cr4, (unsigned long long)sregs.efer);
 #undef ADD
 	return buf;
 }
