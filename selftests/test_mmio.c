@@ -358,8 +358,9 @@ TEST_F(mode, rep_movsb_from_mmio)
 	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, ARRAY_SIZE(ops), UCALL_SYNC, &uc);
 	EXPECT_EQ(src + 4, (uint32_t)uc.args[0]) TH_LOG("ESI");
 	EXPECT_EQ(dst + 4, (uint32_t)uc.args[2]) TH_LOG("EDI");
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
 		EXPECT_EQ(mmio_byte(MMIO_GPA + i), ram[i]) TH_LOG("RAM byte %u", i);
+	}
 	EXPECT_EQ(0xcc, ram[4]) TH_LOG("one byte too many");
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }

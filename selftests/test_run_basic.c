@@ -297,8 +297,9 @@ TEST_F(mode, io_out)
 		EXPECT_EQ(HVLAB_RUN_IO_DATA_OFFSET, run->io.data_offset);
 		EXPECT_EQ(want[i].data, hvt_io_data(run)) TH_LOG("OUT #%u", i);
 		/* OUT is complete when RUN returns: RIP is past it. */
-		if (i == 0)
+		if (i == 0) {
 			EXPECT_EQ(LABEL(io_out, after_out), get_rip(_metadata, self->vcpu));
+		}
 	}
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }
@@ -766,8 +767,9 @@ TEST_F(run, two_threads_ebusy)
 		ASSERT_TRUE(*started) TH_LOG("guest never started: RUN %d", r.ret);
 	}
 	/* The first thread is inside RUN now, in the guest. */
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(-EBUSY, hvt_vcpu_run(self->vcpu)) TH_LOG("try %d", i);
+	}
 	*stop = 1;
 	ASSERT_EQ(0, pthread_join(th, NULL));
 	EXPECT_EQ(0, r.ret) TH_LOG("first RUN: %s", strerror(-r.ret));
