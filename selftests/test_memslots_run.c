@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_memslots_run.c - memory slots changed between runs of a guest: the
+ * guest must see exactly the slots that exist now, never what an old
+ * nested-page-table entry or an old pinned page still says.
+ *
+ * A 64-bit C guest "probes" one guest-physical address per ucall (read,
+ * or write of a value), chosen by the host through the guest's globals.
+ * Where no slot is, the probe must exit as MMIO; where one is, it must
+ * hit the slot's userspace memory both ways.  Then a guest writes a
+ * pattern over 256 MiB and userspace checks every byte of it.
+ *
+ * Slot semantics: uapi/hvlab.h HVLAB_SET_MEMORY_REGION (add, move,
+ * delete).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "guest.h"
+
+#define SLOT		HVT_FIRST_FREE_SLOT
+#define SLOT_SIZE	(2ull << 20)
+#define GPA_A		0x40000000ull	/* 1 GiB */
+#define GPA_B		0x80000000ull	/* 2 GiB */
+#define MMIO_ANSWER	0x5eadbeef5eadbeefull	/* what the host's "device" reads as */
+
+#define BIG_GPA		0x100000000ull	/* 4 GiB */
+#define BIG_SIZE	(256ull << 20)
+#define BIG_SEED	0x9e3779b97f4a7c15ull
+
+/* Set by the host in the guest's copy before each RUN. */
+static volatile uint64_t probe_addr, probe_write, probe_value;
+
+GUEST_CODE static void guest_probe(void)
+{
+	for (;;) {
+		volatile uint64_t *p = (volatile uint64_t *)probe_addr;
+
+		if (probe_write) {
+			*p = probe_value;
+			GUEST_SYNC(0);
+		} else {
+			GUEST_SYNC(*p);
+		}
+	}
+}
+
+FIXTURE(slots) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+	uint64_t *buf, *buf2;	/* SLOT_SIZE each */
+};
+
+FIXTURE_SETUP(slots)
+{
+	unsigned int i;
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	self->buf = hvt_alloc_guest_mem(SLOT_SIZE);
+	self->buf2 = hvt_alloc_guest_mem(SLOT_SIZE);
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_NE(NULL, self->buf2);
+	for (i = 0; i < SLOT_SIZE / 8; i++) {
+		self->buf[i] = 0xa000000000000000ull | i;
+		self->buf2[i] = 0xb000000000000000ull | i;
+	}
+	ret = hvt_vcpu_enter_c(self->vcpu, (void *)guest_probe, 0, 0);
+	ASSERT_EQ(0, ret);
+}
+
+FIXTURE_TEARDOWN(slots)
+{
+	hvt_vm_free(self->vm);
+	if (self->buf)
+		munmap(self->buf, SLOT_SIZE);
+	if (self->buf2)
+		munmap(self->buf2, SLOT_SIZE);
+}
+
+/*
+ * One probe.  Returns what the guest read (MMIO_ANSWER if it was MMIO)
+ * and sets *@mmio to whether it exited as MMIO (checked to be the right
+ * address, size and direction).
+ */
+static uint64_t probe(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
+		      uint64_t gpa, bool write, uint64_t value, bool *mmio)
+{
+	struct hvlab_run *run = vcpu->run;
+	struct ucall uc;
+	char buf[512];
+	int ret;
+
+	*hvt_guest_ptr(vcpu->vm, &probe_addr) = gpa;
+	*hvt_guest_ptr(vcpu->vm, &probe_write) = write;
+	*hvt_guest_ptr(vcpu->vm, &probe_value) = value;
+	*mmio = false;
+	ret = hvt_vcpu_run(vcpu);
+	EXPECT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
+	if (ret)
+		return 0;
+	if (run->exit_reason == HVLAB_EXIT_MMIO) {
+		*mmio = true;
+		EXPECT_EQ(gpa, run->mmio.phys_addr);
+		EXPECT_EQ(8u, run->mmio.len);
+		EXPECT_EQ(write, run->mmio.is_write);
+		if (write) {
+			EXPECT_EQ(0, memcmp(run->mmio.data, &value, 8)) TH_LOG("MMIO write data");
+		} else {
+			uint64_t v = MMIO_ANSWER;
+
+			memcpy(run->mmio.data, &v, 8);
+		}
+		ret = hvt_vcpu_run(vcpu);
+		EXPECT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
+	}
+	ret = hvt_get_ucall(vcpu, &uc);
+	EXPECT_EQ(UCALL_SYNC, ret) TH_LOG("probe %#llx: %s", (unsigned long long)gpa,
+					  hvt_exit_str(vcpu, buf, sizeof(buf)));
+	return uc.args[0];
+}
+
+#define READ_MEM(gpa, want) do {						\
+	bool __m;								\
+	uint64_t __v = probe(_metadata, self->vcpu, (gpa), false, 0, &__m);	\
+	EXPECT_FALSE(__m) TH_LOG("read %#llx: MMIO exit, RAM expected",		\
+				 (unsigned long long)(gpa));			\
+	EXPECT_EQ((uint64_t)(want), __v) TH_LOG("read %#llx", (unsigned long long)(gpa)); \
+} while (0)
+
+#define READ_MMIO(gpa) do {							\
+	bool __m;								\
+	uint64_t __v = probe(_metadata, self->vcpu, (gpa), false, 0, &__m);	\
+	EXPECT_TRUE(__m) TH_LOG("read %#llx: no MMIO exit, got %#llx",		\
+				(unsigned long long)(gpa), (unsigned long long)__v); \
+	EXPECT_EQ(MMIO_ANSWER, __v);						\
+} while (0)
+
+#define WRITE(gpa, val, want_mmio) do {						\
+	bool __m;								\
+	probe(_metadata, self->vcpu, (gpa), true, (val), &__m);			\
+	EXPECT_EQ((bool)(want_mmio), __m) TH_LOG("write %#llx: MMIO exit %s",	\
+						 (unsigned long long)(gpa),	\
+						 __m ? "seen" : "missing");	\
+} while (0)
+
+static int set_slot(struct hvt_vm *vm, uint32_t flags, uint64_t gpa, uint64_t size, void *mem)
+{
+	return hvt_set_region(vm->fd, SLOT, flags, gpa, size, (uintptr_t)mem);
+}
+
+/* Offsets probed: first page, a middle page, the last qword. */
+static const uint64_t offs[] = { 0, 0x1234 * 8, SLOT_SIZE - 8 };
+
+TEST_F(slots, add)
+{
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MMIO(GPA_A + offs[i]);
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MEM(GPA_A + offs[i], self->buf[offs[i] / 8]);
+	/* Writes land in the userspace memory behind the slot, and back. */
+	WRITE(GPA_A + 8, 0x1111222233334444ull, false);
+	EXPECT_EQ(0x1111222233334444ull, self->buf[1]);
+	self->buf[2] = 0x5555666677778888ull;
+	READ_MEM(GPA_A + 16, 0x5555666677778888ull);
+	/* Just past the slot is still nothing. */
+	READ_MMIO(GPA_A + SLOT_SIZE);
+	READ_MMIO(GPA_A - 8);
+}
+
+TEST_F(slots, move)
+{
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	/* Map every probed page at A in the nested tables first. */
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MEM(GPA_A + offs[i], self->buf[offs[i] / 8]);
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_B, SLOT_SIZE, self->buf));
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		READ_MMIO(GPA_A + offs[i]);
+		READ_MEM(GPA_B + offs[i], self->buf[offs[i] / 8]);
+	}
+	WRITE(GPA_A, 1, true);
+	WRITE(GPA_B, 0x0123456789abcdefull, false);
+	EXPECT_EQ(0x0123456789abcdefull, self->buf[0]);
+	/* And back again: B is empty now, A shows the same memory. */
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	READ_MMIO(GPA_B);
+	READ_MEM(GPA_A, 0x0123456789abcdefull);
+}
+
+TEST_F(slots, delete)
+{
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MEM(GPA_A + offs[i], self->buf[offs[i] / 8]);
+	WRITE(GPA_A, 0xfeedfacecafef00dull, false);
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, 0, self->buf));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MMIO(GPA_A + offs[i]);
+	WRITE(GPA_A + 8, 0x77, true);
+	/* The memory is userspace's, untouched by the delete and after it. */
+	EXPECT_EQ(0xfeedfacecafef00dull, self->buf[0]);
+	EXPECT_EQ(0xa000000000000001ull, self->buf[1]);
+}
+
+/* The same address, other memory: no page of the old slot may remain. */
+TEST_F(slots, delete_and_add_other_memory)
+{
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MEM(GPA_A + offs[i], self->buf[offs[i] / 8]);
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, 0, self->buf));
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf2));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		READ_MEM(GPA_A + offs[i], self->buf2[offs[i] / 8]);
+	WRITE(GPA_A, 42, false);
+	EXPECT_EQ(42u, self->buf2[0]);
+	EXPECT_EQ(0xa000000000000000ull, self->buf[0]);
+}
+
+/*
+ * The same memory again, read-only (flags cannot change in place: delete
+ * and add): a writable nested mapping left from before would let the
+ * write through.
+ */
+TEST_F(slots, readd_readonly)
+{
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	ret = hvt_cap(self->vm->sys_fd, HVLAB_CAP_READONLY_MEM);
+	ASSERT_LE(0, ret);
+	if (!ret)
+		SKIP(return, "no HVLAB_CAP_READONLY_MEM");
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	WRITE(GPA_A, 1, false);		/* mapped writable now */
+	EXPECT_EQ(1u, self->buf[0]);
+	/* In place, only the guest address may change (uapi/hvlab.h). */
+	EXPECT_EQ(-EINVAL, set_slot(self->vm, HVLAB_MEM_READONLY, GPA_A, SLOT_SIZE, self->buf));
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, 0, self->buf));
+	ASSERT_EQ(0, set_slot(self->vm, HVLAB_MEM_READONLY, GPA_A, SLOT_SIZE, self->buf));
+	WRITE(GPA_A, 2, true);
+	EXPECT_EQ(1u, self->buf[0]) TH_LOG("a write to a read-only slot reached memory");
+	READ_MEM(GPA_A, 1);
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, 0, self->buf));
+	ASSERT_EQ(0, set_slot(self->vm, 0, GPA_A, SLOT_SIZE, self->buf));
+	WRITE(GPA_A, 3, false);
+	EXPECT_EQ(3u, self->buf[0]);
+}
+
+/* ---------------------------------------------------------------------------
+ * 256 MiB written by the guest, checked by userspace
+ */
+
+GUEST_CODE static void guest_fill(uint64_t base, uint64_t size)
+{
+	volatile uint64_t *p = (volatile uint64_t *)base;
+	uint64_t i, n = size / 8;
+
+	for (i = 0; i < n; i++)
+		p[i] = (base + i * 8) * BIG_SEED;
+	GUEST_SYNC(n);
+	/* Then read back what the host changed in between. */
+	GUEST_SYNC(p[0] + p[n - 1] + p[n / 2]);
+}
+
+static uint64_t ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+TEST_F_TIMEOUT(slots, guest_writes_256m, 120)
+{
+	uint64_t *big, i, n = BIG_SIZE / 8, bad = 0, first_bad = 0;
+	struct timespec t0;
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	big = hvt_alloc_guest_mem(BIG_SIZE);
+	ASSERT_NE(NULL, big);
+	ASSERT_EQ(0, set_slot(self->vm, 0, BIG_GPA, BIG_SIZE, big));
+	ASSERT_EQ(0, hvt_vcpu_enter_c(self->vcpu, (void *)guest_fill, BIG_GPA, BIG_SIZE));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(n, uc.args[0]);
+	TH_LOG("guest wrote 256 MiB in %llu ms", (unsigned long long)ms_since(&t0));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		if (big[i] != (BIG_GPA + i * 8) * BIG_SEED) {
+			if (!bad++)
+				first_bad = i;
+		}
+	}
+	TH_LOG("userspace checked it in %llu ms", (unsigned long long)ms_since(&t0));
+	EXPECT_EQ(0u, bad) TH_LOG("first wrong qword at gpa %#llx: %#llx",
+				  (unsigned long long)(BIG_GPA + first_bad * 8),
+				  (unsigned long long)big[first_bad]);
+
+	big[0] = 1;
+	big[n - 1] = 2;
+	big[n / 2] = 3;
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 6);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+	/* Delete it while pinned pages are mapped, then free the memory. */
+	EXPECT_EQ(0, set_slot(self->vm, 0, BIG_GPA, 0, big));
+	munmap(big, BIG_SIZE);
+}
+
+TEST_HARNESS_MAIN
