@@ -146,11 +146,15 @@ static void long_mode(FIXTURE_DATA(vmx_entry) *self)
 
 TEST_F(vmx_entry, base_state_runs)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	ASSERT_EQ(HVLAB_EXIT_HLT, set_and_run(_metadata, self));
 }
 
 TEST_F(vmx_entry, repaired_state_runs)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.tr.type = 9;
 	expect_fail(_metadata, self, F_TR_AR);
 	self->sregs.tr.type = 0xb;
@@ -160,6 +164,8 @@ TEST_F(vmx_entry, repaired_state_runs)
 /* 27.3.1.2: CS must be usable. */
 TEST_F(vmx_entry, cs_unusable)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.cs.unusable = 1;
 	expect_fail(_metadata, self, F_CS_AR);
 }
@@ -167,6 +173,8 @@ TEST_F(vmx_entry, cs_unusable)
 /* 27.3.1.2: TR type 11 (busy TSS); 9 is an available TSS. */
 TEST_F(vmx_entry, tr_available_tss)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.tr.type = 9;
 	expect_fail(_metadata, self, F_TR_AR);
 }
@@ -174,6 +182,8 @@ TEST_F(vmx_entry, tr_available_tss)
 /* 27.3.1.2: non-conforming CS needs DPL = SS.DPL. */
 TEST_F(vmx_entry, ss_dpl_differs_from_cs_dpl)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.ss.dpl = 3;
 	self->sregs.ss.selector = 0x13;
 	expect_fail(_metadata, self, F_CS_AR);
@@ -182,6 +192,8 @@ TEST_F(vmx_entry, ss_dpl_differs_from_cs_dpl)
 /* 27.3.1.2: in IA-32e mode, CS.L=1 needs CS.D=0. */
 TEST_F(vmx_entry, cs_l_and_d_in_ia32e)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	long_mode(self);
 	self->sregs.cs.db = 1;
 	expect_fail(_metadata, self, F_CS_AR);
@@ -190,6 +202,8 @@ TEST_F(vmx_entry, cs_l_and_d_in_ia32e)
 /* 27.3.1.4: RFLAGS.VM must be 0 in IA-32e mode. */
 TEST_F(vmx_entry, rflags_vm_in_ia32e)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	long_mode(self);
 	self->regs.rflags |= RFLAGS_VM;
 	expect_fail(_metadata, self, F_RFLAGS);
@@ -198,6 +212,8 @@ TEST_F(vmx_entry, rflags_vm_in_ia32e)
 /* 27.3.1.2: a usable LDTR has type 2. */
 TEST_F(vmx_entry, ldtr_wrong_type)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.ldt.type = 3;
 	expect_fail(_metadata, self, F_LDTR_AR);
 }
@@ -205,6 +221,8 @@ TEST_F(vmx_entry, ldtr_wrong_type)
 /* 27.3.1.2: TR is a system segment (S=0). */
 TEST_F(vmx_entry, tr_code_data_descriptor)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.tr.s = 1;
 	expect_fail(_metadata, self, F_TR_AR);
 }
@@ -212,6 +230,8 @@ TEST_F(vmx_entry, tr_code_data_descriptor)
 /* 27.3.1.2: the TR selector's TI flag must be 0 (TSS in the GDT). */
 TEST_F(vmx_entry, tr_selector_in_ldt)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.tr.selector = 0x2c;
 	expect_fail(_metadata, self, F_TR_SELECTOR);
 }
@@ -219,6 +239,8 @@ TEST_F(vmx_entry, tr_selector_in_ldt)
 /* 27.3.1.2: a usable data segment is present. */
 TEST_F(vmx_entry, ds_usable_not_present)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.ds.present = 0;
 	expect_fail(_metadata, self, F_DS_AR);
 }
@@ -226,6 +248,8 @@ TEST_F(vmx_entry, ds_usable_not_present)
 /* 27.3.1.2: G=1 needs limit[11:0] = FFFh. */
 TEST_F(vmx_entry, cs_limit_disagrees_with_g)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.cs.limit = 0x1000;
 	self->sregs.cs.g = 1;
 	expect_fail(_metadata, self, F_CS_AR);
@@ -234,6 +258,8 @@ TEST_F(vmx_entry, cs_limit_disagrees_with_g)
 /* 27.3.1.2: SS type must be 3 or 7 (read/write data). */
 TEST_F(vmx_entry, ss_code_segment)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.ss.type = 0xb;
 	expect_fail(_metadata, self, F_SS_AR);
 }
@@ -241,6 +267,8 @@ TEST_F(vmx_entry, ss_code_segment)
 /* 27.3.1.4: outside 64-bit mode RIP[63:32] must be 0. */
 TEST_F(vmx_entry, rip_above_4g_in_32bit_mode)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->regs.rip = 1ull << 32 | CODE;
 	expect_fail(_metadata, self, F_RIP);
 }
@@ -248,6 +276,8 @@ TEST_F(vmx_entry, rip_above_4g_in_32bit_mode)
 /* 27.3.1.2: CS base[63:32] must be 0. */
 TEST_F(vmx_entry, cs_base_above_4g)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.cs.base = 1ull << 32;
 	expect_fail(_metadata, self, F_CS_BASE);
 }
@@ -255,6 +285,8 @@ TEST_F(vmx_entry, cs_base_above_4g)
 /* 27.3.1.2: FS base must be canonical. */
 TEST_F(vmx_entry, fs_base_not_canonical)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.fs.base = 0x0000800000000000ull;
 	expect_fail(_metadata, self, F_FS_BASE);
 }
@@ -262,6 +294,8 @@ TEST_F(vmx_entry, fs_base_not_canonical)
 /* 27.3.1.3: IDTR base must be canonical. */
 TEST_F(vmx_entry, idtr_base_not_canonical)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.idt.base = 0x0000800000000000ull;
 	expect_fail(_metadata, self, F_IDTR_BASE);
 }
@@ -269,6 +303,8 @@ TEST_F(vmx_entry, idtr_base_not_canonical)
 /* 27.3.1.2: TR must be usable. */
 TEST_F(vmx_entry, tr_unusable)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.tr.unusable = 1;
 	expect_fail(_metadata, self, F_TR_AR);
 }
@@ -276,6 +312,8 @@ TEST_F(vmx_entry, tr_unusable)
 /* 27.3.1.2: unrestricted guest allows CS type 3 only with DPL 0. */
 TEST_F(vmx_entry, real_mode_cs_type3_dpl3)
 {
+	if (_metadata->skip)	/* the 6.1 harness runs the body after SKIP() */
+		return;
 	self->sregs.cr0 = CR0_ET;
 	self->sregs.cs.type = 3;
 	self->sregs.cs.dpl = 3;
