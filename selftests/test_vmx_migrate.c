@@ -6,9 +6,10 @@
  * where it was last active before another CPU may VMPTRLD it (SDM Vol. 3C
  * 25.11.1), after which the next entry is a VMLAUNCH again (25.11.3);
  * cached translations of its VPID must be flushed on the new CPU.  On AMD
- * the same move takes a new ASID.  The guest counts in EBX and reports
+ * the same move takes a new ASID.  The guest counts in ESI and reports
  * every step with an OUT; the count must be exact across every move, and
- * kernel-handled exits (CPUID) keep working after each.
+ * kernel-handled exits (CPUID) keep working after each.  The count lives
+ * in ESI: CPUID writes EAX, EBX, ECX and EDX.
  * Needs two online CPUs (selftests/vm/run --smp 2); skips otherwise.
  */
 #define _GNU_SOURCE
@@ -27,15 +28,15 @@
 #define MOVES		200
 
 /*
- * Real mode:  loop: inc ebx; xor eax, eax; cpuid (kernel); xor ecx, ecx;
- *             mov eax, ebx; out 0x80, eax (userspace); jmp loop
+ * Real mode:  loop: inc esi; xor eax, eax; cpuid (kernel); xor ecx, ecx;
+ *             mov eax, esi; out 0x80, eax (userspace); jmp loop
  */
 static const unsigned char guest[] = {
-	0x66, 0x43,				/* inc ebx */
+	0x66, 0x46,				/* inc esi */
 	0x66, 0x31, 0xc0,			/* xor eax, eax */
 	0x0f, 0xa2,				/* cpuid */
 	0x66, 0x31, 0xc9,			/* xor ecx, ecx (CPUID wrote it) */
-	0x66, 0x89, 0xd8,			/* mov eax, ebx */
+	0x66, 0x89, 0xf0,			/* mov eax, esi */
 	0x66, 0xe7, 0x80,			/* out 0x80, eax */
 	0xeb, 0xee,				/* jmp loop (-18) */
 };
@@ -46,7 +47,7 @@ TEST(vcpu_moves_between_cpus)
 	struct hvlab_regs regs;
 	struct hvlab_run *run;
 	int sys_fd = -1, vm_fd, vcpu_fd, size, i, cpus;
-	uint32_t ebx_saved;
+	uint32_t count;
 	void *mem;
 
 	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
@@ -87,10 +88,10 @@ TEST(vcpu_moves_between_cpus)
 		ASSERT_EQ((uint32_t)i, val) TH_LOG("move %d: guest counted %u", i, val);
 		ASSERT_EQ(sched_getcpu(), i & 1);
 	}
-	/* Registers round-trip after all that: RIP at the jmp, EBX the count. */
+	/* Registers round-trip after all that: RIP at the jmp, ESI the count. */
 	ASSERT_EQ(0, hvlab_get_regs(vcpu_fd, &regs));
-	ebx_saved = regs.rbx;
-	ASSERT_EQ((uint32_t)MOVES, ebx_saved);
+	count = regs.rsi;
+	ASSERT_EQ((uint32_t)MOVES, count);
 	ASSERT_EQ(CODE + sizeof(guest) - 2, regs.rip);
 
 	hvlab_unmap_run(run, size);
