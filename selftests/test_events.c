@@ -276,9 +276,10 @@ GUEST_CODE static void guest_unknown_msrs(void)
 
 TEST_F(ev, msr_policy_userspace)
 {
-	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_run *run;
 
 	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
 	EXPECT_EQ(-1, ioctl(self->vcpu->fd, HVLAB_SET_MSR_POLICY, 7));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_SET_MSR_POLICY, HVLAB_MSR_UNKNOWN_USERSPACE));
@@ -401,12 +402,13 @@ GUEST_CODE static void guest_string_io(void)
 
 TEST_F(ev, string_io)
 {
-	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_run *run;
 	uint8_t expect[4000];
 	unsigned int i, got = 0;
 	uint8_t *data;
 
 	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
 	for (i = 0; i < sizeof(expect); i++)
 		expect[i] = (uint8_t)(i * 7 + 1);
 	ENTER_C(guest_string_io, 0, 0);
