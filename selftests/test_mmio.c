@@ -344,12 +344,13 @@ TEST_F(mode, rep_stos)
 TEST_F(mode, rep_movsb_from_mmio)
 {
 	static const struct mmio_op ops[] = { RD(0, 1), RD(1, 1), RD(2, 1), RD(3, 1) };
-	uint8_t *ram = hvt_gpa2hva(self->vm, RAW_DATA, 8);
+	uint8_t *ram;
 	uint64_t src, dst;
 	struct ucall uc;
 	unsigned int i;
 
 	HVT_SKIPPED_IN_SETUP();
+	ram = hvt_gpa2hva(self->vm, RAW_DATA, 8);
 	memset(ram, 0xcc, 8);
 	ENTER(movs_code);
 	src = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
@@ -370,11 +371,12 @@ TEST_F(mode, rep_movsb_to_mmio)
 	static const struct mmio_op ops[] = {
 		WR(0, 1, 'h'), WR(1, 1, 'v'), WR(2, 1, 'l'), WR(3, 1, 'b'),
 	};
-	uint8_t *ram = hvt_gpa2hva(self->vm, RAW_DATA, 8);
+	uint8_t *ram;
 	uint64_t src, dst;
 	struct ucall uc;
 
 	HVT_SKIPPED_IN_SETUP();
+	ram = hvt_gpa2hva(self->vm, RAW_DATA, 8);
 	memcpy(ram, "hvlbXXXX", 8);
 	ENTER(movs_code);
 	src = aim(_metadata, self->vcpu, variant->mode, false, RAW_DATA);
@@ -568,11 +570,12 @@ TEST_F(mmio64, rep_movsq_to_mmio)
 	static const struct mmio_op ops[] = {
 		WR(0, 8, 0x0807060504030201ull), WR(8, 8, 0x100f0e0d0c0b0a09ull),
 	};
-	uint8_t *ram = hvt_gpa2hva(self->vm, RAW_DATA, 16);
+	uint8_t *ram;
 	struct ucall uc;
 	unsigned int i;
 
 	HVT_SKIPPED_IN_SETUP();
+	ram = hvt_gpa2hva(self->vm, RAW_DATA, 16);
 	for (i = 0; i < 16; i++)
 		ram[i] = i + 1;
 	ENTER_C(guest_movsq, HIGH_MMIO_GPA, RAW_DATA);

@@ -283,10 +283,11 @@ TEST_F(mode, io_out)
 		{ 0x80, 1, 0x11 }, { 0x80, 2, 0x2233 }, { 0x80, 4, 0x44556677 },
 		{ 0x3f8, 1, 0x99 }, { 0x3f8, 2, 0xaabb }, { 0x3f8, 4, 0xccddeeff },
 	};
-	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_run *run;
 	unsigned int i;
 
 	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
 	ENTER(io_out);
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
@@ -310,11 +311,12 @@ TEST_F(mode, io_in)
 		{ 0x81, 1, 0xa5 }, { 0x82, 2, 0xbeef }, { 0x83, 4, 0xdeadc0de },
 		{ 0x3f9, 1, 0x5a }, { 0x3f9, 2, 0xf00d }, { 0x3f9, 4, 0x0badcafe },
 	};
-	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_run *run;
 	struct ucall uc;
 	unsigned int i;
 
 	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
 	ENTER(io_in);
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
@@ -375,10 +377,11 @@ TEST_F(mode, hlt)
 TEST_F(mode, msr_round_trip)
 {
 	uint64_t efer = variant->mode == HVT_MODE_LONG64 ? 0xd01 : 0;	/* SCE LME LMA NXE */
-	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_run *run;
 	struct ucall uc;
 
 	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
 	ENTER(msr_code);
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
 	EXPECT_EQ(0x80, run->io.port);
@@ -665,11 +668,12 @@ GUEST_CODE static void guest_in_rax(void)
 
 TEST_F(run, c_guest_in_rax_width)
 {
-	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_run *run;
 	const uint32_t answer[] = { 0xa5, 0xbeef, 0xdeadc0de };
 	unsigned int i;
 
 	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
 	ENTER_C(guest_in_rax, 0, 0);
 	for (i = 0; i < 3; i++) {
 		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
@@ -748,14 +752,16 @@ static void *runner_thread(void *arg)
 /* One vCPU, two threads calling RUN: the second is told EBUSY, not queued. */
 TEST_F(run, two_threads_ebusy)
 {
-	volatile int *started = hvt_guest_ptr(self->vm, &spin_started);
-	volatile int *stop = hvt_guest_ptr(self->vm, &spin_stop);
-	struct runner r = { .vcpu = self->vcpu };
+	volatile int *started, *stop;
+	struct runner r = { 0 };
 	pthread_t th;
 	uint64_t t0;
 	int i;
 
 	HVT_SKIPPED_IN_SETUP();
+	started = hvt_guest_ptr(self->vm, &spin_started);
+	stop = hvt_guest_ptr(self->vm, &spin_stop);
+	r.vcpu = self->vcpu;
 	ENTER_C(guest_spin, 0, 0);
 	ASSERT_EQ(0, pthread_create(&th, NULL, runner_thread, &r));
 	t0 = ns_now();

@@ -436,7 +436,10 @@ extern const char guest_return_stub[];
 		SKIP(return, HVT_NO_RUN_REASON);				\
 } while (0)
 
-/* A 6.1 harness runs the test body even after SKIP() in the setup. */
+/*
+ * A 6.1 harness runs the test body even after SKIP() in the setup: make
+ * this the body's first statement, before anything touches self->.
+ */
 #define HVT_SKIPPED_IN_SETUP() do { if (_metadata->skip) return; } while (0)
 
 /* RUN and expect exit @reason; on anything else, say what happened. */
