@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -150,6 +151,56 @@ int hvt_drop_caches(void)
 {
 	sync();
 	return hvt_write_str("/proc/sys/vm/drop_caches", "3");
+}
+
+int hvt_shrink_slabs(void)
+{
+	char path[512];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	dir = opendir("/sys/kernel/slab");
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir))) {
+		/* Aliases are symlinks to the real cache: shrink each once. */
+		if (d->d_name[0] == '.' || d->d_type == DT_LNK)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", d->d_name);
+		if (!hvt_write_str(path, "1"))
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+long hvt_slab_kb(const char *name)
+{
+	unsigned long pages_per_slab, num_slabs;
+	char line[512], cache[128];
+	long kb = 0;
+	FILE *f;
+
+	f = fopen("/proc/slabinfo", "re");
+	if (!f)
+		return -errno;
+	/*
+	 * name active_objs num_objs objsize objperslab pagesperslab
+	 *   : tunables ... : slabdata active_slabs num_slabs sharedavail
+	 */
+	while (fgets(line, sizeof(line), f)) {
+		char *sd = strstr(line, ": slabdata");
+
+		if (!sd || sscanf(line, "%127s %*u %*u %*u %*u %lu", cache,
+				  &pages_per_slab) != 2 || strcmp(cache, name))
+			continue;
+		if (sscanf(sd, ": slabdata %*u %lu", &num_slabs) == 1)
+			kb = (long)(num_slabs * pages_per_slab * (HVT_PAGE_SIZE / 1024));
+		break;
+	}
+	fclose(f);
+	return kb;
 }
 
 bool hvt_kernel_is(const char *prefix)

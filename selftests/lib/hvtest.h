@@ -47,6 +47,15 @@ int hvt_write_str(const char *path, const char *s);
 long hvt_meminfo_kb(const char *key);
 /* sync, then echo 3 > /proc/sys/vm/drop_caches. */
 int hvt_drop_caches(void);
+/*
+ * echo 1 > /sys/kernel/slab/<every cache>/shrink: flush the per-CPU slabs
+ * and free empty ones, so Slab/SUnreclaim count objects in use rather than
+ * what the allocator happens to keep around.  Returns the number of caches
+ * shrunk or -errno.
+ */
+int hvt_shrink_slabs(void);
+/* kB of slab pages held by cache @name (/proc/slabinfo); 0 if not listed. */
+long hvt_slab_kb(const char *name);
 /* Does `uname -r` start with @prefix (e.g. "6.12")? */
 bool hvt_kernel_is(const char *prefix);
 
