@@ -66,7 +66,7 @@ enum hvlab_vendor {
  */
 
 /*
- * Add, move, delete or re-flag a guest memory slot.
+ * Add, move or delete a guest memory slot (flags cannot change in place).
  *   new slot, size > 0          add
  *   existing slot, size == 0    delete
  *   existing slot, same size and userspace_addr, other guest_phys_addr
