@@ -118,9 +118,10 @@ TEST_F(sys, cap_unknown_is_zero)
 	};
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(unknown); i++)
+	for (i = 0; i < ARRAY_SIZE(unknown); i++) {
 		EXPECT_EQ(0, hvt_cap(self->fd, unknown[i]))
 			TH_LOG("cap %#lx", unknown[i]);
+	}
 }
 
 TEST_F(sys, create_vm)
@@ -138,9 +139,10 @@ TEST_F(sys, create_vm_flags_einval)
 	static const unsigned long flags[] = { 1, 0x80000000ul, 1ul << 32, 1ul << 63 };
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(flags); i++)
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
 		EXPECT_EQ(-EINVAL, hvlab_create_vm(self->fd, flags[i]))
 			TH_LOG("flags %#lx", flags[i]);
+	}
 }
 
 /* max_vms VMs may live at once; one more is -ENOSPC until one goes away. */

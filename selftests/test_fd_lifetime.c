@@ -139,8 +139,9 @@ TEST_F(life, run_page_outlives_fds)
 	p = (uint8_t *)run;
 	for (i = 0; i < self->mmap_size; i++)
 		p[i] = (uint8_t)i;
-	for (i = 0; i < self->mmap_size; i++)
+	for (i = 0; i < self->mmap_size; i++) {
 		ASSERT_EQ((uint8_t)i, p[i]);
+	}
 	/* The mapping holds the vCPU file, so the module is still in use. */
 	ASSERT_LT(self->refcnt0, hvt_module_refcnt(HVT_MODULE));
 	ASSERT_EQ(0, hvlab_unmap_run(run, self->mmap_size));

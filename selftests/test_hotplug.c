@@ -44,8 +44,9 @@ FIXTURE_TEARDOWN(hotplug)
 	hvt_close(&self->vcpu_fd);
 	hvt_close(&self->vm_fd);
 	hvt_close(&self->sys_fd);
-	if (self->offlined)
+	if (self->offlined) {
 		EXPECT_EQ(0, hvt_cpu_set_online(CPU, true));
+	}
 }
 
 #define SKIPPED_IN_SETUP() do { if (_metadata->skip) return; } while (0)

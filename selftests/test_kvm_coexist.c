@@ -203,8 +203,9 @@ FIXTURE_SETUP(kvm)
 FIXTURE_TEARDOWN(kvm)
 {
 	hvt_close(&self->sys_fd);
-	if (!_metadata->skip)
+	if (!_metadata->skip) {
 		EXPECT_EQ(0, unload_kvm(self->vendor_mod)) TH_LOG("unload-kvm");
+	}
 }
 
 #define SKIPPED_IN_SETUP() do { if (_metadata->skip) return; } while (0)
@@ -287,8 +288,9 @@ TEST_F_TIMEOUT(kvm, guest_excludes_hvlab, 300)
 	ret = kvm_create_vm_errno(kvm);
 	TH_LOG("KVM_CREATE_VM with an hvlab VM alive: %d (%s)", ret, strerror(-ret));
 	EXPECT_GT(0, ret);
-	if (!self->is_612)
+	if (!self->is_612) {
 		EXPECT_EQ(-EBUSY, ret);
+	}
 	/* ...and hvlab's VM is undisturbed. */
 	vcpu = hvlab_create_vcpu(vm, 0);
 	EXPECT_LE(0, vcpu);

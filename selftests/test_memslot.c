@@ -322,8 +322,9 @@ TEST_F(overlap, add_second_slot)
 	}
 	/* Deleting slot 0 frees its range for slot 1's placement. */
 	ASSERT_EQ(0, hvt_set_region(self->vm_fd, 0, 0, GPA, 0, (uintptr_t)self->mem));
-	if (variant->err)
+	if (variant->err) {
 		ASSERT_EQ(0, hvt_set_region(self->vm_fd, 1, 0, gpa, size, uaddr));
+	}
 }
 
 /* --- changes to an existing slot -------------------------------------- */
@@ -465,14 +466,16 @@ TEST_F(memslot, all_slots)
 {
 	unsigned int i;
 
-	for (i = 0; i < self->max_slots; i++)
+	for (i = 0; i < self->max_slots; i++) {
 		ASSERT_EQ(0, hvt_set_region(self->vm_fd, i, 0,
 					    GPA + (uint64_t)i * HVT_PAGE_SIZE,
 					    HVT_PAGE_SIZE, (uintptr_t)self->mem))
 			TH_LOG("slot %u of %u", i, self->max_slots);
-	for (i = 0; i < self->max_slots; i++)
+	}
+	for (i = 0; i < self->max_slots; i++) {
 		ASSERT_EQ(0, hvt_set_region(self->vm_fd, i, 0, 0, 0, 0))
 			TH_LOG("delete slot %u", i);
+	}
 }
 
 /*

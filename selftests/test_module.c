@@ -36,8 +36,9 @@ FIXTURE_SETUP(mod)
 FIXTURE_TEARDOWN(mod)
 {
 	/* Leave hvlab loaded with default parameters for the next test. */
-	if (!_metadata->skip)
+	if (!_metadata->skip) {
 		EXPECT_EQ(0, hvt_hvlab_reload(""));
+	}
 }
 
 /* SKIP() in a 6.1 harness FIXTURE_SETUP does not stop the test body. */

@@ -200,8 +200,9 @@ static void check_reset(struct __test_metadata *_metadata, int fd, unsigned int 
 	/* vCPU 0 is the bootstrap processor (IA32_APIC_BASE bit 8). */
 	EXPECT_EQ(id == 0 ? 0xfee00900ull : 0xfee00800ull, sregs.apic_base);
 	/* Padding and reserved fields read back as zero. */
-	for (i = 0; i < ARRAY_SIZE(sregs.reserved); i++)
+	for (i = 0; i < ARRAY_SIZE(sregs.reserved); i++) {
 		EXPECT_EQ(0ull, sregs.reserved[i]) TH_LOG("reserved[%u]", i);
+	}
 	EXPECT_EQ(0, sregs.cs.padding);
 	EXPECT_EQ(0, sregs.gdt.padding[0] | sregs.gdt.padding[1] | sregs.gdt.padding[2]);
 }
@@ -659,8 +660,9 @@ TEST_F(vcpu, run_page_mmap)
 
 	ASSERT_EQ(0, hvlab_map_run(self->vcpu_fd, self->mmap_size, &run));
 	p = (uint8_t *)run;
-	for (i = 0; i < self->mmap_size; i++)
+	for (i = 0; i < self->mmap_size; i++) {
 		ASSERT_EQ(0, p[i]) TH_LOG("run page byte %d not zero", i);
+	}
 	for (i = 0; i < self->mmap_size; i++)
 		p[i] = (uint8_t)(i * 7 + 1);
 
