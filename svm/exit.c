@@ -422,6 +422,27 @@ static void svm_pick_asid(struct svm_vcpu *svm, struct svm_cpu *sc, int cpu)
 	}
 }
 
+/*
+ * The VMCB's guest state is the host's as VMRUN saved it: CS and RIP of
+ * the instruction after VMRUN.  No #VMEXIT can do that on hardware: it
+ * takes a second #VMEXIT raised while the host already runs again, and
+ * QEMU 7.2's multi-threaded TCG does exactly that now and then (a nested
+ * page fault on the host's own page-table walk, with another CPU busy;
+ * single-threaded TCG never does).  The guest's registers are gone, so
+ * stop with a clear report instead of resuming the guest on host state.
+ */
+static int svm_lost_state(struct svm_vcpu *svm, u32 code)
+{
+	struct vmcb *vmcb = svm->vmcb;
+	u64 data[3] = { code, vmcb->control.exit_info_1, vmcb->control.exit_info_2 };
+
+	pr_err_ratelimited("vCPU %u: #VMEXIT %#x left the host's own state in the VMCB (RIP %pS); the guest's state is lost (a QEMU multi-threaded TCG bug; use one TCG thread)\n",
+			   svm->vcpu.id, code, (void *)vmcb->save.rip);
+	hv_count_exit(&svm->vcpu, HVLAB_STAT_OTHER);
+	hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_LOST_STATE, 3, data);
+	return 0;
+}
+
 int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -489,6 +510,9 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 
 	code = vmcb->control.exit_code;
 	vcpu->run->vendor_reason = code;
+	if (unlikely(vmcb->save.rip == (unsigned long)svm_vmrun_return &&
+		     vmcb->save.cs.selector == __KERNEL_CS))
+		return svm_lost_state(svm, code);
 	if (code == (u32)SVM_EXIT_ERR) {
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);

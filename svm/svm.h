@@ -58,6 +58,7 @@ static inline void stgi(void)
 
 /* svm_run.S */
 void svm_run_asm(u64 vmcb_pa, struct hvlab_regs *regs, u64 host_save_pa);
+extern const char svm_vmrun_return[];	/* the host RIP VMRUN saves */
 
 static inline struct svm_vcpu *to_svm(struct hv_vcpu *vcpu)
 {

@@ -58,6 +58,8 @@ SYM_FUNC_START(svm_run_asm)
 	/* RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6). */
 	sti
 	vmrun	%rax
+	/* svm_vcpu_enter() checks that no exit ever saved this RIP as the guest's. */
+SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
 	cli
 
 	/* Only RSI is free to find regs with: park the guest's on the stack. */

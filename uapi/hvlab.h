@@ -257,6 +257,7 @@ enum hvlab_internal_error {
 	HVLAB_INTERNAL_MEMORY_FAULT	= 2,	/* data: gpa, -errno of the pin */
 	HVLAB_INTERNAL_UNSUPPORTED	= 3,	/* data: vendor reason, qualification */
 	HVLAB_INTERNAL_BAD_STATE	= 4,	/* data: vendor reason */
+	HVLAB_INTERNAL_LOST_STATE	= 5,	/* data: vendor reason, qualification...; svm/exit.c */
 };
 
 #define HVLAB_IO_IN		0
