@@ -15,6 +15,7 @@
  * Everything else (what to intercept, which ASID) is decided in C.
  */
 #include <linux/linkage.h>
+#include <linux/objtool.h>
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 #include "hv_offsets.h"
@@ -60,6 +61,7 @@ SYM_FUNC_START(svm_run_asm)
 	vmrun	%rax
 	/* svm_vcpu_enter() checks that no exit ever saved this RIP as the guest's. */
 SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
+	ANNOTATE_NOENDBR		/* its address is compared, never jumped to */
 	cli
 
 	/* Only RSI is free to find regs with: park the guest's on the stack. */
