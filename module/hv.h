@@ -80,6 +80,7 @@ struct hv_vcpu {
 	struct hvlab_regs regs;
 	struct hvlab_sregs sregs;
 	bool state_dirty;
+	bool int_shadow;	/* STI/MOV SS shadow at the last exit (save_state) */
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;

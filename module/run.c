@@ -297,5 +297,9 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	}
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
 	hv_ops->vcpu_save_state(vcpu);
+
+	/* For device models: could an interrupt be delivered right now? */
+	run->if_flag = !!(vcpu->regs.rflags & X86_EFLAGS_IF);
+	run->ready_for_interrupt = run->if_flag && !vcpu->int_shadow && !vcpu->events.irq_pending;
 	return ret;
 }

@@ -199,10 +199,8 @@ void svm_save_state(struct hv_vcpu *vcpu)
 	sr->efer = save->efer & ~EFER_SVME;
 	sr->cr8 = c->int_ctl & V_TPR_MASK;
 
-	/* For device models: could an interrupt be delivered right now? */
-	vcpu->run->if_flag = !!(save->rflags & X86_EFLAGS_IF);
-	vcpu->run->ready_for_interrupt = vcpu->run->if_flag &&
-		!(c->int_state & SVM_INTERRUPT_SHADOW_MASK) && !vcpu->events.irq_pending;
+	/* A shadow ends with the instruction it covers: not once RIP moved past it. */
+	vcpu->int_shadow = (c->int_state & SVM_INTERRUPT_SHADOW_MASK) && save->rip == vcpu->regs.rip;
 }
 
 /* EFER bits that exist on AMD (APM Vol. 2 3.1.7); the rest must be zero. */

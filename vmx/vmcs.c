@@ -266,6 +266,9 @@ void vmx_save_state(struct hv_vcpu *vcpu)
 	sr->cr4 = (vmcs_read(GUEST_CR4) & ~vmx_cr4_forced()) | (vmx->cr4_shadow & vmx_cr4_forced());
 	sr->cr3 = vmcs_read(GUEST_CR3);
 	sr->efer = vmcs_read(GUEST_IA32_EFER);
+	/* A shadow ends with the instruction it covers: not once RIP moved past it. */
+	vcpu->int_shadow = (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS) &&
+			   vcpu->regs.rip == vmx->exit_rip;
 	vmx_vcpu_put(vmx);
 }
 

@@ -22,11 +22,14 @@ struct vmx_caps {
 	u32 pin, proc, proc2, exit, entry;
 	u64 ept_vpid;		/* IA32_VMX_EPT_VPID_CAP (A.10) */
 	u64 misc;		/* IA32_VMX_MISC (A.6) */
+	u32 slice;		/* preemption timer value per entry, 0: no timer */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;	/* A.7, A.8 */
 	bool vpid;		/* VPIDs with single-context INVVPID */
 	bool invept_single;	/* else global INVEPT */
 };
 extern struct vmx_caps vmx_caps;
+/* Longest stay in the guest without an exit, where the preemption timer exists. */
+#define VMX_SLICE_MS	10
 extern struct page *vmx_msr_bitmap;
 
 /* Per host CPU: the VMCS current on it, and every VMCS active on it (24.11.1). */
@@ -143,6 +146,8 @@ extern const struct hv_mmu_format hv_ept_format;
 
 /* Guest-state field values hvlab reads back (no KVM symbol for these). */
 #define VMX_AR_UNUSABLE		BIT(16)		/* 24.4.1 access rights */
+/* Guest interruptibility (25.4.2, Table 25-3): blocking by STI / by MOV SS. */
+#define VMX_BLOCKING_STI_MOVSS	3
 #define VMX_INTR_TYPE_SHIFT	8
 
 #endif /* HVLAB_VMX_H */
