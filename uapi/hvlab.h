@@ -220,6 +220,7 @@ enum hvlab_stat {
 	HVLAB_STAT_CR_ACCESS,
 	HVLAB_STAT_OTHER,		/* INVD, XSETBV, VMX/SVM instructions... */
 	HVLAB_STAT_ENTRY_FAILURE,
+	HVLAB_STAT_TIMESLICE,		/* hvlab's own slice ended (VMX preemption timer) */
 	HVLAB_STAT_NR,
 };
 

@@ -50,8 +50,6 @@ typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 #define VMX_EPT_WRITE		BIT_ULL(1)
 /* Exit reason bit 31: the VM entry failed (28.2.1, 27.8). */
 #define VMX_EXIT_FAILED_ENTRY	BIT(31)
-/* Guest interruptibility (25.4.2, Table 25-3): blocking by STI / by MOV SS. */
-#define VMX_BLOCKING_STI_MOVSS	3
 
 
 /* In the exit table: the handler calls hv_count_exit() itself. */
@@ -119,6 +117,12 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 static int vmx_exit_resume(struct vmx_vcpu *vmx)
 {
 	return 1;	/* the host took its interrupt when IF came back on */
+}
+
+/* The time slice is over (26.5.1): back to hv_vcpu_run(), which checks signals. */
+static int vmx_exit_timeslice(struct vmx_vcpu *vmx)
+{
+	return 1;
 }
 
 static int vmx_exit_ud(struct vmx_vcpu *vmx)
@@ -504,6 +508,7 @@ static const struct vmx_exit {
 	[EXIT_REASON_INVEPT]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
 	[EXIT_REASON_INVVPID]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
 	[EXIT_REASON_XSETBV]			= { vmx_exit_gp,		HVLAB_STAT_OTHER },	/* guest XCR0 is not switched */
+	[EXIT_REASON_PREEMPTION_TIMER]		= { vmx_exit_timeslice,		HVLAB_STAT_TIMESLICE },
 };
 
 /* The VM entry was refused: say which rule broke, as far as we can tell. */
@@ -710,6 +715,8 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	vmx_flush(vmx);
+	if (vmx_caps.slice)
+		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, vmx_caps.slice);
 	vmx_update_host_state(vmx);
 	vmx_switch_to_guest(vmx, &host);
 	/* CR2 is not part of the VMCS (25.4.1): the guest's is live across the switch. */

@@ -140,10 +140,17 @@ static int vmx_setup_controls(void)
 	u64 ept = 0;
 	int err;
 
-	/* Host interrupts and NMIs always exit; virtual NMIs when offered (25.6.1). */
+	/*
+	 * Host interrupts and NMIs always exit; virtual NMIs when offered
+	 * (25.6.1).  The preemption timer, when offered, bounds every stay
+	 * in the guest (see vmx_caps.slice): Bochs takes no external-interrupt
+	 * exit while a guest spins with RFLAGS.IF = 0, so without it a signal
+	 * could wait forever.
+	 */
 	err = vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_PINBASED_CTLS : MSR_IA32_VMX_PINBASED_CTLS,
 			     PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING,
-			     PIN_BASED_VIRTUAL_NMIS, &vmx_caps.pin, "pin-based");
+			     PIN_BASED_VIRTUAL_NMIS | PIN_BASED_VMX_PREEMPTION_TIMER,
+			     &vmx_caps.pin, "pin-based");
 	/*
 	 * Primary (25.6.2): HLT, all port I/O (unconditional I/O exiting),
 	 * all MSRs (an all-ones MSR bitmap), MONITOR/MWAIT, and CR8 both
@@ -200,6 +207,13 @@ static int vmx_setup_controls(void)
 	vmx_caps.entry &= ~VM_ENTRY_IA32E_MODE;
 
 	rdmsrl(MSR_IA32_VMX_MISC, vmx_caps.misc);
+	/*
+	 * The preemption timer counts down once every 2^(IA32_VMX_MISC[4:0])
+	 * TSC ticks (26.5.1): a slice of VMX_SLICE_MS, at most 2^32 - 1.
+	 */
+	if (vmx_caps.pin & PIN_BASED_VMX_PREEMPTION_TIMER)
+		vmx_caps.slice = min_t(u64, U32_MAX,
+				       ((u64)tsc_khz * VMX_SLICE_MS) >> vmx_misc_preemption_timer_rate(vmx_caps.misc));
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, vmx_caps.cr0_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, vmx_caps.cr0_fixed1);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, vmx_caps.cr4_fixed0);
@@ -556,11 +570,5 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.mmu_format		= &hv_ept_format,
 	.vcpu_load_state	= vmx_load_state,
 	.vcpu_save_state	= vmx_save_state,
-	/*
-	 * .vcpu_enter = vmx_vcpu_enter is not set yet, so RUN and
-	 * HVLAB_CAP_RUN stay off on Intel: under Bochs, test_mmio's
-	 * prot32_paging cases stopped the emulated PC (no exit after an entry)
-	 * and that is not understood yet.  hvlab-hello and the rest of
-	 * test_mmio/test_api pass with it set.
-	 */
+	.vcpu_enter		= vmx_vcpu_enter,
 };
