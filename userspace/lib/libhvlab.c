@@ -93,6 +93,31 @@ int hvlab_run(int vcpu_fd)
 	return hv_ioctl(vcpu_fd, HVLAB_RUN, 0);
 }
 
+int hvlab_inject(int vcpu_fd, const struct hvlab_event *ev)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_INJECT, ev);
+}
+
+int hvlab_get_cpuid(int vcpu_fd, struct hvlab_cpuid *cpuid)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_CPUID, cpuid);
+}
+
+int hvlab_set_cpuid(int vcpu_fd, const struct hvlab_cpuid *cpuid)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_SET_CPUID, cpuid);
+}
+
+int hvlab_set_msr_policy(int vcpu_fd, unsigned long policy)
+{
+	return hv_ioctl(vcpu_fd, HVLAB_SET_MSR_POLICY, policy);
+}
+
+int hvlab_get_exit_stats(int vcpu_fd, struct hvlab_exit_stats *stats)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_EXIT_STATS, stats);
+}
+
 int hvlab_map_run(int vcpu_fd, size_t size, struct hvlab_run **run)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,

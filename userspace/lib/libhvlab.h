@@ -48,6 +48,11 @@ int hvlab_set_regs(int vcpu_fd, const struct hvlab_regs *regs);
 int hvlab_get_sregs(int vcpu_fd, struct hvlab_sregs *sregs);
 int hvlab_set_sregs(int vcpu_fd, const struct hvlab_sregs *sregs);
 int hvlab_run(int vcpu_fd);
+int hvlab_inject(int vcpu_fd, const struct hvlab_event *ev);
+int hvlab_get_cpuid(int vcpu_fd, struct hvlab_cpuid *cpuid);	/* nent in/out */
+int hvlab_set_cpuid(int vcpu_fd, const struct hvlab_cpuid *cpuid);
+int hvlab_set_msr_policy(int vcpu_fd, unsigned long policy);	/* HVLAB_MSR_UNKNOWN_* */
+int hvlab_get_exit_stats(int vcpu_fd, struct hvlab_exit_stats *stats);
 
 /*
  * mmap() @size bytes (from hvlab_vcpu_mmap_size()) of the run page of
