@@ -18,7 +18,7 @@
 #include <linux/objtool.h>
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
-#include "hv_offsets.h"
+#include "hv_asm.h"
 
 	.section .text, "ax"
 
@@ -41,20 +41,8 @@ SYM_FUNC_START(svm_run_asm)
 	push	%rdx			/* host_save_pa */
 
 	/* Guest GPRs; RAX and RSP come from the VMCB. */
-	mov	HV_REGS_rcx(%rsi), %rcx
-	mov	HV_REGS_rdx(%rsi), %rdx
-	mov	HV_REGS_rbx(%rsi), %rbx
-	mov	HV_REGS_rbp(%rsi), %rbp
-	mov	HV_REGS_rdi(%rsi), %rdi
-	mov	HV_REGS_r8(%rsi), %r8
-	mov	HV_REGS_r9(%rsi), %r9
-	mov	HV_REGS_r10(%rsi), %r10
-	mov	HV_REGS_r11(%rsi), %r11
-	mov	HV_REGS_r12(%rsi), %r12
-	mov	HV_REGS_r13(%rsi), %r13
-	mov	HV_REGS_r14(%rsi), %r14
-	mov	HV_REGS_r15(%rsi), %r15
-	mov	HV_REGS_rsi(%rsi), %rsi
+	HV_LOAD_GPRS rsi, rcx, rdx, rbx, rbp, rdi, r8, r9, r10, r11, r12, r13, r14, r15
+	mov	HV_REGS_rsi(%rsi), %rsi	/* the base register last */
 
 	/* RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6). */
 	sti
@@ -68,19 +56,7 @@ SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
 	push	%rsi
 	mov	24(%rsp), %rsi		/* regs */
 	pop	HV_REGS_rsi(%rsi)
-	mov	%rcx, HV_REGS_rcx(%rsi)
-	mov	%rdx, HV_REGS_rdx(%rsi)
-	mov	%rbx, HV_REGS_rbx(%rsi)
-	mov	%rbp, HV_REGS_rbp(%rsi)
-	mov	%rdi, HV_REGS_rdi(%rsi)
-	mov	%r8, HV_REGS_r8(%rsi)
-	mov	%r9, HV_REGS_r9(%rsi)
-	mov	%r10, HV_REGS_r10(%rsi)
-	mov	%r11, HV_REGS_r11(%rsi)
-	mov	%r12, HV_REGS_r12(%rsi)
-	mov	%r13, HV_REGS_r13(%rsi)
-	mov	%r14, HV_REGS_r14(%rsi)
-	mov	%r15, HV_REGS_r15(%rsi)
+	HV_SAVE_GPRS rsi, rcx, rdx, rbx, rbp, rdi, r8, r9, r10, r11, r12, r13, r14, r15
 
 	/* Guest FS/GS/... to the VMCB, host's back. */
 	mov	8(%rsp), %rax		/* vmcb_pa: not trusting RAX after VMRUN */
@@ -88,15 +64,7 @@ SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
 	pop	%rax			/* host_save_pa */
 	vmload	%rax
 
-	/* No guest value may live on in a register (speculation). */
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
+	HV_CLEAR_GUEST_SCRATCH
 
 	pop	%rdi
 	pop	%rsi

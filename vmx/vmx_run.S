@@ -24,7 +24,7 @@
 #include <asm/ibt.h>
 #include <asm/unwind_hints.h>
 #include <asm/nospec-branch.h>
-#include "hv_offsets.h"
+#include "hv_asm.h"
 
 	.section .text, "ax"
 
@@ -44,21 +44,8 @@ SYM_FUNC_START(vmx_run_asm)
 
 	/* MOVs leave the flags alone: the branch below still sees this test. */
 	test	%esi, %esi
-	mov	HV_REGS_rax(%rdi), %rax
-	mov	HV_REGS_rbx(%rdi), %rbx
-	mov	HV_REGS_rcx(%rdi), %rcx
-	mov	HV_REGS_rdx(%rdi), %rdx
-	mov	HV_REGS_rsi(%rdi), %rsi
-	mov	HV_REGS_rbp(%rdi), %rbp
-	mov	HV_REGS_r8(%rdi), %r8
-	mov	HV_REGS_r9(%rdi), %r9
-	mov	HV_REGS_r10(%rdi), %r10
-	mov	HV_REGS_r11(%rdi), %r11
-	mov	HV_REGS_r12(%rdi), %r12
-	mov	HV_REGS_r13(%rdi), %r13
-	mov	HV_REGS_r14(%rdi), %r14
-	mov	HV_REGS_r15(%rdi), %r15
-	mov	HV_REGS_rdi(%rdi), %rdi
+	HV_LOAD_GPRS rdi, rax, rbx, rcx, rdx, rsi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
+	mov	HV_REGS_rdi(%rdi), %rdi	/* the base register last */
 
 	UNWIND_HINT_SAVE
 	jnz	.Lresume
@@ -80,32 +67,11 @@ SYM_INNER_LABEL(vmx_exit_asm, SYM_L_GLOBAL)
 	push	%rdi
 	mov	8(%rsp), %rdi		/* regs */
 	pop	HV_REGS_rdi(%rdi)
-	mov	%rax, HV_REGS_rax(%rdi)
-	mov	%rbx, HV_REGS_rbx(%rdi)
-	mov	%rcx, HV_REGS_rcx(%rdi)
-	mov	%rdx, HV_REGS_rdx(%rdi)
-	mov	%rsi, HV_REGS_rsi(%rdi)
-	mov	%rbp, HV_REGS_rbp(%rdi)
-	mov	%r8, HV_REGS_r8(%rdi)
-	mov	%r9, HV_REGS_r9(%rdi)
-	mov	%r10, HV_REGS_r10(%rdi)
-	mov	%r11, HV_REGS_r11(%rdi)
-	mov	%r12, HV_REGS_r12(%rdi)
-	mov	%r13, HV_REGS_r13(%rdi)
-	mov	%r14, HV_REGS_r14(%rdi)
-	mov	%r15, HV_REGS_r15(%rdi)
+	HV_SAVE_GPRS rdi, rax, rbx, rcx, rdx, rsi, rbp, r8, r9, r10, r11, r12, r13, r14, r15
 	xor	%eax, %eax
 
 .Lclear:
-	/* No guest value may live on in a register (speculation). */
-	xor	%ecx, %ecx
-	xor	%edx, %edx
-	xor	%esi, %esi
-	xor	%edi, %edi
-	xor	%r8d, %r8d
-	xor	%r9d, %r9d
-	xor	%r10d, %r10d
-	xor	%r11d, %r11d
+	HV_CLEAR_GUEST_SCRATCH
 
 	add	$8, %rsp		/* regs */
 	pop	%rbx
