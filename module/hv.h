@@ -118,6 +118,12 @@ struct hv_vcpu {
 	u64 stat[HVLAB_STAT_NR];
 };
 
+/* Canonical for 48-bit linear addresses (SDM Vol. 1 3.3.7.1, APM Vol. 2 5.3.1). */
+static inline bool hv_canonical(u64 addr)
+{
+	return ((s64)addr << 16 >> 16) == (s64)addr;
+}
+
 static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
 {
 	vcpu->exits++;
@@ -178,6 +184,15 @@ struct hv_backend_ops {
 	void (*vcpu_load_state)(struct hv_vcpu *vcpu);
 	void (*vcpu_save_state)(struct hv_vcpu *vcpu);
 	int (*vcpu_enter)(struct hv_vcpu *vcpu);
+
+	/*
+	 * From exit handlers, with the vCPU's VMCS/VMCB in reach: the guest
+	 * MSRs listed in module/msr.c (set_msr gets a value already checked
+	 * there), and the guest's CR0 for the EFER rules.
+	 */
+	u64 (*get_msr)(struct hv_vcpu *vcpu, u32 index);
+	void (*set_msr)(struct hv_vcpu *vcpu, u32 index, u64 val);
+	u64 (*get_cr0)(struct hv_vcpu *vcpu);
 };
 
 extern const struct hv_backend_ops *hv_ops;
@@ -206,6 +221,10 @@ void hv_vm_zap_mmu(struct hv_vm *vm);
 void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
 int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip);
 int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip);
+
+/* module/msr.c: RDMSR/WRMSR of the MSRs hvlab keeps for the guest */
+#define HV_EXIT_SKIP	2	/* handled: move RIP past the instruction, re-enter */
+int hv_exit_rdmsr_wrmsr(struct hv_vcpu *vcpu, bool write, u64 next_rip);
 /* module/mem.c and mmu/walk.c: guest memory from exit handlers */
 int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);

@@ -189,126 +189,73 @@ static int svm_exit_io(struct svm_vcpu *svm)
 	return 0;
 }
 
-static int svm_get_msr(struct svm_vcpu *svm, u32 index, u64 *val)
+/*
+ * Where the guest MSRs of module/msr.c live on AMD: all in the VMCB save
+ * area (VMRUN/#VMEXIT and VMLOAD/VMSAVE switch them, 15.5).  EFER.SVME is
+ * hvlab's, never the guest's (15.5.1).
+ */
+u64 svm_get_msr(struct hv_vcpu *vcpu, u32 index)
 {
+	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb_save_area *s = &svm->vmcb->save;
 
 	switch (index) {
-	case MSR_EFER:			*val = s->efer & ~EFER_SVME; break;
-	case MSR_STAR:			*val = s->star; break;
-	case MSR_LSTAR:			*val = s->lstar; break;
-	case MSR_CSTAR:			*val = s->cstar; break;
-	case MSR_SYSCALL_MASK:		*val = s->sfmask; break;
-	case MSR_KERNEL_GS_BASE:	*val = s->kernel_gs_base; break;
-	case MSR_IA32_SYSENTER_CS:	*val = s->sysenter_cs; break;
-	case MSR_IA32_SYSENTER_ESP:	*val = s->sysenter_esp; break;
-	case MSR_IA32_SYSENTER_EIP:	*val = s->sysenter_eip; break;
-	case MSR_FS_BASE:		*val = s->fs.base; break;
-	case MSR_GS_BASE:		*val = s->gs.base; break;
-	case MSR_IA32_CR_PAT:		*val = s->g_pat; break;
-	case MSR_IA32_TSC:		*val = rdtsc() + svm->vmcb->control.tsc_offset; break;
-	case MSR_IA32_APICBASE:		*val = svm->vcpu.sregs.apic_base; break;
-	default:
-		return -ENOENT;
+	case MSR_EFER:			return s->efer & ~EFER_SVME;
+	case MSR_STAR:			return s->star;
+	case MSR_LSTAR:			return s->lstar;
+	case MSR_CSTAR:			return s->cstar;
+	case MSR_SYSCALL_MASK:		return s->sfmask;
+	case MSR_KERNEL_GS_BASE:	return s->kernel_gs_base;
+	case MSR_IA32_SYSENTER_CS:	return s->sysenter_cs;
+	case MSR_IA32_SYSENTER_ESP:	return s->sysenter_esp;
+	case MSR_IA32_SYSENTER_EIP:	return s->sysenter_eip;
+	case MSR_FS_BASE:		return s->fs.base;
+	case MSR_GS_BASE:		return s->gs.base;
+	case MSR_IA32_CR_PAT:		return s->g_pat;
+	case MSR_IA32_TSC:		return rdtsc() + svm->vmcb->control.tsc_offset;
 	}
+	WARN_ONCE(1, "hvlab: svm_get_msr(%#x): not a guest MSR of msr.c\n", index);
 	return 0;
 }
 
-/* Canonical for 48-bit linear addresses (APM Vol. 2 5.3.1). */
-static bool svm_canonical(u64 addr)
+void svm_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 {
-	return ((s64)addr << 16 >> 16) == (s64)addr;
-}
-
-static int svm_set_msr(struct svm_vcpu *svm, u32 index, u64 val)
-{
-	struct vmcb_save_area *s = &svm->vmcb->save;
+	struct vmcb_save_area *s = &to_svm(vcpu)->vmcb->save;
 
 	switch (index) {
-	case MSR_EFER:
-		/* No reserved bits, no SVME; LME may not change while paging. */
-		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
-			return -EINVAL;
-		if ((s->cr0 & X86_CR0_PG) && ((val ^ s->efer) & EFER_LME))
-			return -EINVAL;
-		/* LMA is the CPU's to set (APM Vol. 2 14.6.2). */
-		s->efer = (val & ~EFER_LMA) | (s->efer & EFER_LMA) | EFER_SVME;
-		break;
+	case MSR_EFER:			s->efer = val | EFER_SVME; break;
 	case MSR_STAR:			s->star = val; break;
-	case MSR_LSTAR:
-	case MSR_CSTAR:
-	case MSR_KERNEL_GS_BASE:
-	case MSR_FS_BASE:
-	case MSR_GS_BASE:
-	case MSR_IA32_SYSENTER_ESP:
-	case MSR_IA32_SYSENTER_EIP:
-		if (!svm_canonical(val))
-			return -EINVAL;
-		if (index == MSR_LSTAR)
-			s->lstar = val;
-		else if (index == MSR_CSTAR)
-			s->cstar = val;
-		else if (index == MSR_KERNEL_GS_BASE)
-			s->kernel_gs_base = val;
-		else if (index == MSR_FS_BASE)
-			s->fs.base = val;
-		else if (index == MSR_GS_BASE)
-			s->gs.base = val;
-		else if (index == MSR_IA32_SYSENTER_ESP)
-			s->sysenter_esp = val;
-		else
-			s->sysenter_eip = val;
-		break;
-	case MSR_SYSCALL_MASK:		s->sfmask = (u32)val; break;
-	case MSR_IA32_SYSENTER_CS:	s->sysenter_cs = (u16)val; break;
-	case MSR_IA32_CR_PAT: {
-		unsigned int i;
-
-		/* Each byte a memory type: 0, 1, 4, 5, 6 or 7 (APM Vol. 2 7.8.1). */
-		for (i = 0; i < 8; i++) {
-			u8 t = val >> (i * 8);
-
-			if (t == 2 || t == 3 || t > 7)
-				return -EINVAL;
-		}
-		s->g_pat = val;
-		break;
-	}
+	case MSR_LSTAR:			s->lstar = val; break;
+	case MSR_CSTAR:			s->cstar = val; break;
+	case MSR_SYSCALL_MASK:		s->sfmask = val; break;
+	case MSR_KERNEL_GS_BASE:	s->kernel_gs_base = val; break;
+	case MSR_IA32_SYSENTER_CS:	s->sysenter_cs = val; break;
+	case MSR_IA32_SYSENTER_ESP:	s->sysenter_esp = val; break;
+	case MSR_IA32_SYSENTER_EIP:	s->sysenter_eip = val; break;
+	case MSR_FS_BASE:		s->fs.base = val; break;
+	case MSR_GS_BASE:		s->gs.base = val; break;
+	case MSR_IA32_CR_PAT:		s->g_pat = val; break;
 	default:
-		return -ENOENT;
+		WARN_ONCE(1, "hvlab: svm_set_msr(%#x): not a guest MSR of msr.c\n", index);
 	}
-	return 0;
+}
+
+u64 svm_get_cr0(struct hv_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.cr0;
 }
 
 /*
  * RDMSR (0F 32) / WRMSR (0F 30), EXITINFO1 = 0 or 1 (15.11).  The MSR
- * permission map sends every access here; the ones above are the guest's
- * own state, everything else raises #GP as on a CPU without that MSR.
+ * permission map sends every access here; module/msr.c decides.
  */
 static int svm_exit_msr(struct svm_vcpu *svm)
 {
-	struct hvlab_regs *r = &svm->vcpu.regs;
-	u32 index = r->rcx;
-	u64 val;
-	int err;
+	int ret = hv_exit_rdmsr_wrmsr(&svm->vcpu, svm->vmcb->control.exit_info_1,
+				      svm_next_rip(svm, 2));
 
-	bool write = svm->vmcb->control.exit_info_1;
-
-	hv_count_exit(&svm->vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
-	val = (r->rdx << 32) | (u32)r->rax;
-	if (write) {
-		err = svm_set_msr(svm, index, val);
-	} else {
-		err = svm_get_msr(svm, index, &val);
-		if (!err) {
-			r->rax = (u32)val;
-			r->rdx = val >> 32;
-		}
-	}
-	if (err == -ENOENT)	/* not ours: #GP or userspace, by policy */
-		return hv_exit_msr(&svm->vcpu, index, write, val, svm_next_rip(svm, 2));
-	if (err)
-		return svm_exit_gp(svm);
+	if (ret != HV_EXIT_SKIP)
+		return ret;
 	svm_skip(svm, 2);
 	return 1;
 }

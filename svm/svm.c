@@ -170,4 +170,7 @@ const struct hv_backend_ops hv_svm_ops = {
 	.vcpu_load_state	= svm_load_state,
 	.vcpu_save_state	= svm_save_state,
 	.vcpu_enter		= svm_vcpu_enter,
+	.get_msr		= svm_get_msr,
+	.set_msr		= svm_set_msr,
+	.get_cr0		= svm_get_cr0,
 };

@@ -44,6 +44,9 @@ void svm_dump_vmcb(const struct svm_vcpu *svm);
 
 /* exit.c: entry and the exit table */
 int svm_vcpu_enter(struct hv_vcpu *vcpu);
+u64 svm_get_msr(struct hv_vcpu *vcpu, u32 index);
+void svm_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val);
+u64 svm_get_cr0(struct hv_vcpu *vcpu);
 
 /* CLGI/STGI (15.17): GIF gates interrupts and NMIs around the switch. */
 static inline void clgi(void)

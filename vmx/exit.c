@@ -211,131 +211,74 @@ static u64 *vmx_syscall_msr(struct vmx_vcpu *vmx, u32 index)
 	}
 }
 
-/* The same MSRs, with the same meaning, as svm_get_msr(). VMCS is loaded. */
-static int vmx_get_msr(struct vmx_vcpu *vmx, u32 index, u64 *val)
+/*
+ * Where the guest MSRs of module/msr.c live on Intel: EFER, PAT, SYSENTER
+ * and the FS/GS bases in VMCS guest-state fields (loaded and saved by VM
+ * entry and exit, 25.4, 27.3.2, 28.3.1); the SYSCALL MSRs and
+ * KERNEL_GS_BASE in software, switched by vmx_vcpu_enter().  Called from
+ * the exit handler with this vCPU's VMCS current.
+ */
+u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index)
 {
-	u64 *soft = vmx_syscall_msr(vmx, index);
+	u64 *soft = vmx_syscall_msr(to_vmx(vcpu), index);
 
-	if (soft) {
-		*val = *soft;
-		return 0;
-	}
+	if (soft)
+		return *soft;
 	switch (index) {
-	case MSR_EFER:			*val = vmcs_read(GUEST_IA32_EFER); break;
-	case MSR_IA32_SYSENTER_CS:	*val = vmcs_read(GUEST_SYSENTER_CS); break;
-	case MSR_IA32_SYSENTER_ESP:	*val = vmcs_read(GUEST_SYSENTER_ESP); break;
-	case MSR_IA32_SYSENTER_EIP:	*val = vmcs_read(GUEST_SYSENTER_EIP); break;
-	case MSR_FS_BASE:		*val = vmcs_read(GUEST_FS_BASE); break;
-	case MSR_GS_BASE:		*val = vmcs_read(GUEST_GS_BASE); break;
-	case MSR_IA32_CR_PAT:		*val = vmcs_read(GUEST_IA32_PAT); break;
-	case MSR_IA32_TSC:		*val = rdtsc(); break;	/* no TSC offsetting */
-	case MSR_IA32_APICBASE:		*val = vmx->vcpu.sregs.apic_base; break;
-	default:
-		return -ENOENT;
+	case MSR_EFER:			return vmcs_read(GUEST_IA32_EFER);
+	case MSR_IA32_SYSENTER_CS:	return vmcs_read(GUEST_SYSENTER_CS);
+	case MSR_IA32_SYSENTER_ESP:	return vmcs_read(GUEST_SYSENTER_ESP);
+	case MSR_IA32_SYSENTER_EIP:	return vmcs_read(GUEST_SYSENTER_EIP);
+	case MSR_FS_BASE:		return vmcs_read(GUEST_FS_BASE);
+	case MSR_GS_BASE:		return vmcs_read(GUEST_GS_BASE);
+	case MSR_IA32_CR_PAT:		return vmcs_read(GUEST_IA32_PAT);
+	case MSR_IA32_TSC:		return rdtsc();	/* no TSC offsetting */
 	}
+	WARN_ONCE(1, "hvlab: vmx_get_msr(%#x): not a guest MSR of msr.c\n", index);
 	return 0;
 }
 
-/* Canonical for 48-bit linear addresses (SDM Vol. 1 3.3.7.1). */
-static bool vmx_canonical(u64 addr)
+void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 {
-	return ((s64)addr << 16 >> 16) == (s64)addr;
-}
-
-static int vmx_set_msr(struct vmx_vcpu *vmx, u32 index, u64 val)
-{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 *soft = vmx_syscall_msr(vmx, index);
 
+	if (soft) {
+		*soft = val;
+		return;
+	}
 	switch (index) {
-	case MSR_EFER: {
-		u64 efer = vmcs_read(GUEST_IA32_EFER);
-
-		/* No reserved bits; LME may not change while paging (SDM Vol. 3A 10.8.5). */
-		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
-			return -EINVAL;
-		if ((vmcs_read(GUEST_CR0) & X86_CR0_PG) && ((val ^ efer) & EFER_LME))
-			return -EINVAL;
-		/* LMA is the CPU's to set. */
-		vmx_set_efer(vmx, (val & ~EFER_LMA) | (efer & EFER_LMA));
-		return 0;
-	}
-	case MSR_STAR:
-		vmx->star = val;
-		return 0;
-	case MSR_SYSCALL_MASK:
-		vmx->sfmask = (u32)val;
-		return 0;
-	case MSR_LSTAR:
-	case MSR_CSTAR:
-	case MSR_KERNEL_GS_BASE:
-	case MSR_FS_BASE:
-	case MSR_GS_BASE:
-	case MSR_IA32_SYSENTER_ESP:
-	case MSR_IA32_SYSENTER_EIP:
-		if (!vmx_canonical(val))
-			return -EINVAL;
-		if (soft)
-			*soft = val;
-		else if (index == MSR_FS_BASE)
-			vmcs_write(GUEST_FS_BASE, val);
-		else if (index == MSR_GS_BASE)
-			vmcs_write(GUEST_GS_BASE, val);
-		else if (index == MSR_IA32_SYSENTER_ESP)
-			vmcs_write(GUEST_SYSENTER_ESP, val);
-		else
-			vmcs_write(GUEST_SYSENTER_EIP, val);
-		return 0;
-	case MSR_IA32_SYSENTER_CS:
-		vmcs_write(GUEST_SYSENTER_CS, (u16)val);
-		return 0;
-	case MSR_IA32_CR_PAT: {
-		unsigned int i;
-
-		/* Each byte a memory type: 0, 1, 4, 5, 6 or 7 (SDM Vol. 3A 13.12.2). */
-		for (i = 0; i < 8; i++) {
-			u8 t = val >> (i * 8);
-
-			if (t == 2 || t == 3 || t > 7)
-				return -EINVAL;
-		}
-		vmcs_write(GUEST_IA32_PAT, val);
-		return 0;
-	}
+	case MSR_EFER:			vmx_set_efer(vmx, val); break;
+	case MSR_IA32_SYSENTER_CS:	vmcs_write(GUEST_SYSENTER_CS, val); break;
+	case MSR_IA32_SYSENTER_ESP:	vmcs_write(GUEST_SYSENTER_ESP, val); break;
+	case MSR_IA32_SYSENTER_EIP:	vmcs_write(GUEST_SYSENTER_EIP, val); break;
+	case MSR_FS_BASE:		vmcs_write(GUEST_FS_BASE, val); break;
+	case MSR_GS_BASE:		vmcs_write(GUEST_GS_BASE, val); break;
+	case MSR_IA32_CR_PAT:		vmcs_write(GUEST_IA32_PAT, val); break;
 	default:
-		return -ENOENT;
+		WARN_ONCE(1, "hvlab: vmx_set_msr(%#x): not a guest MSR of msr.c\n", index);
 	}
+}
+
+u64 vmx_get_cr0(struct hv_vcpu *vcpu)
+{
+	return vmcs_read(GUEST_CR0);
 }
 
 /*
  * RDMSR / WRMSR: the all-ones MSR bitmap sends every access here (25.6.9,
- * 26.1.3).  The MSRs above are the guest's own state; any other one goes
- * by the VM's MSR policy (#GP, as on a CPU without it, or userspace).
+ * 26.1.3); module/msr.c decides, with this vCPU's VMCS current.
  */
 static int vmx_exit_msr(struct vmx_vcpu *vmx)
 {
-	struct hvlab_regs *r = &vmx->vcpu.regs;
-	bool write = vmx->exit_reason == EXIT_REASON_MSR_WRITE;
-	u32 index = r->rcx;
-	u64 val;
-	int err;
+	int ret;
 
-	hv_count_exit(&vmx->vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
-	val = (r->rdx << 32) | (u32)r->rax;
 	vmx_vcpu_load(vmx);
-	if (write) {
-		err = vmx_set_msr(vmx, index, val);
-	} else {
-		err = vmx_get_msr(vmx, index, &val);
-		if (!err) {
-			r->rax = (u32)val;
-			r->rdx = val >> 32;
-		}
-	}
+	ret = hv_exit_rdmsr_wrmsr(&vmx->vcpu, vmx->exit_reason == EXIT_REASON_MSR_WRITE,
+				  vmx_next_rip(vmx));
 	vmx_vcpu_put(vmx);
-	if (err == -ENOENT)	/* not ours: #GP or userspace, by policy */
-		return hv_exit_msr(&vmx->vcpu, index, write, val, vmx_next_rip(vmx));
-	if (err)
-		return vmx_exit_gp(vmx);
+	if (ret != HV_EXIT_SKIP)
+		return ret;
 	vmx_skip(vmx);
 	return 1;
 }

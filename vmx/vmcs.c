@@ -278,11 +278,6 @@ void vmx_save_state(struct hv_vcpu *vcpu)
  * the rule and the VMCS field named.  The order follows the SDM's.
  */
 
-static bool vmx_canonical(u64 a)
-{
-	return ((s64)a << 16 >> 16) == (s64)a;	/* 48-bit linear addresses */
-}
-
 /* A control word against its capability (27.2.1.1): must-be-1 set, may-be-1 only. */
 static bool vmx_ctl_ok(u32 val, u32 msr)
 {
@@ -397,9 +392,9 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		 "27.3.1.1: CR4.PCIDE=1 needs IA-32e mode guest");
 	VMX_RULE(cr3 >> boot_cpu_data.x86_phys_bits, GUEST_CR3,
 		 "27.3.1.1: CR3 bits beyond MAXPHYADDR must be zero");
-	VMX_RULE(!vmx_canonical(vmcs_read(GUEST_SYSENTER_ESP)), GUEST_SYSENTER_ESP,
+	VMX_RULE(!hv_canonical(vmcs_read(GUEST_SYSENTER_ESP)), GUEST_SYSENTER_ESP,
 		 "27.3.1.1: IA32_SYSENTER_ESP must be canonical");
-	VMX_RULE(!vmx_canonical(vmcs_read(GUEST_SYSENTER_EIP)), GUEST_SYSENTER_EIP,
+	VMX_RULE(!hv_canonical(vmcs_read(GUEST_SYSENTER_EIP)), GUEST_SYSENTER_EIP,
 		 "27.3.1.1: IA32_SYSENTER_EIP must be canonical");
 	for (i = 0; i < 8; i++) {
 		u8 t = pat >> (8 * i);
@@ -426,10 +421,10 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		 "27.3.1.2: a usable LDTR needs selector TI flag 0");
 	VMX_RULE(!ug && !v86 && (sel[VMX_SS] & 3) != (sel[VMX_CS] & 3), GUEST_SS_SELECTOR,
 		 "27.3.1.2: SS.RPL must equal CS.RPL");
-	VMX_RULE(!vmx_canonical(base[VMX_TR]), GUEST_TR_BASE, "27.3.1.2: TR base must be canonical");
-	VMX_RULE(!vmx_canonical(base[VMX_FS]), GUEST_FS_BASE, "27.3.1.2: FS base must be canonical");
-	VMX_RULE(!vmx_canonical(base[VMX_GS]), GUEST_GS_BASE, "27.3.1.2: GS base must be canonical");
-	VMX_RULE(!(ar[VMX_LDTR] & VMX_AR_UNUSABLE) && !vmx_canonical(base[VMX_LDTR]), GUEST_LDTR_BASE,
+	VMX_RULE(!hv_canonical(base[VMX_TR]), GUEST_TR_BASE, "27.3.1.2: TR base must be canonical");
+	VMX_RULE(!hv_canonical(base[VMX_FS]), GUEST_FS_BASE, "27.3.1.2: FS base must be canonical");
+	VMX_RULE(!hv_canonical(base[VMX_GS]), GUEST_GS_BASE, "27.3.1.2: GS base must be canonical");
+	VMX_RULE(!(ar[VMX_LDTR] & VMX_AR_UNUSABLE) && !hv_canonical(base[VMX_LDTR]), GUEST_LDTR_BASE,
 		 "27.3.1.2: a usable LDTR needs a canonical base");
 	VMX_RULE(base[VMX_CS] >> 32, GUEST_CS_BASE, "27.3.1.2: CS base[63:32] must be zero");
 	VMX_RULE(!(ar[VMX_SS] & VMX_AR_UNUSABLE) && (base[VMX_SS] >> 32), GUEST_SS_BASE,
@@ -518,9 +513,9 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 	}
 
 	/* 27.3.1.3: descriptor-table registers. */
-	VMX_RULE(!vmx_canonical(vmcs_read(GUEST_GDTR_BASE)), GUEST_GDTR_BASE,
+	VMX_RULE(!hv_canonical(vmcs_read(GUEST_GDTR_BASE)), GUEST_GDTR_BASE,
 		 "27.3.1.3: GDTR base must be canonical");
-	VMX_RULE(!vmx_canonical(vmcs_read(GUEST_IDTR_BASE)), GUEST_IDTR_BASE,
+	VMX_RULE(!hv_canonical(vmcs_read(GUEST_IDTR_BASE)), GUEST_IDTR_BASE,
 		 "27.3.1.3: IDTR base must be canonical");
 	VMX_RULE(vmcs_read(GUEST_GDTR_LIMIT) >> 16, GUEST_GDTR_LIMIT, "27.3.1.3: GDTR limit[31:16] must be zero");
 	VMX_RULE(vmcs_read(GUEST_IDTR_LIMIT) >> 16, GUEST_IDTR_LIMIT, "27.3.1.3: IDTR limit[31:16] must be zero");
@@ -528,7 +523,7 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 	/* 27.3.1.4: RIP and RFLAGS. */
 	VMX_RULE((!ia32e || !(ar[VMX_CS] & BIT(13))) && (rip >> 32), GUEST_RIP,
 		 "27.3.1.4: RIP[63:32] must be zero outside 64-bit mode");
-	VMX_RULE(ia32e && (ar[VMX_CS] & BIT(13)) && !vmx_canonical(rip), GUEST_RIP,
+	VMX_RULE(ia32e && (ar[VMX_CS] & BIT(13)) && !hv_canonical(rip), GUEST_RIP,
 		 "27.3.1.4: RIP must be canonical in 64-bit mode");
 	VMX_RULE((rflags & (GENMASK_ULL(63, 22) | BIT(15) | BIT(5) | BIT(3))) || !(rflags & BIT(1)),
 		 GUEST_RFLAGS, "27.3.1.4: RFLAGS reserved bits (bit 1 must be 1)");

@@ -571,4 +571,7 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.vcpu_load_state	= vmx_load_state,
 	.vcpu_save_state	= vmx_save_state,
 	.vcpu_enter		= vmx_vcpu_enter,
+	.get_msr		= vmx_get_msr,
+	.set_msr		= vmx_set_msr,
+	.get_cr0		= vmx_get_cr0,
 };

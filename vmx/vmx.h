@@ -136,6 +136,9 @@ void vmx_dump_vmcs(struct vmx_vcpu *vmx);
 
 /* exit.c: entry and the exit table */
 int vmx_vcpu_enter(struct hv_vcpu *vcpu);
+u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index);
+void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val);
+u64 vmx_get_cr0(struct hv_vcpu *vcpu);
 
 /* vmx_run.S: 0 after a VM exit, 1 on VMfailValid, 2 on VMfailInvalid. */
 int vmx_run_asm(struct hvlab_regs *regs, int launched, unsigned long host_rsp_field);

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msr.c - the MSRs hvlab virtualizes itself, for both vendors: which ones,
+ * what a WRMSR may put in them, and what RDMSR/WRMSR exits do.
+ *
+ * The list is the guest's own architectural state that a 64-bit kernel
+ * touches while booting: EFER, the SYSCALL and SYSENTER MSRs, FS/GS bases,
+ * KERNEL_GS_BASE, PAT, plus read-only views of the TSC and the APIC base.
+ * Where a value lives (VMCB save area, VMCS field, software copy switched
+ * around entry) is the backend's business: ops->get_msr/set_msr fetch and
+ * store, and set_msr only ever sees an index from this list and a value
+ * checked here.  Any other MSR goes by the vCPU's policy (hv_exit_msr():
+ * #GP, as on a CPU without it, or an exit to userspace).
+ */
+#include <linux/kernel.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+#include <asm/traps.h>
+
+#include "hv.h"
+
+/* Each PAT byte a memory type: 0, 1, 4, 5, 6 or 7 (SDM Vol. 3A 13.12.2, APM Vol. 2 7.8.1). */
+static bool hv_pat_valid(u64 pat)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (i * 8);
+
+		if (t == 2 || t == 3 || t > 7)
+			return false;
+	}
+	return true;
+}
+
+/* RDMSR of one of ours: 0, or -ENOENT if the MSR is not ours. */
+static int hv_msr_read(struct hv_vcpu *vcpu, u32 index, u64 *val)
+{
+	switch (index) {
+	case MSR_IA32_APICBASE:
+		*val = vcpu->sregs.apic_base;
+		return 0;
+	case MSR_EFER:
+	case MSR_STAR:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_SYSCALL_MASK:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_IA32_SYSENTER_CS:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_CR_PAT:
+	case MSR_IA32_TSC:
+		*val = hv_ops->get_msr(vcpu, index);
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+/*
+ * WRMSR of one of ours: 0, -EINVAL for a value the MSR cannot hold (the
+ * guest gets #GP), -ENOENT if the MSR is not ours (TSC and APIC base
+ * writes included: hvlab does not emulate them).
+ */
+static int hv_msr_write(struct hv_vcpu *vcpu, u32 index, u64 val)
+{
+	switch (index) {
+	case MSR_EFER: {
+		u64 efer = hv_ops->get_msr(vcpu, MSR_EFER);
+
+		/* No reserved bits; LME may not change while paging is on. */
+		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
+			return -EINVAL;
+		if ((hv_ops->get_cr0(vcpu) & X86_CR0_PG) && ((val ^ efer) & EFER_LME))
+			return -EINVAL;
+		/* LMA is the CPU's to set (SDM Vol. 3A 10.8.5, APM Vol. 2 14.6.2). */
+		val = (val & ~EFER_LMA) | (efer & EFER_LMA);
+		break;
+	}
+	case MSR_STAR:
+		break;
+	case MSR_SYSCALL_MASK:
+		val = (u32)val;		/* the upper half is reserved, reads as 0 */
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		val = (u16)val;
+		break;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		if (!hv_canonical(val))
+			return -EINVAL;
+		break;
+	case MSR_IA32_CR_PAT:
+		if (!hv_pat_valid(val))
+			return -EINVAL;
+		break;
+	default:
+		return -ENOENT;
+	}
+	hv_ops->set_msr(vcpu, index, val);
+	return 0;
+}
+
+/*
+ * An RDMSR or WRMSR exit (ECX the index, EDX:EAX the value).  Returns
+ * HV_EXIT_SKIP when it is done and the backend must move RIP past the
+ * instruction, 1 to re-enter as it is (#GP queued), 0 for an exit to
+ * userspace.
+ */
+int hv_exit_rdmsr_wrmsr(struct hv_vcpu *vcpu, bool write, u64 next_rip)
+{
+	struct hvlab_regs *r = &vcpu->regs;
+	u32 index = r->rcx;
+	u64 val = (r->rdx << 32) | (u32)r->rax;
+	int err;
+
+	hv_count_exit(vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
+	err = write ? hv_msr_write(vcpu, index, val) : hv_msr_read(vcpu, index, &val);
+	if (err == -ENOENT)
+		return hv_exit_msr(vcpu, index, write, val, next_rip);
+	if (err) {
+		hv_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	if (!write) {
+		r->rax = (u32)val;
+		r->rdx = val >> 32;
+	}
+	return HV_EXIT_SKIP;
+}
