@@ -221,6 +221,13 @@ enum hvlab_stat {
 	HVLAB_STAT_OTHER,		/* INVD, XSETBV, VMX/SVM instructions... */
 	HVLAB_STAT_ENTRY_FAILURE,
 	HVLAB_STAT_TIMESLICE,		/* hvlab's own slice ended (VMX preemption timer) */
+	/* Added for telemetry (issue 6); the values above never change. */
+	HVLAB_STAT_INVD,
+	HVLAB_STAT_XSETBV,
+	HVLAB_STAT_VIRT_INSN,		/* VMX / SVM instructions the guest may not use */
+	HVLAB_STAT_MONITOR_MWAIT,
+	HVLAB_STAT_SMI,
+	HVLAB_STAT_INTERNAL,		/* the module gave up: EPT misconfig, lost state, unknown */
 	HVLAB_STAT_NR,
 };
 
@@ -230,6 +237,93 @@ struct hvlab_exit_stats {
 };
 
 #define HVLAB_GET_EXIT_STATS	_IOR(HVLAB_IOC, 0x28, struct hvlab_exit_stats)
+
+/*
+ * Exit routing (vCPU fd): where an exit class is handled, chosen at run
+ * time so the cost of both paths can be measured on the same guest.
+ * Rules are checked newest first; the first whose class matches and whose
+ * [first, last] holds the key decides; without a match the default holds.
+ *
+ *   class               key        default   HVLAB_ROUTE_TO_KERNEL     HVLAB_ROUTE_TO_USER
+ *   HVLAB_ROUTE_CPUID   EAX leaf   kernel    the module's table        HVLAB_EXIT_CPUID: run->cpuid
+ *                                                                      holds the module's answer,
+ *                                                                      userspace may change it
+ *   HVLAB_ROUTE_MSR     ECX index  kernel    the module's MSRs, the    HVLAB_EXIT_MSR, also for
+ *                                            rest by MSR policy        MSRs the module knows
+ *   HVLAB_ROUTE_IO      port       user      a 4-byte latch per vCPU:  HVLAB_EXIT_IO
+ *                                            OUT stores, IN reads it
+ *                                            back (size-truncated);
+ *                                            string I/O always exits
+ *   HVLAB_ROUTE_HLT     (none: 0)  user      the guest resumes at once HVLAB_EXIT_HLT
+ *                                            (nothing in the kernel
+ *                                            could wake it later)
+ * class HVLAB_ROUTE_CLEAR (all other fields zero) removes every rule.
+ * -ENOSPC beyond HVLAB_MAX_ROUTES rules; -EINVAL for an unknown class or
+ * action, first > last, or nonzero reserved fields.
+ */
+#define HVLAB_ROUTE_CLEAR	0
+#define HVLAB_ROUTE_CPUID	1
+#define HVLAB_ROUTE_MSR		2
+#define HVLAB_ROUTE_IO		3
+#define HVLAB_ROUTE_HLT		4
+
+#define HVLAB_ROUTE_TO_KERNEL	0
+#define HVLAB_ROUTE_TO_USER	1
+
+#define HVLAB_MAX_ROUTES	16
+
+struct hvlab_exit_route {
+	__u32 route_class;		/* HVLAB_ROUTE_* */
+	__u32 action;			/* HVLAB_ROUTE_TO_* */
+	__u32 first, last;		/* inclusive key range */
+	__u64 reserved;			/* must be zero */
+};
+
+#define HVLAB_SET_EXIT_ROUTE	_IOW(HVLAB_IOC, 0x29, struct hvlab_exit_route)
+
+/*
+ * The exit journal (vCPU fd): the last HVLAB_JOURNAL_ENTRIES exits with
+ * reason, qualification, RIP and key registers, mmap()ed read-only at
+ * offset HVLAB_JOURNAL_OFFSET, HVLAB_JOURNAL_SIZE bytes: a struct
+ * hvlab_journal, then the entries at HVLAB_JOURNAL_ENTRIES_OFFSET.
+ * A triple fault (HVLAB_STAT_SHUTDOWN) or an entry failure freezes it
+ * (that exit is the newest entry) until HVLAB_THAW_JOURNAL, so the exits
+ * that led there survive a post-mortem.  Written only while the module
+ * parameter "telemetry" is on.
+ */
+#define HVLAB_JOURNAL_ENTRIES		256
+#define HVLAB_JOURNAL_OFFSET		4096
+#define HVLAB_JOURNAL_ENTRIES_OFFSET	4096
+#define HVLAB_JOURNAL_SIZE		(HVLAB_JOURNAL_ENTRIES_OFFSET + \
+					 HVLAB_JOURNAL_ENTRIES * 128)
+
+struct hvlab_journal {
+	__u32 nent;			/* HVLAB_JOURNAL_ENTRIES */
+	__u32 entry_size;		/* sizeof(struct hvlab_journal_entry) */
+	__u64 head;			/* exits recorded, ever: the newest is
+					 * entries[(head - 1) % nent] */
+	__u32 frozen;			/* 1: nothing is recorded until thawed */
+	__u32 frozen_stat;		/* the exit that froze it */
+	__u64 reserved[5];
+};
+
+struct hvlab_journal_entry {
+	__u64 seq;			/* 1 + its index in the vCPU's life; 0: empty */
+	__u64 tsc;			/* host TSC at the exit */
+	__u64 vendor_reason;		/* VMX exit reason / SVM exit code */
+	__u64 qual;			/* VMX exit qualification / SVM EXITINFO1 */
+	__u64 qual2;			/* VMX guest-physical address / SVM EXITINFO2 */
+	__u64 rip, rsp, rflags;
+	__u64 rax, rbx, rcx, rdx, rsi, rdi;
+	__u32 stat;			/* enum hvlab_stat */
+	__u32 padding;
+	__u64 reserved;
+};
+
+#define HVLAB_THAW_JOURNAL	_IO(HVLAB_IOC, 0x2a)
+
+/* VM fd: the VM's id in telemetry (generic netlink, below); > 0. */
+#define HVLAB_GET_VM_ID		_IO(HVLAB_IOC, 0x12)
 
 /* ---------------------------------------------------------------------
  * vCPU fd: running
@@ -248,7 +342,7 @@ enum hvlab_exit_reason {
 	HVLAB_EXIT_FAIL_ENTRY	= 5,	/* run->fail_entry */
 	HVLAB_EXIT_INTERNAL	= 6,	/* run->internal */
 	HVLAB_EXIT_IRQ_WINDOW	= 7,	/* guest can take an interrupt now */
-	HVLAB_EXIT_CPUID	= 8,	/* reserved for exit routing (not produced yet) */
+	HVLAB_EXIT_CPUID	= 8,	/* routed to userspace: run->cpuid, HVLAB_SET_EXIT_ROUTE */
 	HVLAB_EXIT_MSR		= 9,	/* run->msr, see HVLAB_SET_MSR_POLICY */
 };
 
@@ -312,7 +406,11 @@ struct hvlab_run {
 			__u32 ndata;
 			__u64 data[16];
 		} internal;
-		/* HVLAB_EXIT_CPUID (reserved) */
+		/*
+		 * HVLAB_EXIT_CPUID: function/index from EAX/ECX, eax..edx the
+		 * module's answer; the guest gets eax..edx as userspace leaves
+		 * them when RUN is called again.
+		 */
 		struct {
 			__u32 function, index;
 			__u32 eax, ebx, ecx, edx;
@@ -330,5 +428,90 @@ struct hvlab_run {
 };
 
 #define HVLAB_RUN_IO_DATA_OFFSET	1024	/* where run->io data lives */
+
+/* ---------------------------------------------------------------------
+ * Exit telemetry over generic netlink: family HVLAB_GENL_NAME.
+ *
+ * Per VM, per vCPU, per exit reason (enum hvlab_stat): the count, and
+ * log2 histograms of host TSC cycles from the VM exit to the next VM
+ * entry, split by where the exit was handled.  Bucket b counts durations
+ * d with fls64(d) == b, i.e. 2^(b-1) <= d < 2^b (bucket 0: d == 0); the
+ * last bucket also holds everything longer.
+ *   HIST_KERNEL  exits handled in the kernel (the guest re-entered
+ *                without RUN returning)
+ *   HIST_USER    exits RUN returned to userspace for, exit to the next
+ *                entry, userspace round trip included
+ *   HIST_RTT     the userspace round trip alone: RUN returned .. RUN
+ *                called again
+ * An exit is added to a histogram when the guest is entered again, so
+ * while userspace handles one (OPEN = 1 on its reason), that reason's
+ * COUNT is one more than HIST_KERNEL + HIST_USER.
+ *
+ * Commands (permission: the VM's owner, i.e. the effective uid that
+ * created it, or CAP_SYS_ADMIN; others see no VMs and get -EPERM when
+ * naming one):
+ *   GET_STATS  dump; optional VM_ID filter.  One message per VM, vCPU
+ *              and reason with a nonzero count: VM_ID, VCPU_ID, PID,
+ *              OWNER_UID, STAT, COUNT, EXITS, N_KERNEL, N_USER,
+ *              CYC_KERNEL, CYC_USER, CYC_RTT (sums), HIST_* (binary
+ *              __u64[HVLAB_HIST_BUCKETS]), VENDOR_REASON (the last raw
+ *              reason seen), OPEN.
+ *   RESET      VM_ID: zero every count and histogram of that VM.
+ *   SET_EVENTS VM_ID, SAMPLE: send every SAMPLE-th exit of the VM
+ *              (1: all, 0: none) to multicast group HVLAB_GENL_MCGRP
+ *              as EXIT_EVENT messages.  Binding the group needs
+ *              CAP_SYS_ADMIN: it carries every VM's exits.
+ *   EXIT_EVENT (multicast) VM_ID, VCPU_ID, STAT, VENDOR_REASON, RIP,
+ *              QUAL, CYCLES, WHERE (HVLAB_WHERE_*), TSC, DROPPED
+ *              (events lost so far because the listener was slow).
+ */
+#define HVLAB_GENL_NAME		"hvlab"
+#define HVLAB_GENL_VERSION	1
+#define HVLAB_GENL_MCGRP	"exits"
+#define HVLAB_HIST_BUCKETS	32
+
+enum hvlab_nl_cmd {
+	HVLAB_NL_CMD_UNSPEC,
+	HVLAB_NL_CMD_GET_STATS,
+	HVLAB_NL_CMD_RESET,
+	HVLAB_NL_CMD_SET_EVENTS,
+	HVLAB_NL_CMD_EXIT_EVENT,
+	__HVLAB_NL_CMD_MAX,
+};
+#define HVLAB_NL_CMD_MAX	(__HVLAB_NL_CMD_MAX - 1)
+
+enum hvlab_nl_attr {
+	HVLAB_NL_A_UNSPEC,
+	HVLAB_NL_A_PAD,
+	HVLAB_NL_A_VM_ID,		/* u32 */
+	HVLAB_NL_A_VCPU_ID,		/* u32 */
+	HVLAB_NL_A_PID,			/* u32: tgid of the VM's creator */
+	HVLAB_NL_A_OWNER_UID,		/* u32 */
+	HVLAB_NL_A_STAT,		/* u32: enum hvlab_stat */
+	HVLAB_NL_A_COUNT,		/* u64 */
+	HVLAB_NL_A_EXITS,		/* u64: all exits of the vCPU */
+	HVLAB_NL_A_N_KERNEL,		/* u64 */
+	HVLAB_NL_A_N_USER,		/* u64 */
+	HVLAB_NL_A_CYC_KERNEL,		/* u64 */
+	HVLAB_NL_A_CYC_USER,		/* u64 */
+	HVLAB_NL_A_CYC_RTT,		/* u64 */
+	HVLAB_NL_A_HIST_KERNEL,		/* binary: __u64[HVLAB_HIST_BUCKETS] */
+	HVLAB_NL_A_HIST_USER,
+	HVLAB_NL_A_HIST_RTT,
+	HVLAB_NL_A_VENDOR_REASON,	/* u64 */
+	HVLAB_NL_A_OPEN,		/* u8 */
+	HVLAB_NL_A_SAMPLE,		/* u32 */
+	HVLAB_NL_A_RIP,			/* u64 */
+	HVLAB_NL_A_QUAL,		/* u64 */
+	HVLAB_NL_A_CYCLES,		/* u64 */
+	HVLAB_NL_A_WHERE,		/* u8: HVLAB_WHERE_* */
+	HVLAB_NL_A_TSC,			/* u64 */
+	HVLAB_NL_A_DROPPED,		/* u64 */
+	__HVLAB_NL_A_MAX,
+};
+#define HVLAB_NL_A_MAX		(__HVLAB_NL_A_MAX - 1)
+
+#define HVLAB_WHERE_KERNEL	0
+#define HVLAB_WHERE_USER	1
 
 #endif /* _UAPI_HVLAB_H */
