@@ -21,6 +21,7 @@
 #include "decode.h"
 
 #include "hvlab.h"
+#include "tele.h"
 
 #define HV_NAME "hvlab"
 
@@ -64,6 +65,13 @@ struct hv_vm {
 	struct hv_mmu mmu;
 	int zap_pending;
 	u64 mmu_gen;
+
+	/* Telemetry (module/stats.c): who may read it, and how it is found. */
+	u32 id;			/* > 0, HVLAB_GET_VM_ID */
+	kuid_t owner;		/* effective uid of the creator */
+	pid_t pid;		/* tgid of the creator */
+	u32 event_sample;	/* every Nth exit to the multicast group, 0: none */
+	struct list_head node;	/* on hv_vms, under hv_vms_lock */
 };
 
 struct hv_vcpu {
@@ -116,6 +124,14 @@ struct hv_vcpu {
 	/* Exit counts, by enum hvlab_stat. */
 	u64 exits;
 	u64 stat[HVLAB_STAT_NR];
+
+	/* Histograms, journal, events of module/stats.c; never NULL. */
+	struct hv_tele *tele;
+
+	/* Exit routing (module/route.c): HVLAB_SET_EXIT_ROUTE rules, oldest first. */
+	struct hvlab_exit_route routes[HVLAB_MAX_ROUTES];
+	unsigned int nr_routes;
+	u32 io_latch;		/* the in-kernel port "device" of HVLAB_ROUTE_IO */
 };
 
 /* Canonical for 48-bit linear addresses (SDM Vol. 1 3.3.7.1, APM Vol. 2 5.3.1). */
@@ -124,10 +140,33 @@ static inline bool hv_canonical(u64 addr)
 	return ((s64)addr << 16 >> 16) == (s64)addr;
 }
 
+/*
+ * Telemetry hooks, the same for both backends (module/stats.c):
+ *   hv_tele_entry()  right before the world switch, interrupts off: the
+ *                    previous exit is over, into its histogram it goes
+ *   hv_tele_exit()   right after the world switch: the exit's timestamp
+ *   hv_exit_info()   the raw reason and qualification, as read from the
+ *                    VMCS/VMCB (also the run page's vendor_reason)
+ *   hv_count_exit()  the neutral reason, once per exit: count, journal,
+ *                    tracepoint
+ */
+void hv_tele_entry(struct hv_vcpu *vcpu);
+void hv_tele_exit(struct hv_vcpu *vcpu);
+void hv_tele_count(struct hv_vcpu *vcpu, unsigned int stat);
+
+static inline void hv_exit_info(struct hv_vcpu *vcpu, u64 reason, u64 qual, u64 qual2)
+{
+	vcpu->run->vendor_reason = reason;
+	vcpu->tele->vendor_reason = reason;
+	vcpu->tele->qual = qual;
+	vcpu->tele->qual2 = qual2;
+}
+
 static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
 {
 	vcpu->exits++;
 	vcpu->stat[stat]++;
+	hv_tele_count(vcpu, stat);
 }
 
 /* The module's own exceptions for the guest (e.g. #GP for a bad MSR). */
@@ -218,13 +257,36 @@ int hv_vcpu_run(struct hv_vcpu *vcpu);
 struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa);
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
 void hv_vm_zap_mmu(struct hv_vm *vm);
-void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
+int hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
 int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip);
 int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip);
 
 /* module/msr.c: RDMSR/WRMSR of the MSRs hvlab keeps for the guest */
 #define HV_EXIT_SKIP	2	/* handled: move RIP past the instruction, re-enter */
 int hv_exit_rdmsr_wrmsr(struct hv_vcpu *vcpu, bool write, u64 next_rip);
+int hv_exit_msr_user(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip);
+/* module/route.c: exits whose handling HVLAB_SET_EXIT_ROUTE can move */
+int hv_exit_cpuid(struct hv_vcpu *vcpu, u64 next_rip);
+int hv_exit_hlt(struct hv_vcpu *vcpu, u64 next_rip);
+int hv_exit_hypercall(struct hv_vcpu *vcpu, u64 next_rip);
+bool hv_route_msr_to_user(struct hv_vcpu *vcpu, u32 index);
+bool hv_route_io_in_kernel(struct hv_vcpu *vcpu, u16 port);
+long hv_route_set(struct hv_vcpu *vcpu, const struct hvlab_exit_route __user *ur);
+/* module/stats.c: the telemetry objects' lives and the RUN hooks */
+extern bool hv_telemetry;
+int hv_tele_vcpu_init(struct hv_vcpu *vcpu);
+void hv_tele_vcpu_free(struct hv_vcpu *vcpu);
+void hv_tele_vm_add(struct hv_vm *vm);
+void hv_tele_vm_del(struct hv_vm *vm);
+void hv_tele_run_begin(struct hv_vcpu *vcpu);
+void hv_tele_run_end(struct hv_vcpu *vcpu);
+void hv_tele_reset(struct hv_vcpu *vcpu);
+int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma);
+void hv_journal_thaw(struct hv_vcpu *vcpu);
+/* module/genl.c */
+int hv_genl_init(void);
+void hv_genl_exit(void);
+void hv_genl_send_events(struct work_struct *work);
 /* module/mem.c and mmu/walk.c: guest memory from exit handlers */
 int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);

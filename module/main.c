@@ -137,16 +137,21 @@ static int __init hv_init(void)
 	err = hv_hw_init();
 	if (err)
 		goto err_unsetup;
+	err = hv_genl_init();		/* exit telemetry (genl.c) */
+	if (err)
+		goto err_hw;
 
 	hv_miscdev.mode = hv_dev_mode;
 	err = misc_register(&hv_miscdev);	/* last: now userspace can come */
 	if (err)
-		goto err_hw;
+		goto err_genl;
 
 	pr_info("loaded: %s backend, %u-bit guest-physical addresses\n",
 		hv_ops->name, hv_gpa_bits);
 	return 0;
 
+err_genl:
+	hv_genl_exit();
 err_hw:
 	hv_hw_exit();
 err_unsetup:
@@ -157,6 +162,7 @@ err_unsetup:
 static void __exit hv_exit(void)
 {
 	misc_deregister(&hv_miscdev);
+	hv_genl_exit();
 	hv_hw_exit();
 	hv_ops->hardware_unsetup();
 }

@@ -123,6 +123,8 @@ int hv_exit_rdmsr_wrmsr(struct hv_vcpu *vcpu, bool write, u64 next_rip)
 	int err;
 
 	hv_count_exit(vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
+	if (hv_route_msr_to_user(vcpu, index))	/* HVLAB_SET_EXIT_ROUTE */
+		return hv_exit_msr_user(vcpu, index, write, val, next_rip);
 	err = write ? hv_msr_write(vcpu, index, val) : hv_msr_read(vcpu, index, &val);
 	if (err == -ENOENT)
 		return hv_exit_msr(vcpu, index, write, val, next_rip);

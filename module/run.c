@@ -157,10 +157,33 @@ void hv_vm_zap_mmu(struct hv_vm *vm)
 	mutex_unlock(&vm->mmu_lock);
 }
 
-void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
+/* IN of @size bytes: EAX zero-extends into RAX, AL/AX keep the rest (SDM Vol. 1 3.4.1.1). */
+static void hv_set_in_data(struct hv_vcpu *vcpu, u32 val, u8 size)
+{
+	if (size == 4)
+		vcpu->regs.rax = val;
+	else
+		memcpy(&vcpu->regs.rax, &val, size);
+}
+
+/*
+ * One port access: to userspace (the run page), or, for a port routed to
+ * the kernel (HVLAB_ROUTE_IO), the vCPU's 4-byte latch.  Returns 1 to
+ * re-enter, 0 for userspace.
+ */
+int hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
 {
 	struct hvlab_run *run = vcpu->run;
 	u8 *data = (u8 *)run + HVLAB_RUN_IO_DATA_OFFSET;
+
+	if (hv_route_io_in_kernel(vcpu, port)) {
+		if (in)
+			hv_set_in_data(vcpu, vcpu->io_latch, size);
+		else
+			memcpy(&vcpu->io_latch, &vcpu->regs.rax, size);
+		vcpu->regs.rip = next_rip;
+		return 1;
+	}
 
 	run->exit_reason = HVLAB_EXIT_IO;
 	run->io.direction = in ? HVLAB_IO_IN : HVLAB_IO_OUT;
@@ -177,6 +200,7 @@ void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
 		memcpy(data, &vcpu->regs.rax, size);
 		vcpu->regs.rip = next_rip;
 	}
+	return 0;
 }
 
 /*
@@ -185,12 +209,18 @@ void hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
  */
 int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip)
 {
-	struct hvlab_run *run = vcpu->run;
-
 	if (vcpu->msr_policy != HVLAB_MSR_UNKNOWN_USERSPACE) {
 		hv_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 		return 1;
 	}
+	return hv_exit_msr_user(vcpu, index, write, data, next_rip);
+}
+
+/* RDMSR/WRMSR for userspace: by policy, or routed there (HVLAB_ROUTE_MSR). */
+int hv_exit_msr_user(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip)
+{
+	struct hvlab_run *run = vcpu->run;
+
 	run->exit_reason = HVLAB_EXIT_MSR;
 	run->msr.index = index;
 	run->msr.is_write = write;
@@ -232,13 +262,18 @@ static int hv_complete_pending(struct hv_vcpu *vcpu)
 		}
 
 		memcpy(&val, data, vcpu->pending.size);
-		if (vcpu->pending.size == 4)
-			vcpu->regs.rax = val;
-		else
-			memcpy(&vcpu->regs.rax, &val, vcpu->pending.size);
+		hv_set_in_data(vcpu, val, vcpu->pending.size);
 		vcpu->regs.rip = vcpu->pending.next_rip;
 		break;
 	}
+	case HVLAB_EXIT_CPUID:
+		/* Routed to userspace: the guest gets what userspace left there. */
+		vcpu->regs.rax = vcpu->run->cpuid.eax;
+		vcpu->regs.rbx = vcpu->run->cpuid.ebx;
+		vcpu->regs.rcx = vcpu->run->cpuid.ecx;
+		vcpu->regs.rdx = vcpu->run->cpuid.edx;
+		vcpu->regs.rip = vcpu->pending.next_rip;
+		break;
 	case HVLAB_EXIT_MMIO:
 		err = hv_complete_mmio(vcpu);
 		break;
@@ -271,6 +306,7 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	if (current->mm != vcpu->vm->mm)
 		return hv_reject(-EIO, "RUN from a process that did not create the VM");
 
+	hv_tele_run_begin(vcpu);
 	ret = hv_complete_pending(vcpu);
 	if (ret)
 		return ret;
@@ -297,6 +333,7 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	}
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
 	hv_ops->vcpu_save_state(vcpu);
+	hv_tele_run_end(vcpu);
 
 	/* For device models: could an interrupt be delivered right now? */
 	run->if_flag = !!(vcpu->regs.rflags & X86_EFLAGS_IF);

@@ -299,6 +299,15 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 			ret = -EFAULT;
 		break;
 	}
+	case HVLAB_SET_EXIT_ROUTE:
+		ret = hv_route_set(vcpu, argp);
+		break;
+	case HVLAB_THAW_JOURNAL:
+		if (arg)
+			ret = hv_reject(-EINVAL, "THAW_JOURNAL takes no argument");
+		else
+			hv_journal_thaw(vcpu);
+		break;
 	default:
 		ret = -ENOTTY;
 	}
@@ -326,6 +335,8 @@ static const struct vm_operations_struct hv_run_vm_ops = {
 
 static int hv_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 {
+	if (vma->vm_pgoff == HVLAB_JOURNAL_OFFSET >> PAGE_SHIFT)
+		return hv_journal_mmap(file->private_data, vma);
 	if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start > PAGE_SIZE)
 		return hv_reject(-EINVAL, "the run page is %lu bytes at offset 0", PAGE_SIZE);
 	if (!(vma->vm_flags & VM_SHARED))
@@ -355,6 +366,7 @@ static const struct file_operations hv_vcpu_fops = {
 /* Called from hv_vm_free only: no fd refers to @vcpu any more. */
 void hv_vcpu_destroy(struct hv_vcpu *vcpu)
 {
+	hv_tele_vcpu_free(vcpu);
 	kfree(vcpu->cpuid);
 	fpu_free_guest_fpstate(&vcpu->fpu);
 	free_page((unsigned long)vcpu->run);
@@ -389,6 +401,9 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 		goto err_backend;
 	if (!fpu_alloc_guest_fpstate(&vcpu->fpu))
 		goto err_run;
+	err = hv_tele_vcpu_init(vcpu);
+	if (err)
+		goto err_fpu;
 	hv_vcpu_reset(vcpu);
 
 	hv_vm_get(vm);		/* the vCPU fd's reference */
@@ -397,7 +412,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 		err = fd;
 		goto err_ref;
 	}
-	vm->vcpus[id] = vcpu;
+	/* Netlink dumps read vcpus[] without vm->lock: publish it whole. */
+	smp_store_release(&vm->vcpus[id], vcpu);
 	vm->nr_vcpus++;
 	mutex_unlock(&vm->lock);
 	return fd;
@@ -405,6 +421,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 err_ref:
 	/* Never the last reference: the caller's VM fd holds one. */
 	refcount_dec(&vm->ref.refcount);
+	hv_tele_vcpu_free(vcpu);
+err_fpu:
 	fpu_free_guest_fpstate(&vcpu->fpu);
 err_run:
 	free_page((unsigned long)vcpu->run);

@@ -28,6 +28,8 @@ static void hv_vm_free(struct kref *ref)
 	struct hv_vm *vm = container_of(ref, struct hv_vm, ref);
 	unsigned int i;
 
+	/* Out of telemetry's sight first: dumps walk the VM list. */
+	hv_tele_vm_del(vm);
 	/* vCPUs live until their VM goes: nothing can reach them now. */
 	for (i = 0; i < hv_max_vcpus; i++)
 		if (vm->vcpus[i])
@@ -133,6 +135,10 @@ static long hv_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 	case HVLAB_CREATE_VCPU:
 		return hv_vcpu_create(vm, arg);
+	case HVLAB_GET_VM_ID:
+		if (arg)
+			return hv_reject(-EINVAL, "GET_VM_ID takes no argument");
+		return vm->id;
 	default:
 		return -ENOTTY;
 	}
@@ -187,14 +193,17 @@ int hv_vm_create(void)
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
 
+	hv_tele_vm_add(vm);
+
 	fd = anon_inode_getfd("hvlab-vm", &hv_vm_fops, vm, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		err = fd;
-		goto err_hw;
+		goto err_tele;
 	}
 	return fd;
 
-err_hw:
+err_tele:
+	hv_tele_vm_del(vm);
 	mmdrop(vm->mm);
 	hv_hw_put();
 err_mmu:

@@ -129,33 +129,22 @@ static int svm_exit_invd(struct svm_vcpu *svm)
 	return 1;
 }
 
-/* CPUID (0F A2). */
+/* CPUID (0F A2): answered by the core, in the kernel or by userspace (route.c). */
 static int svm_exit_cpuid(struct svm_vcpu *svm)
 {
-	struct hvlab_regs *r = &svm->vcpu.regs;
-	u32 a, b, c, d;
-
-	hv_cpuid(&svm->vcpu, r->rax, r->rcx, &a, &b, &c, &d);
-	r->rax = a;
-	r->rbx = b;
-	r->rcx = c;
-	r->rdx = d;
-	svm_skip(svm, 2);
-	return 1;
+	return hv_exit_cpuid(&svm->vcpu, svm_next_rip(svm, 2));
 }
 
-/*
- * HLT (F4): with an interrupt queued that the guest can take, the halt
- * ends at once (the interrupt is delivered on entry); otherwise only
- * userspace can wake the guest.
- */
+/* VMMCALL (0F 01 D9): answered by the core (route.c). */
+static int svm_exit_vmmcall(struct svm_vcpu *svm)
+{
+	return hv_exit_hypercall(&svm->vcpu, svm_next_rip(svm, 3));
+}
+
+/* HLT (F4): the core decides who wakes the guest (route.c). */
 static int svm_exit_hlt(struct svm_vcpu *svm)
 {
-	svm_skip(svm, 1);
-	if (svm->vcpu.events.irq_pending && (svm->vcpu.regs.rflags & X86_EFLAGS_IF))
-		return 1;
-	svm->vcpu.run->exit_reason = HVLAB_EXIT_HLT;
-	return 0;
+	return hv_exit_hlt(&svm->vcpu, svm_next_rip(svm, 1));
 }
 
 /*
@@ -184,9 +173,8 @@ static int svm_exit_io(struct svm_vcpu *svm)
 	if (info & SVM_IOIO_STR_MASK)
 		return hv_exit_string_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16,
 					 svm->vmcb->control.exit_info_2);
-	hv_exit_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16, size,
-		   svm->vmcb->control.exit_info_2);
-	return 0;
+	return hv_exit_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16, size,
+			  svm->vmcb->control.exit_info_2);
 }
 
 /*
@@ -301,25 +289,25 @@ static const struct svm_exit {
 } svm_exits[] = {
 	[SVM_EXIT_INTR]		= { svm_exit_resume,	HVLAB_STAT_EXTERNAL_INTERRUPT },
 	[SVM_EXIT_NMI]		= { svm_exit_resume,	HVLAB_STAT_NMI },
-	[SVM_EXIT_SMI]		= { svm_exit_resume,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_SMI]		= { svm_exit_resume,	HVLAB_STAT_SMI },
 	[SVM_EXIT_VINTR]	= { svm_exit_vintr,	HVLAB_STAT_IRQ_WINDOW },
 	[SVM_EXIT_CPUID]	= { svm_exit_cpuid,	HVLAB_STAT_CPUID },
-	[SVM_EXIT_INVD]		= { svm_exit_invd,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_INVD]		= { svm_exit_invd,	HVLAB_STAT_INVD },
 	[SVM_EXIT_HLT]		= { svm_exit_hlt,	HVLAB_STAT_HLT },
-	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
 	[SVM_EXIT_IOIO]		= { svm_exit_io,	HVLAB_STAT_IO },
 	[SVM_EXIT_MSR]		= { svm_exit_msr,	SVM_STAT_BY_HANDLER },
 	[SVM_EXIT_SHUTDOWN]	= { svm_exit_shutdown,	HVLAB_STAT_SHUTDOWN },
-	[SVM_EXIT_VMRUN]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_VMMCALL]	= { svm_exit_ud,	HVLAB_STAT_HYPERCALL },
-	[SVM_EXIT_VMLOAD]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_VMSAVE]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_STGI]		= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_CLGI]		= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_SKINIT]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_MONITOR]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_MWAIT]	= { svm_exit_ud,	HVLAB_STAT_OTHER },
-	[SVM_EXIT_XSETBV]	= { svm_exit_gp,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_VMRUN]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
+	[SVM_EXIT_VMMCALL]	= { svm_exit_vmmcall,	HVLAB_STAT_HYPERCALL },
+	[SVM_EXIT_VMLOAD]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
+	[SVM_EXIT_VMSAVE]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
+	[SVM_EXIT_STGI]		= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
+	[SVM_EXIT_CLGI]		= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
+	[SVM_EXIT_SKINIT]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
+	[SVM_EXIT_MONITOR]	= { svm_exit_ud,	HVLAB_STAT_MONITOR_MWAIT },
+	[SVM_EXIT_MWAIT]	= { svm_exit_ud,	HVLAB_STAT_MONITOR_MWAIT },
+	[SVM_EXIT_XSETBV]	= { svm_exit_gp,	HVLAB_STAT_XSETBV },
 	[SVM_EXIT_NPF]		= { svm_exit_npf,	SVM_STAT_BY_HANDLER },
 };
 
@@ -385,7 +373,7 @@ static int svm_lost_state(struct svm_vcpu *svm, u32 code)
 
 	pr_err_ratelimited("vCPU %u: #VMEXIT %#x left the host's own state in the VMCB (RIP %pS); the guest's state is lost (a QEMU multi-threaded TCG bug; use one TCG thread)\n",
 			   svm->vcpu.id, code, (void *)vmcb->save.rip);
-	hv_count_exit(&svm->vcpu, HVLAB_STAT_OTHER);
+	hv_count_exit(&svm->vcpu, HVLAB_STAT_INTERNAL);
 	hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_LOST_STATE, 3, data);
 	return 0;
 }
@@ -431,9 +419,11 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		return svm_entry_failed(svm, rule, field);
 	}
 
+	hv_tele_entry(vcpu);
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	hv_tele_exit(vcpu);
 	/* #VMEXIT set DR7 to its reset value (15.7.2): put the host's back. */
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
@@ -456,7 +446,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 
 	code = vmcb->control.exit_code;
-	vcpu->run->vendor_reason = code;
+	hv_exit_info(vcpu, code, vmcb->control.exit_info_1, vmcb->control.exit_info_2);
 	if (unlikely(vmcb->save.rip == (unsigned long)svm_vmrun_return &&
 		     vmcb->save.cs.selector == __KERNEL_CS))
 		return svm_lost_state(svm, code);
@@ -470,7 +460,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 			hv_count_exit(vcpu, svm_exits[code].stat);
 		return svm_exits[code].fn(svm);
 	}
-	hv_count_exit(vcpu, HVLAB_STAT_OTHER);
+	hv_count_exit(vcpu, HVLAB_STAT_INTERNAL);
 
 	svm_dump_vmcb(svm);
 	{

@@ -144,32 +144,22 @@ static int vmx_exit_invd(struct vmx_vcpu *vmx)
 	return 1;
 }
 
+/* CPUID: answered by the core, in the kernel or by userspace (route.c). */
 static int vmx_exit_cpuid(struct vmx_vcpu *vmx)
 {
-	struct hvlab_regs *r = &vmx->vcpu.regs;
-	u32 a, b, c, d;
-
-	hv_cpuid(&vmx->vcpu, r->rax, r->rcx, &a, &b, &c, &d);
-	r->rax = a;
-	r->rbx = b;
-	r->rcx = c;
-	r->rdx = d;
-	vmx_skip(vmx);
-	return 1;
+	return hv_exit_cpuid(&vmx->vcpu, vmx_next_rip(vmx));
 }
 
-/*
- * HLT: with an interrupt queued that the guest can take, the halt ends at
- * once (the interrupt is delivered on entry); otherwise only userspace can
- * wake the guest.
- */
+/* VMCALL: answered by the core (route.c). */
+static int vmx_exit_vmcall(struct vmx_vcpu *vmx)
+{
+	return hv_exit_hypercall(&vmx->vcpu, vmx_next_rip(vmx));
+}
+
+/* HLT: the core decides who wakes the guest (route.c). */
 static int vmx_exit_hlt(struct vmx_vcpu *vmx)
 {
-	vmx_skip(vmx);
-	if (vmx->vcpu.events.irq_pending && (vmx->vcpu.regs.rflags & X86_EFLAGS_IF))
-		return 1;
-	vmx->vcpu.run->exit_reason = HVLAB_EXIT_HLT;
-	return 0;
+	return hv_exit_hlt(&vmx->vcpu, vmx_next_rip(vmx));
 }
 
 /*
@@ -193,9 +183,8 @@ static int vmx_exit_io(struct vmx_vcpu *vmx)
 	if (q & VMX_IO_STRING)
 		return hv_exit_string_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q),
 					 vmx_next_rip(vmx));
-	hv_exit_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q), VMX_IO_SIZE(q),
-		   vmx_next_rip(vmx));
-	return 0;
+	return hv_exit_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q), VMX_IO_SIZE(q),
+			  vmx_next_rip(vmx));
 }
 
 /* The syscall MSRs VM exits leave alone; vmx_vcpu_enter() switches them. */
@@ -429,28 +418,28 @@ static const struct vmx_exit {
 	[EXIT_REASON_INTERRUPT_WINDOW]		= { vmx_exit_irq_window,	HVLAB_STAT_IRQ_WINDOW },
 	[EXIT_REASON_CPUID]			= { vmx_exit_cpuid,		HVLAB_STAT_CPUID },
 	[EXIT_REASON_HLT]			= { vmx_exit_hlt,		HVLAB_STAT_HLT },
-	[EXIT_REASON_INVD]			= { vmx_exit_invd,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMCALL]			= { vmx_exit_ud,		HVLAB_STAT_HYPERCALL },
-	[EXIT_REASON_VMCLEAR]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMLAUNCH]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMPTRLD]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMPTRST]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMREAD]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMRESUME]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMWRITE]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMOFF]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_VMON]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_INVD]			= { vmx_exit_invd,		HVLAB_STAT_INVD },
+	[EXIT_REASON_VMCALL]			= { vmx_exit_vmcall,		HVLAB_STAT_HYPERCALL },
+	[EXIT_REASON_VMCLEAR]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMLAUNCH]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMPTRLD]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMPTRST]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMREAD]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMRESUME]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMWRITE]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMOFF]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_VMON]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 	[EXIT_REASON_CR_ACCESS]			= { vmx_exit_cr,		HVLAB_STAT_CR_ACCESS },
 	[EXIT_REASON_IO_INSTRUCTION]		= { vmx_exit_io,		HVLAB_STAT_IO },
 	[EXIT_REASON_MSR_READ]			= { vmx_exit_msr,		VMX_STAT_BY_HANDLER },
 	[EXIT_REASON_MSR_WRITE]			= { vmx_exit_msr,		VMX_STAT_BY_HANDLER },
-	[EXIT_REASON_MWAIT_INSTRUCTION]		= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_MONITOR_INSTRUCTION]	= { vmx_exit_ud,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_MWAIT_INSTRUCTION]		= { vmx_exit_ud,		HVLAB_STAT_MONITOR_MWAIT },
+	[EXIT_REASON_MONITOR_INSTRUCTION]	= { vmx_exit_ud,		HVLAB_STAT_MONITOR_MWAIT },
 	[EXIT_REASON_EPT_VIOLATION]		= { vmx_exit_ept_violation,	VMX_STAT_BY_HANDLER },
-	[EXIT_REASON_EPT_MISCONFIG]		= { vmx_exit_ept_misconfig,	HVLAB_STAT_OTHER },
-	[EXIT_REASON_INVEPT]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_INVVPID]			= { vmx_exit_ud,		HVLAB_STAT_OTHER },
-	[EXIT_REASON_XSETBV]			= { vmx_exit_gp,		HVLAB_STAT_OTHER },	/* guest XCR0 is not switched */
+	[EXIT_REASON_EPT_MISCONFIG]		= { vmx_exit_ept_misconfig,	HVLAB_STAT_INTERNAL },
+	[EXIT_REASON_INVEPT]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_INVVPID]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_XSETBV]			= { vmx_exit_gp,		HVLAB_STAT_XSETBV },	/* guest XCR0 is not switched */
 	[EXIT_REASON_PREEMPTION_TIMER]		= { vmx_exit_timeslice,		HVLAB_STAT_TIMESLICE },
 };
 
@@ -666,7 +655,9 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (native_read_cr2() != vcpu->sregs.cr2)
 		native_write_cr2(vcpu->sregs.cr2);
 
+	hv_tele_entry(vcpu);
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
+	hv_tele_exit(vcpu);
 
 	vcpu->sregs.cr2 = native_read_cr2();
 	vmx_switch_to_host(vmx, &host);
@@ -696,7 +687,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 
 	vmx_read_exit(vmx);
-	vcpu->run->vendor_reason = vmx->exit_reason;
+	hv_exit_info(vcpu, vmx->exit_reason, vmx->exit_qual, vmx->exit_gpa);
 	if (vmx->exit_reason & VMX_EXIT_FAILED_ENTRY) {
 		/* Invalid guest state or MSR loading (27.8): nothing ran. */
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
@@ -716,7 +707,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 			hv_count_exit(vcpu, vmx_exits[reason].stat);
 		return vmx_exits[reason].fn(vmx);
 	}
-	hv_count_exit(vcpu, HVLAB_STAT_OTHER);
+	hv_count_exit(vcpu, HVLAB_STAT_INTERNAL);
 
 	vmx_dump_vmcs(vmx);
 	{
