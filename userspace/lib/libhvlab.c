@@ -118,6 +118,37 @@ int hvlab_get_exit_stats(int vcpu_fd, struct hvlab_exit_stats *stats)
 	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_EXIT_STATS, stats);
 }
 
+int hvlab_set_exit_route(int vcpu_fd, const struct hvlab_exit_route *route)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_SET_EXIT_ROUTE, route);
+}
+
+int hvlab_thaw_journal(int vcpu_fd)
+{
+	return hv_ioctl(vcpu_fd, HVLAB_THAW_JOURNAL, 0);
+}
+
+int hvlab_get_vm_id(int vm_fd)
+{
+	return hv_ioctl(vm_fd, HVLAB_GET_VM_ID, 0);
+}
+
+int hvlab_map_journal(int vcpu_fd, const struct hvlab_journal **journal)
+{
+	void *p = mmap(NULL, HVLAB_JOURNAL_SIZE, PROT_READ, MAP_SHARED, vcpu_fd,
+		       HVLAB_JOURNAL_OFFSET);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*journal = p;
+	return 0;
+}
+
+int hvlab_unmap_journal(const struct hvlab_journal *journal)
+{
+	return munmap((void *)journal, HVLAB_JOURNAL_SIZE) ? -errno : 0;
+}
+
 int hvlab_map_run(int vcpu_fd, size_t size, struct hvlab_run **run)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -53,6 +53,17 @@ int hvlab_get_cpuid(int vcpu_fd, struct hvlab_cpuid *cpuid);	/* nent in/out */
 int hvlab_set_cpuid(int vcpu_fd, const struct hvlab_cpuid *cpuid);
 int hvlab_set_msr_policy(int vcpu_fd, unsigned long policy);	/* HVLAB_MSR_UNKNOWN_* */
 int hvlab_get_exit_stats(int vcpu_fd, struct hvlab_exit_stats *stats);
+int hvlab_set_exit_route(int vcpu_fd, const struct hvlab_exit_route *route);
+int hvlab_thaw_journal(int vcpu_fd);
+/* VM fd: the id telemetry (netlink) knows the VM by; > 0. */
+int hvlab_get_vm_id(int vm_fd);
+
+/*
+ * mmap() the exit journal of @vcpu_fd read-only (HVLAB_JOURNAL_SIZE bytes
+ * at HVLAB_JOURNAL_OFFSET); entries follow at HVLAB_JOURNAL_ENTRIES_OFFSET.
+ */
+int hvlab_map_journal(int vcpu_fd, const struct hvlab_journal **journal);
+int hvlab_unmap_journal(const struct hvlab_journal *journal);
 
 /*
  * mmap() @size bytes (from hvlab_vcpu_mmap_size()) of the run page of
