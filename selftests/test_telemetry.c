@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_telemetry - exit telemetry (issue 6), on both vendors, with 64-bit
+ * C guests:
+ *   - counts per neutral reason match a guest that performs known numbers
+ *     of each exit, and every histogram sums to its count (an exit is in
+ *     a histogram once the guest is entered again: the one userspace is
+ *     handling shows as OPEN);
+ *   - exit routing moves a CPUID leaf, an MSR, HLT and a port range
+ *     between kernel and userspace, and bad rules are refused;
+ *   - the journal holds the exits before a deliberate triple fault and
+ *     stays frozen until thawed;
+ *   - the netlink dump (libnl-3) works while a guest runs in another
+ *     thread, RESET zeroes, the multicast group streams sampled exits;
+ *   - only the VM's owner (or CAP_SYS_ADMIN) reads or resets its
+ *     statistics: a child that setuid()s to another uid is refused.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "guest.h"
+#include "hvlab_nl.h"
+
+#define MSR_IA32_PAT	0x277
+#define PAT_VALUE	0x0007040600070406ull
+#define PORT_OUT	0x80		/* userspace, the default */
+#define PORT_LATCH	0x90		/* routed to the kernel's latch */
+#define LEAF_ROUTED	0x40000001	/* routed to userspace */
+#define NOBODY		65534
+
+#define TELEMETRY_PARAM	"/sys/module/hvlab/parameters/telemetry"
+
+/* What the dump said about one VM, by reason (vCPU 0 only). */
+struct snap {
+	int seen[HVLAB_STAT_NR];
+	struct hvlab_nl_stat st[HVLAB_STAT_NR];
+	int msgs;
+};
+
+static int snap_cb(const struct hvlab_nl_stat *st, void *arg)
+{
+	struct snap *s = arg;
+
+	s->msgs++;
+	if (st->vcpu_id == 0 && st->stat < HVLAB_STAT_NR) {
+		s->seen[st->stat] = 1;
+		s->st[st->stat] = *st;
+	}
+	return 0;
+}
+
+FIXTURE(tel) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+	struct hvlab_nl *nl;
+	uint32_t vm_id;
+};
+
+FIXTURE_SETUP(tel)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	/* Telemetry is on by default; a failed test must not leave it off. */
+	hvt_write_str(TELEMETRY_PARAM, "1");
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	ret = hvlab_get_vm_id(self->vm->fd);
+	ASSERT_LT(0, ret) TH_LOG("GET_VM_ID: %s", strerror(-ret));
+	self->vm_id = ret;
+	ret = hvlab_nl_open(&self->nl);
+	ASSERT_EQ(0, ret) TH_LOG("netlink family hvlab: %s", strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(tel)
+{
+	hvlab_nl_close(self->nl);
+	hvt_vm_free(self->vm);
+	hvt_write_str(TELEMETRY_PARAM, "1");
+}
+
+#define ENTER_C(fn, a0, a1) do {						\
+	int __r = hvt_vcpu_enter_c(self->vcpu, (void *)(fn), (a0), (a1));	\
+	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
+} while (0)
+
+#define SNAP(s) do {								\
+	int __r;								\
+	memset((s), 0, sizeof(*(s)));						\
+	__r = hvlab_nl_dump(self->nl, self->vm_id, snap_cb, (s));		\
+	ASSERT_EQ(0, __r) TH_LOG("dump: %s", strerror(-__r));			\
+} while (0)
+
+static uint64_t hsum(const uint64_t *h)
+{
+	return hvlab_hist_sum(h, HVLAB_HIST_BUCKETS);
+}
+
+/* Every histogram sums to its n; kernel + user + the open exit = count. */
+static void check_consistent(struct __test_metadata *_metadata, const struct snap *s)
+{
+	unsigned int i, open = 0;
+
+	for (i = 0; i < HVLAB_STAT_NR; i++) {
+		const struct hvlab_nl_stat *st = &s->st[i];
+
+		if (!s->seen[i])
+			continue;
+		EXPECT_EQ(st->n[HVLAB_NL_KERNEL], hsum(st->hist[HVLAB_NL_KERNEL]))
+			TH_LOG("%s: kernel histogram", hvlab_stat_name(i));
+		EXPECT_EQ(st->n[HVLAB_NL_USER], hsum(st->hist[HVLAB_NL_USER]))
+			TH_LOG("%s: user histogram", hvlab_stat_name(i));
+		EXPECT_EQ(st->count, st->n[HVLAB_NL_KERNEL] + st->n[HVLAB_NL_USER] + !!st->open)
+			TH_LOG("%s: count %llu, kernel %llu, user %llu, open %d", hvlab_stat_name(i),
+			       (unsigned long long)st->count,
+			       (unsigned long long)st->n[HVLAB_NL_KERNEL],
+			       (unsigned long long)st->n[HVLAB_NL_USER], st->open);
+		/* Round trips are taken only for exits userspace handled. */
+		EXPECT_GE(st->n[HVLAB_NL_USER] + !!st->open, st->n[HVLAB_NL_RTT])
+			TH_LOG("%s: more round trips than userspace exits", hvlab_stat_name(i));
+		open += !!st->open;
+	}
+	/* Userspace is looking at exactly one exit right now. */
+	EXPECT_EQ(1u, open);
+}
+
+static uint64_t cnt(const struct snap *s, unsigned int stat)
+{
+	return s->seen[stat] ? s->st[stat].count : 0;
+}
+
+static uint64_t nk(const struct snap *s, unsigned int stat)
+{
+	return s->seen[stat] ? s->st[stat].n[HVLAB_NL_KERNEL] : 0;
+}
+
+static uint64_t nu(const struct snap *s, unsigned int stat)
+{
+	return s->seen[stat] ? s->st[stat].n[HVLAB_NL_USER] : 0;
+}
+
+/* ---- counts and histograms */
+
+GUEST_CODE static void guest_known_exits(void)
+{
+	uint32_t a, b, c, d;
+	int i;
+
+	GUEST_SYNC(0);
+	for (i = 0; i < 10; i++)
+		guest_cpuid(0, 0, &a, &b, &c, &d);
+	for (i = 0; i < 7; i++)
+		(void)guest_rdmsr(MSR_IA32_PAT);
+	for (i = 0; i < 3; i++)
+		guest_wrmsr(MSR_IA32_PAT, PAT_VALUE);
+	for (i = 0; i < 4; i++)
+		guest_outb(PORT_OUT, i);
+	for (i = 0; i < 2; i++)
+		guest_hlt();
+	GUEST_SYNC(1);
+}
+
+TEST_F(tel, counts_and_histograms)
+{
+	struct hvlab_exit_stats ioc;
+	struct snap a, b;
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	SNAP(&a);
+	check_consistent(_metadata, &a);
+	EXPECT_TRUE(a.seen[HVLAB_STAT_IO] && a.st[HVLAB_STAT_IO].open) TH_LOG("the ucall is open");
+	for (i = 0; i < 4; i++)
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	for (i = 0; i < 2; i++)
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	SNAP(&b);
+	check_consistent(_metadata, &b);
+
+	EXPECT_EQ(10u, cnt(&b, HVLAB_STAT_CPUID) - cnt(&a, HVLAB_STAT_CPUID));
+	EXPECT_EQ(10u, nk(&b, HVLAB_STAT_CPUID) - nk(&a, HVLAB_STAT_CPUID));
+	EXPECT_EQ(0u, nu(&b, HVLAB_STAT_CPUID));
+	EXPECT_EQ(7u, cnt(&b, HVLAB_STAT_MSR_READ) - cnt(&a, HVLAB_STAT_MSR_READ));
+	EXPECT_EQ(7u, nk(&b, HVLAB_STAT_MSR_READ) - nk(&a, HVLAB_STAT_MSR_READ));
+	EXPECT_EQ(3u, cnt(&b, HVLAB_STAT_MSR_WRITE) - cnt(&a, HVLAB_STAT_MSR_WRITE));
+	/* 4 OUTs and the closing ucall; the opening ucall and the 4 OUTs are done. */
+	EXPECT_EQ(5u, cnt(&b, HVLAB_STAT_IO) - cnt(&a, HVLAB_STAT_IO));
+	EXPECT_EQ(5u, nu(&b, HVLAB_STAT_IO) - nu(&a, HVLAB_STAT_IO));
+	EXPECT_EQ(2u, cnt(&b, HVLAB_STAT_HLT) - cnt(&a, HVLAB_STAT_HLT));
+	EXPECT_EQ(2u, nu(&b, HVLAB_STAT_HLT) - nu(&a, HVLAB_STAT_HLT));
+	EXPECT_EQ(2u, b.st[HVLAB_STAT_HLT].n[HVLAB_NL_RTT]);
+	/* A kernel exit takes some cycles, and a userspace one takes longer. */
+	EXPECT_LT(0u, b.st[HVLAB_STAT_CPUID].cycles[HVLAB_NL_KERNEL]);
+	EXPECT_LT(b.st[HVLAB_STAT_CPUID].cycles[HVLAB_NL_KERNEL] / 10,
+		  b.st[HVLAB_STAT_HLT].cycles[HVLAB_NL_USER] / 2);
+	/* The raw vendor reason rides along (VMX 10 / SVM 0x72 for CPUID). */
+	EXPECT_EQ(hvt_cpu_vendor() == HVLAB_VENDOR_AMD ? 0x72u : 10u,
+		  b.st[HVLAB_STAT_CPUID].vendor_reason);
+
+	/* The ioctl and the dump count the same exits. */
+	ASSERT_EQ(0, hvlab_get_exit_stats(self->vcpu->fd, &ioc));
+	for (i = 0; i < HVLAB_STAT_NR; i++)
+		EXPECT_EQ(ioc.count[i], cnt(&b, i)) TH_LOG("%s", hvlab_stat_name(i));
+
+	/* RESET: nothing left to dump. */
+	ASSERT_EQ(0, hvlab_nl_reset(self->nl, self->vm_id));
+	SNAP(&a);
+	EXPECT_EQ(0, a.msgs);
+	ASSERT_EQ(0, hvlab_get_exit_stats(self->vcpu->fd, &ioc));
+	EXPECT_EQ(0u, ioc.exits);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* With the module parameter off, counts go on and histograms stand still. */
+TEST_F(tel, switch_off)
+{
+	struct snap a, b;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	ASSERT_EQ(0, hvt_write_str(TELEMETRY_PARAM, "0"));
+	SNAP(&a);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	SNAP(&b);
+	ASSERT_EQ(0, hvt_write_str(TELEMETRY_PARAM, "1"));
+	EXPECT_EQ(1u, cnt(&b, HVLAB_STAT_IO) - cnt(&a, HVLAB_STAT_IO));
+	EXPECT_EQ(10u, cnt(&b, HVLAB_STAT_CPUID) - cnt(&a, HVLAB_STAT_CPUID));
+	EXPECT_EQ(nk(&a, HVLAB_STAT_CPUID), nk(&b, HVLAB_STAT_CPUID));
+}
+
+/* ---- exit routing */
+
+GUEST_CODE static void guest_routed(void)
+{
+	uint32_t a, b, c, d;
+	uint64_t pat;
+
+	guest_cpuid(LEAF_ROUTED, 7, &a, &b, &c, &d);
+	GUEST_SYNC_ARGS(a, b, c, d);
+	guest_cpuid(0x40000000, 0, &a, &b, &c, &d);	/* not routed: no exit */
+	GUEST_SYNC(a);
+	guest_hlt();					/* routed to the kernel */
+	guest_outl(PORT_LATCH, 0xdeadbeef);		/* the kernel's latch */
+	GUEST_SYNC(guest_inl(PORT_LATCH));
+	GUEST_SYNC(guest_inw(PORT_LATCH + 3));
+	pat = guest_rdmsr(MSR_IA32_PAT);		/* routed to userspace */
+	GUEST_SYNC(pat);
+	guest_hlt();					/* back to userspace */
+	GUEST_DONE();
+}
+
+static int route(struct hvt_vcpu *vcpu, uint32_t class, uint32_t action, uint32_t first,
+		 uint32_t last)
+{
+	struct hvlab_exit_route r = { .route_class = class, .action = action,
+				      .first = first, .last = last };
+
+	return hvlab_set_exit_route(vcpu->fd, &r);
+}
+
+TEST_F(tel, routing)
+{
+	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_exit_stats s0, s1;
+	struct snap s;
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_EQ(0, route(self->vcpu, HVLAB_ROUTE_CPUID, HVLAB_ROUTE_TO_USER,
+			   LEAF_ROUTED, LEAF_ROUTED));
+	ASSERT_EQ(0, route(self->vcpu, HVLAB_ROUTE_HLT, HVLAB_ROUTE_TO_KERNEL, 0, 0));
+	ASSERT_EQ(0, route(self->vcpu, HVLAB_ROUTE_IO, HVLAB_ROUTE_TO_KERNEL,
+			   PORT_LATCH, PORT_LATCH + 3));
+	ASSERT_EQ(0, route(self->vcpu, HVLAB_ROUTE_MSR, HVLAB_ROUTE_TO_USER,
+			   MSR_IA32_PAT, MSR_IA32_PAT));
+	ENTER_C(guest_routed, 0, 0);
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_CPUID);
+	EXPECT_EQ((uint32_t)LEAF_ROUTED, run->cpuid.function);
+	EXPECT_EQ(7u, run->cpuid.index);
+	run->cpuid.eax = 0x1234;
+	run->cpuid.ebx = 0x5678;
+	run->cpuid.ecx = 0x9abc;
+	run->cpuid.edx = 0xdef0;
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x1234u, uc.args[0]);
+	EXPECT_EQ(0x5678u, uc.args[1]);
+	EXPECT_EQ(0x9abcu, uc.args[2]);
+	EXPECT_EQ(0xdef0u, uc.args[3]);
+	SNAP(&s);
+	EXPECT_EQ(1u, nu(&s, HVLAB_STAT_CPUID)) TH_LOG("the routed CPUID is a userspace exit");
+
+	ASSERT_EQ(0, hvlab_get_exit_stats(self->vcpu->fd, &s0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0x40000000);
+	/* HLT and the latch stay in the kernel: the next exit is the ucall. */
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xdeadbeef);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xbeef);	/* one latch for the range, truncated */
+	ASSERT_EQ(0, hvlab_get_exit_stats(self->vcpu->fd, &s1));
+	EXPECT_EQ(1u, s1.count[HVLAB_STAT_HLT] - s0.count[HVLAB_STAT_HLT]);
+	EXPECT_EQ(3u, s1.count[HVLAB_STAT_IO] - s0.count[HVLAB_STAT_IO] - 3)
+		TH_LOG("OUT, IN, IN through the latch, plus three ucalls");
+
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_MSR);
+	EXPECT_EQ((uint32_t)MSR_IA32_PAT, run->msr.index);
+	EXPECT_EQ(0, run->msr.is_write);
+	run->msr.data = 0x1122334455667788ull;
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0x1122334455667788ull);
+
+	/* Clearing the rules: HLT goes to userspace again. */
+	ASSERT_EQ(0, route(self->vcpu, HVLAB_ROUTE_CLEAR, 0, 0, 0));
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+TEST_F(tel, routing_bad_rules)
+{
+	struct hvlab_exit_route r = { .route_class = HVLAB_ROUTE_CPUID, .first = 1, .last = 1,
+				      .reserved = 1 };
+	int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	EXPECT_EQ(-EINVAL, hvlab_set_exit_route(self->vcpu->fd, &r));
+	EXPECT_EQ(-EINVAL, route(self->vcpu, 99, HVLAB_ROUTE_TO_USER, 0, 0));
+	EXPECT_EQ(-EINVAL, route(self->vcpu, HVLAB_ROUTE_CPUID, 2, 0, 0));
+	EXPECT_EQ(-EINVAL, route(self->vcpu, HVLAB_ROUTE_CPUID, HVLAB_ROUTE_TO_USER, 5, 4));
+	EXPECT_EQ(-EINVAL, route(self->vcpu, HVLAB_ROUTE_IO, HVLAB_ROUTE_TO_USER, 0, 0x10000));
+	EXPECT_EQ(-EINVAL, route(self->vcpu, HVLAB_ROUTE_HLT, HVLAB_ROUTE_TO_USER, 0, 1));
+	EXPECT_EQ(-EINVAL, route(self->vcpu, HVLAB_ROUTE_CLEAR, 1, 0, 0));
+	EXPECT_EQ(-EFAULT, hvlab_set_exit_route(self->vcpu->fd, (void *)8));
+	for (i = 0; i < HVLAB_MAX_ROUTES; i++)
+		ASSERT_EQ(0, route(self->vcpu, HVLAB_ROUTE_CPUID, HVLAB_ROUTE_TO_USER, i, i));
+	EXPECT_EQ(-ENOSPC, route(self->vcpu, HVLAB_ROUTE_CPUID, HVLAB_ROUTE_TO_USER, 99, 99));
+	EXPECT_EQ(0, route(self->vcpu, HVLAB_ROUTE_CLEAR, 0, 0, 0));
+	EXPECT_EQ(0, route(self->vcpu, HVLAB_ROUTE_CPUID, HVLAB_ROUTE_TO_USER, 99, 99));
+}
+
+/* ---- the journal */
+
+GUEST_CODE static void guest_triple_fault(void)
+{
+	static const struct { uint16_t limit; uint64_t base; } __attribute__((packed)) no_idt;
+	uint32_t a, b, c, d;
+
+	guest_cpuid(0x40000000, 0, &a, &b, &c, &d);
+	guest_cpuid(0x40000001, 0, &a, &b, &c, &d);
+	guest_cpuid(0x40000002, 0, &a, &b, &c, &d);
+	/* #UD with an empty IDT: #GP, #DF, then shutdown (SDM Vol. 3A 6.15). */
+	asm volatile("lidt %0\n\tud2" : : "m"(no_idt));
+}
+
+TEST_F(tel, journal_triple_fault)
+{
+	const struct hvlab_journal *j;
+	const struct hvlab_journal_entry *e;
+	uint64_t newest, i, want = 0x40000002;
+	void *w;
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	ret = hvlab_map_journal(self->vcpu->fd, &j);
+	ASSERT_EQ(0, ret) TH_LOG("map journal: %s", strerror(-ret));
+	w = mmap(NULL, HVLAB_JOURNAL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, self->vcpu->fd,
+		 HVLAB_JOURNAL_OFFSET);
+	EXPECT_EQ(MAP_FAILED, w) TH_LOG("the journal must not be writable");
+	EXPECT_EQ((uint32_t)HVLAB_JOURNAL_ENTRIES, j->nent);
+	EXPECT_EQ(sizeof(*e), j->entry_size);
+	e = (const void *)((const char *)j + HVLAB_JOURNAL_ENTRIES_OFFSET);
+
+	ENTER_C(guest_triple_fault, 0, 0);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_SHUTDOWN);
+	EXPECT_EQ(1u, j->frozen);
+	EXPECT_EQ((uint32_t)HVLAB_STAT_SHUTDOWN, j->frozen_stat);
+	ASSERT_LT(3u, j->head);
+	newest = j->head - 1;
+	EXPECT_EQ((uint32_t)HVLAB_STAT_SHUTDOWN, e[newest % j->nent].stat);
+	EXPECT_EQ(newest + 1, e[newest % j->nent].seq);
+	/* The three CPUIDs before it, newest first, with the leaf in RAX. */
+	for (i = newest; i-- > 0 && want >= 0x40000000; ) {
+		const struct hvlab_journal_entry *x = &e[i % j->nent];
+
+		ASSERT_EQ(i + 1, x->seq);
+		if (x->stat != HVLAB_STAT_CPUID)
+			continue;
+		EXPECT_EQ(want, x->rax);
+		EXPECT_EQ(hvt_cpu_vendor() == HVLAB_VENDOR_AMD ? 0x72u : 10u, x->vendor_reason);
+		EXPECT_NE(0u, x->rip);
+		want--;
+	}
+	EXPECT_EQ(0x3fffffffu, want) TH_LOG("all three CPUIDs are in the journal");
+
+	/* Frozen: a new guest's exits are not recorded until thawed. */
+	newest = j->head;
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	EXPECT_EQ(newest, j->head);
+	EXPECT_EQ(-EINVAL, -(ioctl(self->vcpu->fd, HVLAB_THAW_JOURNAL, 1) ? errno : 0));
+	ASSERT_EQ(0, hvlab_thaw_journal(self->vcpu->fd));
+	EXPECT_EQ(0u, j->frozen);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	EXPECT_LT(newest, j->head);
+	EXPECT_EQ((uint32_t)HVLAB_STAT_IO, e[(j->head - 1) % j->nent].stat);
+	hvlab_unmap_journal(j);
+}
+
+/* ---- netlink while a guest runs, events, permissions */
+
+static volatile int stop_flag;
+
+GUEST_CODE static void guest_spin_cpuid(void)
+{
+	uint32_t a, b, c, d;
+
+	while (!stop_flag)
+		guest_cpuid(0, 0, &a, &b, &c, &d);
+	GUEST_DONE();
+}
+
+struct runner {
+	struct hvt_vcpu *vcpu;
+	int ret;
+	struct ucall uc;
+};
+
+static void *run_thread(void *arg)
+{
+	struct runner *r = arg;
+
+	r->ret = hvt_vcpu_run_ucall(r->vcpu, &r->uc);
+	return NULL;
+}
+
+TEST_F(tel, dump_while_running)
+{
+	struct runner r = { .vcpu = self->vcpu };
+	volatile int *stop = hvt_guest_ptr(self->vm, &stop_flag);
+	uint64_t first = 0, last = 0;
+	pthread_t th;
+	struct snap s;
+	int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_spin_cpuid, 0, 0);
+	*stop = 0;
+	ASSERT_EQ(0, pthread_create(&th, NULL, run_thread, &r));
+	for (i = 0; i < 200 && last <= first + 100; i++) {
+		usleep(20000);
+		SNAP(&s);
+		if (!first)
+			first = cnt(&s, HVLAB_STAT_CPUID);
+		last = cnt(&s, HVLAB_STAT_CPUID);
+	}
+	*stop = 1;
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, r.ret) TH_LOG("RUN: %s", strerror(-r.ret));
+	EXPECT_EQ((uint64_t)UCALL_DONE, r.uc.cmd);
+	EXPECT_LT(first, last) TH_LOG("the dump sees the running guest's CPUIDs grow");
+	SNAP(&s);
+	check_consistent(_metadata, &s);
+}
+
+struct evcount {
+	uint32_t vm_id;
+	int cpuid, other;
+};
+
+static int ev_cb(const struct hvlab_nl_event *ev, void *arg)
+{
+	struct evcount *c = arg;
+
+	if (ev->vm_id != c->vm_id)
+		return 0;
+	if (ev->stat == HVLAB_STAT_CPUID && ev->where == HVLAB_WHERE_KERNEL && ev->cycles)
+		c->cpuid++;
+	else
+		c->other++;
+	return 0;
+}
+
+TEST_F(tel, multicast_events)
+{
+	struct evcount c = { .vm_id = self->vm_id };
+	struct pollfd pfd;
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	ret = hvlab_nl_subscribe(self->nl);
+	ASSERT_EQ(0, ret) TH_LOG("join the multicast group: %s", strerror(-ret));
+	ASSERT_EQ(0, hvlab_nl_set_events(self->nl, self->vm_id, 1));
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	pfd.fd = hvlab_nl_event_fd(self->nl);
+	pfd.events = POLLIN;
+	while (c.cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
+		ret = hvlab_nl_recv_events(self->nl, ev_cb, &c);
+		ASSERT_LE(0, ret) TH_LOG("receive: %s", strerror(-ret));
+	}
+	EXPECT_EQ(10, c.cpuid) TH_LOG("every CPUID as one event (sample 1)");
+	EXPECT_LT(0, c.other);
+	EXPECT_EQ(-EINVAL, hvlab_nl_set_events(self->nl, 0, 1)) TH_LOG("VM id 0 is refused");
+	EXPECT_EQ(-ENOENT, hvlab_nl_set_events(self->nl, 0x7fffffff, 1));
+	ASSERT_EQ(0, hvlab_nl_set_events(self->nl, self->vm_id, 0));
+}
+
+/*
+ * A child that becomes another user: the VM's statistics are not its to
+ * read, reset or stream.  Exit status: 0 all refused, else the step + 10.
+ */
+static int other_user(uint32_t vm_id)
+{
+	struct hvlab_nl *nl;
+	struct snap s = { 0 };
+
+	if (setgid(NOBODY) || setuid(NOBODY))
+		return 1;
+	if (hvlab_nl_open(&nl))
+		return 2;
+	if (hvlab_nl_dump(nl, vm_id, snap_cb, &s) != -EPERM)
+		return 11;
+	if (hvlab_nl_dump(nl, 0, snap_cb, &s) || s.msgs)
+		return 12;
+	if (hvlab_nl_reset(nl, vm_id) != -EPERM)
+		return 13;
+	if (hvlab_nl_set_events(nl, vm_id, 1) != -EPERM)
+		return 14;
+	if (hvlab_nl_subscribe(nl) != -EPERM)
+		return 15;
+	hvlab_nl_close(nl);
+	return 0;
+}
+
+TEST_F(tel, permissions)
+{
+	struct snap s;
+	int status;
+	pid_t pid;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (geteuid() != 0)
+		SKIP(return, "needs root to setuid() a child to another user");
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(other_user(self->vm_id));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d of other_user() was allowed",
+						 WEXITSTATUS(status));
+	/* The owner still reads it, and nobody reset it. */
+	SNAP(&s);
+	EXPECT_EQ(10u, cnt(&s, HVLAB_STAT_CPUID));
+}
+
+TEST_HARNESS_MAIN
