@@ -12,10 +12,21 @@
  * elsewhere it is TSC cycles.  The wall time of the whole run (as the
  * machine, emulated or not, sees it) divided by N is printed too.
  *
- *   hvlab-bench [-n N] [-a hvlab|kvm|both] [BENCH...]
- *   BENCH: cpuid (handled in the kernel), rdmsr (kernel), pio (OUT,
- *   handled in userspace), mmio (store to an address with no memory,
- *   userspace), hlt (userspace)
+ *   hvlab-bench [-n N] [-a hvlab|kvm|both] [-t] [BENCH...]
+ *   BENCH: cpuid (handled in the kernel), cpuid-user (routed to userspace,
+ *   hvlab only: KVM has no such exit), vmcall (VMCALL on Intel, VMMCALL
+ *   on AMD; kernel), rdmsr (kernel), pio-kernel (OUT to a port handled in
+ *   the kernel: hvlab's port latch, KVM's ioeventfd), pio (OUT, userspace),
+ *   mmio (store to an address with no memory, userspace), hlt (userspace
+ *   wakes the guest by calling RUN again), npf (first touch of a page:
+ *   nested page fault, the page pinned and mapped in the kernel; at most
+ *   NPF_MAX pages)
+ *   -t also measures hvlab with the module parameter telemetry=0, for the
+ *   cost of the exit telemetry per exit.
+ *
+ * Prints a table: per exit, TSC ticks (instructions under -icount) on each
+ * hypervisor and the hvlab/KVM ratio.  userspace/tools/hvlab-bench-plot
+ * turns that table into a PNG chart.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <linux/kvm.h>
@@ -36,6 +48,11 @@
 #define PORT_LO		0xe4		/* guest reports TSC delta low, high */
 #define PORT_HI		0xe5
 #define PORT_NOISE	0x80
+#define PORT_KERNEL	0x90		/* pio-kernel: hvlab latch / KVM ioeventfd */
+#define NPF_MAX		200		/* pages 0x10000.. still below MEM_SIZE */
+#define TELEMETRY_PARAM	"/sys/module/hvlab/parameters/telemetry"
+
+enum setup_kind { SETUP_NONE, SETUP_CPUID_USER, SETUP_PIO_KERNEL };
 
 struct bench {
 	const char *name;
@@ -44,14 +61,24 @@ struct bench {
 	unsigned int body_len;
 	unsigned char setup[16];
 	unsigned int setup_len;
+	enum setup_kind kind;
+	int hvlab_only;
+	int vendor_body;	/* vmcall: VMCALL (Intel) or VMMCALL (AMD) */
+	uint32_t max_n;
 };
 
 static const struct bench benches[] = {
 	{ .name = "cpuid", .where = "kernel",
 	  .body = { 0x66, 0x31, 0xc0, 0x0f, 0xa2 }, .body_len = 5 },	/* xor eax,eax; cpuid */
+	{ .name = "cpuid-user", .where = "userspace", .kind = SETUP_CPUID_USER, .hvlab_only = 1,
+	  .body = { 0x66, 0x31, 0xc0, 0x0f, 0xa2 }, .body_len = 5 },
+	{ .name = "vmcall", .where = "kernel", .vendor_body = 1,
+	  .body = { 0x66, 0x31, 0xc0, 0x0f, 0x01, 0xc1 }, .body_len = 6 },	/* xor eax,eax; vmcall */
 	{ .name = "rdmsr", .where = "kernel",
 	  .setup = { 0x66, 0xb9, 0x77, 0x02, 0x00, 0x00 }, .setup_len = 6,	/* mov ecx, 0x277 (PAT) */
 	  .body = { 0x0f, 0x32 }, .body_len = 2 },			/* rdmsr */
+	{ .name = "pio-kernel", .where = "kernel", .kind = SETUP_PIO_KERNEL,
+	  .body = { 0xe6, PORT_KERNEL }, .body_len = 2 },		/* out 0x90, al */
 	{ .name = "pio", .where = "userspace",
 	  .body = { 0xe6, PORT_NOISE }, .body_len = 2 },		/* out 0x80, al */
 	{ .name = "mmio", .where = "userspace",
@@ -59,7 +86,20 @@ static const struct bench benches[] = {
 	  .body = { 0xa2, 0x00, 0x00 }, .body_len = 3 },		/* mov [0], al */
 	{ .name = "hlt", .where = "userspace",
 	  .body = { 0xf4 }, .body_len = 1 },				/* hlt */
+	{ .name = "npf", .where = "kernel", .max_n = NPF_MAX,
+	  .setup = { 0xb8, 0x00, 0x10, 0x8e, 0xd8 }, .setup_len = 5,	/* mov ax,0x1000; mov ds,ax */
+	  /* mov [0],al; mov ax,ds; add ax,0x100; mov ds,ax: the next page each time */
+	  .body = { 0xa2, 0x00, 0x00, 0x8c, 0xd8, 0x05, 0x00, 0x01, 0x8e, 0xd8 }, .body_len = 10 },
 };
+
+/* AMD's hypercall instruction is VMMCALL (0F 01 D9), Intel's VMCALL (0F 01 C1). */
+static int cpu_is_amd(void)
+{
+	unsigned int a, b, c, d;
+
+	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+	return b == 0x68747541;		/* "Auth"enticAMD */
+}
 
 /*
  * mov ebp, N; SETUP; rdtsc; mov esi,eax; mov edi,edx;
@@ -76,7 +116,10 @@ static unsigned int build_guest(unsigned char *p, const struct bench *b, uint32_
 	p[i++] = 0x66; p[i++] = 0x89; p[i++] = 0xc6;
 	p[i++] = 0x66; p[i++] = 0x89; p[i++] = 0xd7;
 	loop = i;
-	memcpy(&p[i], b->body, b->body_len); i += b->body_len;
+	memcpy(&p[i], b->body, b->body_len);
+	if (b->vendor_body && cpu_is_amd())
+		p[i + b->body_len - 1] = 0xd9;		/* VMMCALL */
+	i += b->body_len;
 	p[i++] = 0x66; p[i++] = 0x4d;
 	p[i++] = 0x75; p[i] = (unsigned char)(loop - (i + 1)); i++;
 	p[i++] = 0x0f; p[i++] = 0x31;
@@ -91,11 +134,11 @@ static unsigned int build_guest(unsigned char *p, const struct bench *b, uint32_
 }
 
 /* What the loop needs from a hypervisor: its answer to "why did RUN return". */
-enum exit_kind { EX_PIO_OUT, EX_MMIO, EX_HLT, EX_OTHER };
+enum exit_kind { EX_PIO_OUT, EX_MMIO, EX_HLT, EX_CPUID, EX_OTHER };
 
 struct vmm {
 	const char *name;
-	int sys, vm, vcpu;
+	int sys, vm, vcpu, efd;
 	void *run;
 	size_t run_size;
 	int (*run_once)(struct vmm *v, enum exit_kind *kind, unsigned int *port, uint32_t *val);
@@ -128,11 +171,13 @@ static int hv_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port, 
 		*kind = EX_MMIO;
 	} else if (run->exit_reason == HVLAB_EXIT_HLT) {
 		*kind = EX_HLT;
+	} else if (run->exit_reason == HVLAB_EXIT_CPUID) {
+		*kind = EX_CPUID;	/* the module's answer stands */
 	}
 	return 0;
 }
 
-static int hv_setup(struct vmm *v, unsigned char *mem)
+static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 {
 	struct hvlab_memory_region r = { .memory_size = MEM_SIZE,
 					 .userspace_addr = (unsigned long)mem };
@@ -168,6 +213,21 @@ static int hv_setup(struct vmm *v, unsigned char *mem)
 	hvlab_get_regs(v->vcpu, &regs);
 	regs.rip = CODE;
 	v->run_once = hv_run_once;
+	if (b->kind != SETUP_NONE) {
+		struct hvlab_exit_route r = { 0 };
+
+		if (b->kind == SETUP_CPUID_USER) {
+			r.route_class = HVLAB_ROUTE_CPUID;
+			r.action = HVLAB_ROUTE_TO_USER;
+		} else {
+			r.route_class = HVLAB_ROUTE_IO;
+			r.action = HVLAB_ROUTE_TO_KERNEL;
+			r.first = r.last = PORT_KERNEL;
+		}
+		ret = hvlab_set_exit_route(v->vcpu, &r);
+		if (ret)
+			return ret;
+	}
 	return hvlab_set_regs(v->vcpu, &regs);
 }
 
@@ -193,7 +253,7 @@ static int kvm_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port,
 	return 0;
 }
 
-static int kvm_setup(struct vmm *v, unsigned char *mem)
+static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 {
 	struct kvm_userspace_memory_region r = { .memory_size = MEM_SIZE,
 						 .userspace_addr = (unsigned long)mem };
@@ -207,6 +267,16 @@ static int kvm_setup(struct vmm *v, unsigned char *mem)
 	v->vm = ioctl(v->sys, KVM_CREATE_VM, 0);
 	if (v->vm < 0 || ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &r))
 		return -errno;
+	if (b->kind == SETUP_PIO_KERNEL) {
+		/* An OUT to an ioeventfd port is finished in KVM: no exit to us. */
+		struct kvm_ioeventfd io = { .addr = PORT_KERNEL, .len = 1,
+					    .flags = KVM_IOEVENTFD_FLAG_PIO };
+
+		v->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		io.fd = v->efd;
+		if (v->efd < 0 || ioctl(v->vm, KVM_IOEVENTFD, &io))
+			return -errno;
+	}
 	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
 	size = ioctl(v->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (v->vcpu < 0 || size < 0)
@@ -250,6 +320,8 @@ static void vmm_close(struct vmm *v)
 		close(v->vcpu);
 	if (v->vm >= 0)
 		close(v->vm);
+	if (v->efd >= 0)
+		close(v->efd);
 	if (v->sys >= 0)
 		close(v->sys);
 }
@@ -261,13 +333,13 @@ static int measure(const char *accel, const struct bench *b, uint32_t n,
 		   double *tsc_per, double *ns_per)
 {
 	unsigned char *mem = guest_mem();
-	struct vmm v = { .name = accel, .sys = -1, .vm = -1, .vcpu = -1 };
+	struct vmm v = { .name = accel, .sys = -1, .vm = -1, .vcpu = -1, .efd = -1 };
 	int ret;
 
 	if (!mem)
 		return -ENOMEM;
 	build_guest(mem + CODE, b, n);
-	ret = strcmp(accel, "kvm") ? hv_setup(&v, mem) : kvm_setup(&v, mem);
+	ret = strcmp(accel, "kvm") ? hv_setup(&v, mem, b) : kvm_setup(&v, mem, b);
 	if (!ret)
 		ret = run_bench(&v, n, tsc_per, ns_per);
 	vmm_close(&v);
@@ -304,53 +376,114 @@ static int run_bench(struct vmm *v, uint32_t n, double *tsc_per, double *ns_per)
 	return 0;
 }
 
+static int set_telemetry(const char *val)
+{
+	FILE *f = fopen(TELEMETRY_PARAM, "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+static void usage(void)
+{
+	unsigned int i;
+
+	fprintf(stderr, "usage: hvlab-bench [-n N] [-a hvlab|kvm|both] [-t] [BENCH...]\nBENCH:");
+	for (i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
+		fprintf(stderr, " %s", benches[i].name);
+	fprintf(stderr, "\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *accels = "both";
 	uint32_t n = 10000;
-	int opt, i, first_bench;
+	int opt, i, j, first_bench, tel_cost = 0;
+	char *end;
 
-	while ((opt = getopt(argc, argv, "n:a:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:a:th")) != -1) {
 		switch (opt) {
 		case 'n':
-			n = strtoul(optarg, NULL, 0);
+			n = strtoul(optarg, &end, 0);
+			if (*end)
+				n = 0;
 			break;
 		case 'a':
 			accels = optarg;
+			if (strcmp(accels, "hvlab") && strcmp(accels, "kvm") && strcmp(accels, "both")) {
+				fprintf(stderr, "hvlab-bench: -a: hvlab, kvm or both\n");
+				return 2;
+			}
+			break;
+		case 't':
+			tel_cost = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: hvlab-bench [-n N] [-a hvlab|kvm|both] [cpuid|rdmsr|pio|mmio|hlt...]\n");
+			usage();
 			return 2;
 		}
 	}
 	if (!n) {
-		fprintf(stderr, "hvlab-bench: -n must be at least 1\n");
+		fprintf(stderr, "hvlab-bench: -n must be a number, at least 1\n");
 		return 2;
 	}
 	first_bench = optind;
+	for (j = first_bench; j < argc; j++) {
+		for (i = 0; i < (int)(sizeof(benches) / sizeof(benches[0])); i++)
+			if (!strcmp(argv[j], benches[i].name))
+				break;
+		if (i == (int)(sizeof(benches) / sizeof(benches[0]))) {
+			fprintf(stderr, "hvlab-bench: unknown benchmark '%s'\n", argv[j]);
+			usage();
+			return 2;
+		}
+	}
 
-	printf("%-6s %-9s %14s %14s %14s %14s %8s\n", "bench", "handled", "hvlab tsc/exit",
-	       "kvm tsc/exit", "hvlab ns/exit", "kvm ns/exit", "ratio");
+	printf("%-10s %-9s %6s %12s %12s %7s %12s %12s", "bench", "handled", "n", "hvlab/exit",
+	       "kvm/exit", "ratio", "hvlab ns", "kvm ns");
+	if (tel_cost)
+		printf(" %12s %9s", "hvlab tel=0", "tel cost");
+	printf("\n");
 	for (i = 0; i < (int)(sizeof(benches) / sizeof(benches[0])); i++) {
 		const struct bench *b = &benches[i];
-		double htsc = 0, hns = 0, ktsc = 0, kns = 0;
-		int hret = -ENOENT, kret = -ENOENT, j, wanted = first_bench >= argc;
+		double htsc = 0, hns = 0, ktsc = 0, kns = 0, otsc = 0, ons = 0;
+		int hret = -ENOENT, kret = -ENOENT, oret = -ENOENT, wanted = first_bench >= argc;
+		uint32_t bn = b->max_n && n > b->max_n ? b->max_n : n;
 
 		for (j = first_bench; j < argc; j++)
 			wanted |= !strcmp(argv[j], b->name);
 		if (!wanted)
 			continue;
-		if (strcmp(accels, "kvm"))
-			hret = measure("hvlab", b, n, &htsc, &hns);
-		if (strcmp(accels, "hvlab"))
-			kret = measure("kvm", b, n, &ktsc, &kns);
+		if (strcmp(accels, "kvm")) {
+			if (tel_cost) {
+				oret = set_telemetry("0");
+				if (!oret)
+					oret = measure("hvlab", b, bn, &otsc, &ons);
+				set_telemetry("1");
+			}
+			hret = measure("hvlab", b, bn, &htsc, &hns);
+		}
+		if (strcmp(accels, "hvlab") && !b->hvlab_only)
+			kret = measure("kvm", b, bn, &ktsc, &kns);
 		if (hret && hret != -ENOENT)
 			fprintf(stderr, "hvlab-bench: %s on hvlab: %s\n", b->name, strerror(-hret));
 		if (kret && kret != -ENOENT)
 			fprintf(stderr, "hvlab-bench: %s on kvm: %s\n", b->name, strerror(-kret));
-		printf("%-6s %-9s %14.0f %14.0f %14.0f %14.0f %8.2f\n", b->name, b->where,
-		       hret ? 0 : htsc, kret ? 0 : ktsc, hret ? 0 : hns, kret ? 0 : kns,
-		       !hret && !kret && ktsc > 0 ? htsc / ktsc : 0);
+		if (oret && oret != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on hvlab, telemetry off: %s\n", b->name,
+				strerror(-oret));
+		printf("%-10s %-9s %6u %12.0f %12.0f %7.2f %12.0f %12.0f", b->name, b->where, bn,
+		       hret ? 0 : htsc, kret ? 0 : ktsc,
+		       !hret && !kret && ktsc > 0 ? htsc / ktsc : 0, hret ? 0 : hns, kret ? 0 : kns);
+		if (tel_cost)
+			printf(" %12.0f %9.0f", oret ? 0 : otsc, !oret && !hret ? htsc - otsc : 0);
+		printf("\n");
 	}
 	return 0;
 }
