@@ -168,6 +168,13 @@ void svm_load_state(struct hv_vcpu *vcpu)
 	save->efer = sr->efer | EFER_SVME;
 	save->dr6 = SVM_DR6_RESET;
 	save->dr7 = SVM_DR7_RESET;
+	/*
+	 * New state from userspace: an event the last exit interrupted (its
+	 * re-delivery from EXITINTINFO, 15.7.2) belongs to the old state, as
+	 * on VMX.  Without this, a guest restarted after a triple fault took
+	 * the #UD that caused it.
+	 */
+	c->event_inj = 0;
 	c->int_ctl = (c->int_ctl & ~V_TPR_MASK) | (sr->cr8 & V_TPR_MASK);
 }
 
@@ -199,8 +206,16 @@ void svm_save_state(struct hv_vcpu *vcpu)
 	sr->efer = save->efer & ~EFER_SVME;
 	sr->cr8 = c->int_ctl & V_TPR_MASK;
 
-	/* A shadow ends with the instruction it covers: not once RIP moved past it. */
-	vcpu->int_shadow = (c->int_state & SVM_INTERRUPT_SHADOW_MASK) && save->rip == vcpu->regs.rip;
+	svm_save_int_shadow(vcpu);
+}
+
+/* A shadow ends with the instruction it covers: not once RIP moved past it. */
+void svm_save_int_shadow(struct hv_vcpu *vcpu)
+{
+	const struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+
+	vcpu->int_shadow = (vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK) &&
+			   vmcb->save.rip == vcpu->regs.rip;
 }
 
 /* EFER bits that exist on AMD (APM Vol. 2 3.1.7); the rest must be zero. */
