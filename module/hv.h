@@ -88,6 +88,13 @@ struct hv_vcpu {
 	struct hvlab_regs regs;
 	struct hvlab_sregs sregs;
 	bool state_dirty;
+	/*
+	 * The guest ran since @sregs was last copied out of the VMCS/VMCB:
+	 * hv_sync_sregs() before reading it.  Saving on every return to
+	 * userspace cost about 200 instructions per exit that most VMMs
+	 * never look at.
+	 */
+	bool sregs_stale;
 	bool int_shadow;	/* STI/MOV SS shadow at the last exit (save_state) */
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
@@ -222,6 +229,8 @@ struct hv_backend_ops {
 	 */
 	void (*vcpu_load_state)(struct hv_vcpu *vcpu);
 	void (*vcpu_save_state)(struct hv_vcpu *vcpu);
+	/* Optional: only vcpu->int_shadow, as vcpu_save_state sets it. */
+	void (*vcpu_save_int_shadow)(struct hv_vcpu *vcpu);
 	int (*vcpu_enter)(struct hv_vcpu *vcpu);
 
 	/*
@@ -235,6 +244,15 @@ struct hv_backend_ops {
 };
 
 extern const struct hv_backend_ops *hv_ops;
+
+/* @sregs as the guest left them (see hv_vcpu.sregs_stale). */
+static inline void hv_sync_sregs(struct hv_vcpu *vcpu)
+{
+	if (vcpu->sregs_stale) {
+		hv_ops->vcpu_save_state(vcpu);
+		vcpu->sregs_stale = false;
+	}
+}
 extern const struct hv_backend_ops hv_vmx_ops;
 extern const struct hv_backend_ops hv_svm_ops;
 

@@ -315,6 +315,7 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 		return -EINTR;
 
 	if (vcpu->state_dirty) {
+		hv_sync_sregs(vcpu);	/* after SET_REGS alone, sregs may be stale */
 		hv_ops->vcpu_load_state(vcpu);
 		vcpu->state_dirty = false;
 	}
@@ -327,12 +328,16 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 			break;
 		}
 		cond_resched();
+		vcpu->sregs_stale = true;
 		ret = hv_ops->vcpu_enter(vcpu);
 		if (ret <= 0)
 			break;
 	}
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
-	hv_ops->vcpu_save_state(vcpu);
+	if (hv_ops->vcpu_save_int_shadow)
+		hv_ops->vcpu_save_int_shadow(vcpu);	/* sregs: when asked for */
+	else
+		hv_sync_sregs(vcpu);
 	hv_tele_run_end(vcpu);
 
 	/* For device models: could an interrupt be delivered right now? */

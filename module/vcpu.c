@@ -104,6 +104,7 @@ void hv_vcpu_reset(struct hv_vcpu *vcpu)
 	sr->cr0 = X86_CR0_ET | X86_CR0_NW | X86_CR0_CD;
 	sr->apic_base = HV_APIC_BASE_DEFAULT | HV_APIC_BASE_ENABLE |
 			(vcpu->id == 0 ? HV_APIC_BASE_BSP : 0);
+	vcpu->sregs_stale = false;
 	vcpu->state_dirty = true;
 }
 
@@ -252,6 +253,7 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		break;
 	}
 	case HVLAB_GET_SREGS:
+		hv_sync_sregs(vcpu);
 		if (copy_to_user(argp, &vcpu->sregs, sizeof(vcpu->sregs)))
 			ret = -EFAULT;
 		break;
@@ -265,6 +267,7 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		ret = hv_check_sregs(&sr);
 		if (!ret) {
 			vcpu->sregs = sr;
+			vcpu->sregs_stale = false;	/* userspace's copy wins */
 			vcpu->state_dirty = true;
 		}
 		break;

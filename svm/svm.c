@@ -169,6 +169,7 @@ const struct hv_backend_ops hv_svm_ops = {
 	.mmu_format		= &hv_npt_format,
 	.vcpu_load_state	= svm_load_state,
 	.vcpu_save_state	= svm_save_state,
+	.vcpu_save_int_shadow	= svm_save_int_shadow,
 	.vcpu_enter		= svm_vcpu_enter,
 	.get_msr		= svm_get_msr,
 	.set_msr		= svm_set_msr,

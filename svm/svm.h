@@ -39,6 +39,7 @@ struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id);
 void svm_vcpu_free(struct hv_vcpu *vcpu);
 void svm_load_state(struct hv_vcpu *vcpu);
 void svm_save_state(struct hv_vcpu *vcpu);
+void svm_save_int_shadow(struct hv_vcpu *vcpu);
 const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field);
 void svm_dump_vmcb(const struct svm_vcpu *svm);
 

@@ -272,6 +272,17 @@ void vmx_save_state(struct hv_vcpu *vcpu)
 	vmx_vcpu_put(vmx);
 }
 
+/* Only the interrupt shadow of vmx_save_state(), for RUN's return. */
+void vmx_save_int_shadow(struct hv_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx_vcpu_load(vmx);
+	vcpu->int_shadow = (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS) &&
+			   vcpu->regs.rip == vmx->exit_rip;
+	vmx_vcpu_put(vmx);
+}
+
 /* ------------------------------------------------------------------------
  * VM-entry checks in software (SDM Vol. 3C 27.2, 27.3.1).  Bochs accepts
  * some states hardware refuses, so hvlab refuses them itself, first, with

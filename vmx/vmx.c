@@ -570,6 +570,7 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.mmu_format		= &hv_ept_format,
 	.vcpu_load_state	= vmx_load_state,
 	.vcpu_save_state	= vmx_save_state,
+	.vcpu_save_int_shadow	= vmx_save_int_shadow,
 	.vcpu_enter		= vmx_vcpu_enter,
 	.get_msr		= vmx_get_msr,
 	.set_msr		= vmx_set_msr,

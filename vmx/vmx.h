@@ -131,6 +131,7 @@ void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4);
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
 void vmx_load_state(struct hv_vcpu *vcpu);
 void vmx_save_state(struct hv_vcpu *vcpu);
+void vmx_save_int_shadow(struct hv_vcpu *vcpu);
 const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field);
 void vmx_dump_vmcs(struct vmx_vcpu *vmx);
 
