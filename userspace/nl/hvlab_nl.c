@@ -22,7 +22,13 @@ struct hvlab_nl {
 	struct nl_sock *sk;		/* requests */
 	struct nl_sock *ev;		/* multicast, after hvlab_nl_subscribe() */
 	int family;
+	int last;		/* last libnl error code (negative NLE_*) */
 };
+
+const char *hvlab_nl_last_error(struct hvlab_nl *nl)
+{
+	return nl->last ? nl_geterror(nl->last) : "none";
+}
 
 static const char *const stat_names[] = {
 	[HVLAB_STAT_EXTERNAL_INTERRUPT] = "extint",
@@ -394,7 +400,9 @@ int hvlab_nl_recv_events(struct hvlab_nl *nl, hvlab_nl_event_fn cb, void *arg)
 	nl_cb_set(ncb, NL_CB_VALID, NL_CB_CUSTOM, event_msg, &ctx);
 	ret = nl_recvmsgs(nl->ev, ncb);
 	nl_cb_put(ncb);
-	if (ret < 0)
+	if (ret < 0) {
+		nl->last = ret;
 		return nlerr(ret);
+	}
 	return ctx.n;
 }

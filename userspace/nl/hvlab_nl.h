@@ -50,6 +50,8 @@ typedef int (*hvlab_nl_event_fn)(const struct hvlab_nl_event *ev, void *arg);
 int hvlab_nl_subscribe(struct hvlab_nl *nl);
 int hvlab_nl_recv_events(struct hvlab_nl *nl, hvlab_nl_event_fn cb, void *arg);
 int hvlab_nl_event_fd(struct hvlab_nl *nl);
+/* libnl's description of the last libnl-level failure, for logs. */
+const char *hvlab_nl_last_error(struct hvlab_nl *nl);
 
 /* Names and histogram helpers. */
 const char *hvlab_stat_name(unsigned int stat);
