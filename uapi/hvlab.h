@@ -292,7 +292,7 @@ struct hvlab_exit_route {
  * parameter "telemetry" is on.
  */
 #define HVLAB_JOURNAL_ENTRIES		256
-#define HVLAB_JOURNAL_OFFSET		4096
+#define HVLAB_JOURNAL_OFFSET		0x10000	/* page 1 stays free for the run page to grow */
 #define HVLAB_JOURNAL_ENTRIES_OFFSET	4096
 #define HVLAB_JOURNAL_SIZE		(HVLAB_JOURNAL_ENTRIES_OFFSET + \
 					 HVLAB_JOURNAL_ENTRIES * 128)

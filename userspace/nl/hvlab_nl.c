@@ -385,6 +385,13 @@ static int event_msg(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+static int no_seq_check(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	return NL_OK;
+}
+
 /* Returns the number of events handled in this batch, or -errno. */
 int hvlab_nl_recv_events(struct hvlab_nl *nl, hvlab_nl_event_fn cb, void *arg)
 {
@@ -398,6 +405,8 @@ int hvlab_nl_recv_events(struct hvlab_nl *nl, hvlab_nl_event_fn cb, void *arg)
 	if (!ncb)
 		return -ENOMEM;
 	nl_cb_set(ncb, NL_CB_VALID, NL_CB_CUSTOM, event_msg, &ctx);
+	/* Multicast messages carry no sequence numbers of ours. */
+	nl_cb_set(ncb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
 	ret = nl_recvmsgs(nl->ev, ncb);
 	nl_cb_put(ncb);
 	if (ret < 0) {
