@@ -570,4 +570,38 @@ TEST_F(tel, permissions)
 	EXPECT_TRUE(s.st[HVLAB_STAT_IO].open);
 }
 
+/* hvlab-stat, the tool, on the same statistics: its CSV row for CPUID. */
+#define HVLAB_STAT_BIN	"/hvlab/bin/hvlab-stat"
+
+TEST_F(tel, hvlab_stat_csv)
+{
+	char cmd[128], line[512];
+	unsigned long long count = 0, nkern = 0;
+	int found = 0, i;
+	FILE *f;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (access(HVLAB_STAT_BIN, X_OK))
+		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	for (i = 0; i < 4; i++)
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " --csv -V %u", self->vm_id);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int vm, vcpu;
+
+		/* vm,vcpu,reason,stat,vendor_reason,count,n_kernel,... */
+		if (sscanf(line, "%u,%u,cpuid,%*u,%*u,%llu,%llu,", &vm, &vcpu, &count, &nkern) == 4 &&
+		    vm == self->vm_id && vcpu == 0)
+			found = 1;
+	}
+	EXPECT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
+	ASSERT_TRUE(found) TH_LOG("no cpuid row from %s", cmd);
+	EXPECT_EQ(10u, count);
+	EXPECT_EQ(10u, nkern);
+}
+
 TEST_HARNESS_MAIN
