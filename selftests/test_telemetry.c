@@ -570,6 +570,42 @@ TEST_F(tel, permissions)
 	EXPECT_TRUE(s.st[HVLAB_STAT_IO].open);
 }
 
+/* The tracepoints, through ftrace: every CPUID exit shows up with its leaf's RIP. */
+#define TRACEFS		"/sys/kernel/tracing"
+
+TEST_F(tel, tracepoints)
+{
+	char path[128], line[512], want[64];
+	int exits = 0, entries = 0;
+	FILE *f;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (access(TRACEFS "/events", F_OK) && hvt_system("mount -t tracefs nodev " TRACEFS))
+		SKIP(return, "no tracefs at " TRACEFS);
+	if (access(TRACEFS "/events/hvlab/hvlab_exit/enable", W_OK))
+		SKIP(return, "no hvlab events in tracefs (kernel without tracepoints?)");
+	ASSERT_EQ(0, hvt_write_str(TRACEFS "/trace", ""));
+	ASSERT_EQ(0, hvt_write_str(TRACEFS "/events/hvlab/enable", "1"));
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	ASSERT_EQ(0, hvt_write_str(TRACEFS "/events/hvlab/enable", "0"));
+
+	snprintf(want, sizeof(want), "vm %u vcpu 0 stat %u ", self->vm_id, HVLAB_STAT_CPUID);
+	snprintf(path, sizeof(path), "%s/trace", TRACEFS);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "hvlab_exit: ") && strstr(line, want))
+			exits++;
+		if (strstr(line, "hvlab_entry: "))
+			entries++;
+	}
+	fclose(f);
+	EXPECT_EQ(10, exits) TH_LOG("hvlab_exit lines with '%s'", want);
+	EXPECT_LE(20, entries) TH_LOG("an entry after each exit");
+}
+
 /* hvlab-stat, the tool, on the same statistics: its CSV row for CPUID. */
 #define HVLAB_STAT_BIN	"/hvlab/bin/hvlab-stat"
 
