@@ -16,6 +16,7 @@
 #include <linux/cpumask.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
+#include <asm/msr.h>
 
 #include "../mmu/mmu.h"
 #include "decode.h"
@@ -158,8 +159,16 @@ static inline bool hv_canonical(u64 addr)
  *                    tracepoint
  */
 void hv_tele_entry(struct hv_vcpu *vcpu);
-void hv_tele_exit(struct hv_vcpu *vcpu);
 void hv_tele_count(struct hv_vcpu *vcpu, unsigned int stat);
+extern bool hv_telemetry;
+
+static inline void hv_tele_exit(struct hv_vcpu *vcpu)
+{
+	if (READ_ONCE(hv_telemetry)) {
+		vcpu->tele->exit_tsc = rdtsc();
+		vcpu->tele->stamped = true;
+	}
+}
 
 static inline void hv_exit_info(struct hv_vcpu *vcpu, u64 reason, u64 qual, u64 qual2)
 {
@@ -291,7 +300,6 @@ bool hv_route_msr_to_user(struct hv_vcpu *vcpu, u32 index);
 bool hv_route_io_in_kernel(struct hv_vcpu *vcpu, u16 port);
 long hv_route_set(struct hv_vcpu *vcpu, const struct hvlab_exit_route __user *ur);
 /* module/stats.c: the telemetry objects' lives and the RUN hooks */
-extern bool hv_telemetry;
 int hv_tele_vcpu_init(struct hv_vcpu *vcpu);
 void hv_tele_vcpu_free(struct hv_vcpu *vcpu);
 void hv_tele_vm_add(struct hv_vm *vm);

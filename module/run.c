@@ -160,10 +160,12 @@ void hv_vm_zap_mmu(struct hv_vm *vm)
 /* IN of @size bytes: EAX zero-extends into RAX, AL/AX keep the rest (SDM Vol. 1 3.4.1.1). */
 static void hv_set_in_data(struct hv_vcpu *vcpu, u32 val, u8 size)
 {
+	u64 mask = size == 1 ? 0xff : 0xffff;
+
 	if (size == 4)
 		vcpu->regs.rax = val;
 	else
-		memcpy(&vcpu->regs.rax, &val, size);
+		vcpu->regs.rax = (vcpu->regs.rax & ~mask) | (val & mask);
 }
 
 /*
@@ -179,8 +181,8 @@ int hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip)
 	if (hv_route_io_in_kernel(vcpu, port)) {
 		if (in)
 			hv_set_in_data(vcpu, vcpu->io_latch, size);
-		else
-			memcpy(&vcpu->io_latch, &vcpu->regs.rax, size);
+		else	/* 1, 2 or 4 bytes, zero-extended */
+			vcpu->io_latch = vcpu->regs.rax & (0xffffffffu >> (32 - 8 * size));
 		vcpu->regs.rip = next_rip;
 		return 1;
 	}

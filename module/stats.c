@@ -141,16 +141,6 @@ static void hv_hist_add(struct hv_stat_tele *st, enum hv_hist_kind kind, u64 d)
 	st->hist[kind][hv_hist_bucket(d)]++;
 }
 
-void hv_tele_exit(struct hv_vcpu *vcpu)
-{
-	struct hv_tele *t = vcpu->tele;
-
-	if (!READ_ONCE(hv_telemetry))
-		return;
-	t->exit_tsc = rdtsc();
-	t->stamped = true;
-}
-
 static void hv_journal_add(struct hv_vcpu *vcpu, unsigned int stat)
 {
 	struct hv_tele *t = vcpu->tele;

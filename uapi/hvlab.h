@@ -251,7 +251,7 @@ struct hvlab_exit_stats {
  *   HVLAB_ROUTE_MSR     ECX index  kernel    the module's MSRs, the    HVLAB_EXIT_MSR, also for
  *                                            rest by MSR policy        MSRs the module knows
  *   HVLAB_ROUTE_IO      port       user      a 4-byte latch per vCPU:  HVLAB_EXIT_IO
- *                                            OUT stores, IN reads it
+ *                                            OUT stores (zero-extended), IN reads it
  *                                            back (size-truncated);
  *                                            string I/O always exits
  *   HVLAB_ROUTE_HLT     (none: 0)  user      the guest resumes at once HVLAB_EXIT_HLT
