@@ -185,6 +185,32 @@ static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
 	hv_tele_count(vcpu, stat);
 }
 
+/* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */
+static inline u32 hv_route(const struct hv_vcpu *vcpu, u32 class, u32 key, u32 dflt)
+{
+	int i;
+
+	for (i = (int)vcpu->nr_routes - 1; i >= 0; i--) {
+		const struct hvlab_exit_route *r = &vcpu->routes[i];
+
+		if (r->route_class == class && key >= r->first && key <= r->last)
+			return r->action;
+	}
+	return dflt;
+}
+
+static inline bool hv_route_msr_to_user(struct hv_vcpu *vcpu, u32 index)
+{
+	return unlikely(vcpu->nr_routes) &&
+	       hv_route(vcpu, HVLAB_ROUTE_MSR, index, HVLAB_ROUTE_TO_KERNEL) == HVLAB_ROUTE_TO_USER;
+}
+
+static inline bool hv_route_io_in_kernel(struct hv_vcpu *vcpu, u16 port)
+{
+	return unlikely(vcpu->nr_routes) &&
+	       hv_route(vcpu, HVLAB_ROUTE_IO, port, HVLAB_ROUTE_TO_USER) == HVLAB_ROUTE_TO_KERNEL;
+}
+
 /* The module's own exceptions for the guest (e.g. #GP for a bad MSR). */
 static inline void hv_queue_exception(struct hv_vcpu *vcpu, u8 vector, bool has_err, u32 err)
 {
@@ -296,8 +322,7 @@ int hv_exit_msr_user(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 
 int hv_exit_cpuid(struct hv_vcpu *vcpu, u64 next_rip);
 int hv_exit_hlt(struct hv_vcpu *vcpu, u64 next_rip);
 int hv_exit_hypercall(struct hv_vcpu *vcpu, u64 next_rip);
-bool hv_route_msr_to_user(struct hv_vcpu *vcpu, u32 index);
-bool hv_route_io_in_kernel(struct hv_vcpu *vcpu, u16 port);
+
 long hv_route_set(struct hv_vcpu *vcpu, const struct hvlab_exit_route __user *ur);
 /* module/stats.c: the telemetry objects' lives and the RUN hooks */
 int hv_tele_vcpu_init(struct hv_vcpu *vcpu);

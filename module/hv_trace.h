@@ -12,9 +12,15 @@
 
 #include <linux/tracepoint.h>
 
+#include "hv.h"
+
+/*
+ * The events take the vCPU itself: its fields are read only when the
+ * event is on, so a disabled tracepoint costs the exit path a nop.
+ */
 TRACE_EVENT(hvlab_exit,
-	TP_PROTO(u32 vm, u32 vcpu, u32 stat, u64 vendor_reason, u64 rip, u64 qual, u64 qual2),
-	TP_ARGS(vm, vcpu, stat, vendor_reason, rip, qual, qual2),
+	TP_PROTO(const struct hv_vcpu *v, u32 stat),
+	TP_ARGS(v, stat),
 
 	TP_STRUCT__entry(
 		__field(u32, vm)
@@ -27,13 +33,13 @@ TRACE_EVENT(hvlab_exit,
 	),
 
 	TP_fast_assign(
-		__entry->vm = vm;
-		__entry->vcpu = vcpu;
+		__entry->vm = v->vm->id;
+		__entry->vcpu = v->id;
 		__entry->stat = stat;
-		__entry->vendor_reason = vendor_reason;
-		__entry->rip = rip;
-		__entry->qual = qual;
-		__entry->qual2 = qual2;
+		__entry->vendor_reason = v->tele->vendor_reason;
+		__entry->rip = v->regs.rip;
+		__entry->qual = v->tele->qual;
+		__entry->qual2 = v->tele->qual2;
 	),
 
 	TP_printk("vm %u vcpu %u stat %u reason %#llx rip %#llx qual %#llx qual2 %#llx",
@@ -42,8 +48,8 @@ TRACE_EVENT(hvlab_exit,
 );
 
 TRACE_EVENT(hvlab_entry,
-	TP_PROTO(u32 vm, u32 vcpu, u64 rip),
-	TP_ARGS(vm, vcpu, rip),
+	TP_PROTO(const struct hv_vcpu *v),
+	TP_ARGS(v),
 
 	TP_STRUCT__entry(
 		__field(u32, vm)
@@ -52,9 +58,9 @@ TRACE_EVENT(hvlab_entry,
 	),
 
 	TP_fast_assign(
-		__entry->vm = vm;
-		__entry->vcpu = vcpu;
-		__entry->rip = rip;
+		__entry->vm = v->vm->id;
+		__entry->vcpu = v->id;
+		__entry->rip = v->regs.rip;
 	),
 
 	TP_printk("vm %u vcpu %u rip %#llx", __entry->vm, __entry->vcpu, __entry->rip)

@@ -17,20 +17,6 @@
 
 #include "hv.h"
 
-/* The newest matching rule's action, or @dflt. */
-static u32 hv_route(const struct hv_vcpu *vcpu, u32 class, u32 key, u32 dflt)
-{
-	int i;
-
-	for (i = (int)vcpu->nr_routes - 1; i >= 0; i--) {
-		const struct hvlab_exit_route *r = &vcpu->routes[i];
-
-		if (r->route_class == class && key >= r->first && key <= r->last)
-			return r->action;
-	}
-	return dflt;
-}
-
 long hv_route_set(struct hv_vcpu *vcpu, const struct hvlab_exit_route __user *ur)
 {
 	struct hvlab_exit_route r;
@@ -120,14 +106,3 @@ int hv_exit_hypercall(struct hv_vcpu *vcpu, u64 next_rip)
 	return 1;
 }
 
-bool hv_route_msr_to_user(struct hv_vcpu *vcpu, u32 index)
-{
-	return unlikely(vcpu->nr_routes) &&
-	       hv_route(vcpu, HVLAB_ROUTE_MSR, index, HVLAB_ROUTE_TO_KERNEL) == HVLAB_ROUTE_TO_USER;
-}
-
-bool hv_route_io_in_kernel(struct hv_vcpu *vcpu, u16 port)
-{
-	return unlikely(vcpu->nr_routes) &&
-	       hv_route(vcpu, HVLAB_ROUTE_IO, port, HVLAB_ROUTE_TO_USER) == HVLAB_ROUTE_TO_KERNEL;
-}

@@ -184,8 +184,7 @@ void hv_tele_count(struct hv_vcpu *vcpu, unsigned int stat)
 {
 	struct hv_tele *t = vcpu->tele;
 
-	trace_hvlab_exit(vcpu->vm->id, vcpu->id, stat, t->vendor_reason, vcpu->regs.rip,
-			 t->qual, t->qual2);
+	trace_hvlab_exit(vcpu, stat);
 	if (!READ_ONCE(hv_telemetry))
 		return;
 	/* Entry failures found before any world switch have no stamp yet. */
@@ -239,7 +238,7 @@ void hv_tele_entry(struct hv_vcpu *vcpu)
 {
 	struct hv_tele *t = vcpu->tele;
 
-	trace_hvlab_entry(vcpu->vm->id, vcpu->id, vcpu->regs.rip);
+	trace_hvlab_entry(vcpu);
 	if (unlikely(READ_ONCE(t->reset_pending)))
 		hv_tele_do_reset(vcpu);
 	if (t->open)
