@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hvlab-run - boot a Linux bzImage, a multiboot kernel, an ELF or a flat
+ * binary on hvlab (/dev/hvlab) or, as the reference, on KVM (/dev/kvm),
+ * with the same userspace PC either way (devices.c).
+ *
+ *   hvlab-run --kernel IMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
+ *             [--accel hvlab|kvm] [--load-addr A [--entry A] [--entry-mode real|pm32]]
+ *             [--mark STRING] [-v]
+ *
+ * The reading order: main() sets up memory, the image (loader.c), the
+ * vCPU's entry state and CPUID, then vcpu_loop() runs the guest: one switch
+ * on the exit kind, the device model answering, and interrupts from the
+ * 8259 pair offered to the CPU after every exit.  A one-shot timer signal
+ * (armed for the next PIT deadline) pulls the vCPU out of a guest that runs
+ * without exiting, so timer interrupts arrive on time.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "run.h"
+
+#define DEFAULT_MEM	(128ull << 20)
+#define MIN_MEM		(1ull << 20)
+#define MAX_MEM		(3072ull << 20)	/* below the PCI hole; no RAM above 4 GiB */
+
+static struct accel *the_accel;		/* for the signal handler */
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: hvlab-run --kernel IMAGE [OPTIONS]\n"
+"\n"
+"Boots IMAGE in a small PC (16550A on COM1 as the console, 8259 PICs, 8254 PIT,\n"
+"CMOS RTC; no APIC) on hvlab or on KVM, with the same devices either way.\n"
+"IMAGE is a Linux bzImage (32-bit boot protocol), a multiboot v1 kernel (ELF\n"
+"or a.out kludge), an ELF32 (entered at e_entry in 32-bit protected mode), or\n"
+"with --load-addr a flat binary.\n"
+"\n"
+"  --kernel IMAGE        the image to boot (required)\n"
+"  --initrd FILE         Linux: the initramfs; multiboot: module 0\n"
+"  --append CMDLINE      kernel command line (Linux: e.g. \"console=ttyS0\")\n"
+"  --mem SIZE            guest RAM, e.g. 128M (default), 1G; bare numbers are MiB\n"
+"  --accel hvlab|kvm     /dev/hvlab (default) or /dev/kvm, no in-kernel irqchip\n"
+"  --load-addr ADDR      load IMAGE as a flat binary at guest-physical ADDR\n"
+"  --entry ADDR          start here instead of the image's entry (ELF, flat)\n"
+"  --entry-mode MODE     flat binaries: real (16-bit, CS = ADDR>>4 & 0xf000)\n"
+"                        or pm32 (flat 32-bit protected mode, the default)\n"
+"  --mark STRING         report on stderr when the console first prints STRING\n"
+"                        (seconds since the guest started, and TSC ticks)\n"
+"  -v, --verbose         say what was loaded where, and why the guest stopped\n"
+"  -h, --help            this help\n"
+"\n"
+"Console: stdin goes to the guest's COM1 (raw mode on a terminal); Ctrl-A x\n"
+"quits, Ctrl-A Ctrl-A sends a Ctrl-A.\n"
+"\n"
+"Exit status:\n"
+"  0    the guest powered off (HLT with interrupts disabled, as Linux's\n"
+"       poweroff does without ACPI)\n"
+"  N    the guest wrote N to the debug-exit port 0xF4 (any byte, 0-255)\n"
+"  2    bad usage\n"
+"  70   accelerator unavailable or failing (/dev/hvlab, /dev/kvm)\n"
+"  71   image missing, unreadable, malformed, or unsupported boot protocol\n"
+"  72   --mem too small for the image (or above 3072M)\n"
+"  73   the guest triple-faulted (its registers are printed)\n"
+"  74   the guest reset the machine (ports 0xCF9, 0x64, 0x92)\n"
+"  75   entry failure, internal error or unexpected exit (registers printed)\n"
+"  76   quit with Ctrl-A x\n");
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 'M': case 'm':
+		v <<= 20;
+		break;
+	case 'G': case 'g':
+		v <<= 30;
+		break;
+	case 'K': case 'k':
+		v <<= 10;
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_addr(const char *s, int64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v > 0xffffffffull)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+static void restore_terminal(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+	tio_saved = false;
+}
+
+/* Raw mode: every key (Ctrl-C too) goes to the guest; Ctrl-A x quits. */
+static void raw_terminal(void)
+{
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio))
+		return;
+	tio_saved = true;
+	t = saved_tio;
+	cfmakeraw(&t);
+	t.c_oflag |= OPOST | ONLCR;	/* our own messages stay readable */
+	tcsetattr(STDIN_FILENO, TCSANOW, &t);
+	atexit(restore_terminal);
+}
+
+static void on_timer(int sig)
+{
+	(void)sig;
+	if (the_accel)
+		the_accel->ops->kick(the_accel);
+}
+
+/* Only what the device model provides: no APIC, no x2APIC, no nesting. */
+static void fix_cpuid_entry(struct hvlab_cpuid_entry *e)
+{
+	switch (e->function) {
+	case 1:
+		e->edx &= ~(1u << 9);		/* APIC: none, the 8259s instead */
+		e->ecx &= ~(1u << 21 | 1u << 24 | 1u << 5 | 1u << 3);
+						/* x2APIC, TSC-deadline, VMX, MONITOR */
+		break;
+	case 0xa:			/* architectural PMU: not offered */
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+		break;
+	case 0x80000001:
+		e->ecx &= ~(1u << 2);		/* SVM */
+		break;
+	}
+}
+
+static void flat_seg(struct hvlab_segment *s, uint16_t sel, uint8_t type)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->limit = 0xffffffff;
+	s->type = type;
+	s->s = 1;
+	s->present = 1;
+	s->db = 1;
+	s->g = 1;
+}
+
+static int set_entry_state(struct accel *a, const struct boot_state *bs)
+{
+	struct hvlab_sregs s;
+	struct hvlab_regs r;
+	int ret;
+
+	ret = a->ops->get_sregs(a, &s);
+	if (ret)
+		return ret;
+	if (bs->mode == ENTRY_PROT32) {
+		flat_seg(&s.cs, BOOT_CS, 0xb);
+		flat_seg(&s.ds, BOOT_DS, 0x3);
+		s.es = s.fs = s.gs = s.ss = s.ds;
+		memset(&s.tr, 0, sizeof(s.tr));
+		s.tr.selector = BOOT_TSS;
+		s.tr.base = 0x600;
+		s.tr.limit = 0x67;
+		s.tr.type = 0xb;	/* busy 32-bit TSS */
+		s.tr.present = 1;
+		s.gdt.base = BOOT_GDT;
+		s.gdt.limit = 5 * 8 - 1;
+		s.idt.base = 0;
+		s.idt.limit = 0;
+		s.cr0 = 0x11;		/* PE, ET; paging off */
+		s.cr4 = 0;
+		s.efer = 0;
+	} else {
+		s.cs.selector = bs->real_cs;
+		s.cs.base = (uint64_t)bs->real_cs << 4;
+	}
+	ret = a->ops->set_sregs(a, &s);
+	if (ret)
+		return ret;
+	memset(&r, 0, sizeof(r));
+	r.rip = bs->rip;
+	r.rflags = 2;			/* IF clear */
+	r.rax = bs->eax;
+	r.rbx = bs->ebx;
+	r.rsi = bs->esi;
+	r.rsp = bs->rsp;
+	return a->ops->set_regs(a, &r);
+}
+
+static void print_seg(const char *n, const struct hvlab_segment *s)
+{
+	fprintf(stderr, "  %-3s sel %04x base %016llx limit %08x type %x s%u dpl%u p%u l%u db%u g%u\n",
+		n, s->selector, (unsigned long long)s->base, s->limit, s->type, s->s, s->dpl,
+		s->present, s->l, s->db, s->g);
+}
+
+/* The guest's last registers, for triple faults and failures (forensics). */
+static void dump_guest(struct accel *a)
+{
+	struct hvlab_regs r;
+	struct hvlab_sregs s;
+
+	if (a->ops->get_regs(a, &r) || a->ops->get_sregs(a, &s)) {
+		fprintf(stderr, "hvlab-run: (cannot read the guest's registers)\n");
+		return;
+	}
+	fprintf(stderr, "hvlab-run: last guest registers:\n"
+		"  rip %016llx rflags %016llx\n"
+		"  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+		"  rsi %016llx rdi %016llx rsp %016llx rbp %016llx\n"
+		"  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
+		"  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n"
+		"  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %016llx\n",
+		(unsigned long long)r.rip, (unsigned long long)r.rflags,
+		(unsigned long long)r.rax, (unsigned long long)r.rbx, (unsigned long long)r.rcx,
+		(unsigned long long)r.rdx, (unsigned long long)r.rsi, (unsigned long long)r.rdi,
+		(unsigned long long)r.rsp, (unsigned long long)r.rbp, (unsigned long long)r.r8,
+		(unsigned long long)r.r9, (unsigned long long)r.r10, (unsigned long long)r.r11,
+		(unsigned long long)r.r12, (unsigned long long)r.r13, (unsigned long long)r.r14,
+		(unsigned long long)r.r15, (unsigned long long)s.cr0, (unsigned long long)s.cr2,
+		(unsigned long long)s.cr3, (unsigned long long)s.cr4, (unsigned long long)s.efer);
+	print_seg("cs", &s.cs);
+	print_seg("ss", &s.ss);
+	print_seg("ds", &s.ds);
+	print_seg("tr", &s.tr);
+	fprintf(stderr, "  gdt %016llx/%04x idt %016llx/%04x\n",
+		(unsigned long long)s.gdt.base, s.gdt.limit,
+		(unsigned long long)s.idt.base, s.idt.limit);
+}
+
+/* Offer the PICs' interrupt to the CPU; ask for a window if it must wait. */
+static void deliver_irq(struct accel *a, struct devices *d)
+{
+	int v = devices_irq_pending(d);
+
+	if (v < 0) {
+		a->ops->want_irq_window(a, false);
+		return;
+	}
+	if (a->ops->inject_irq(a, (uint8_t)v) == 0) {
+		devices_irq_ack(d);
+		/* another one waiting: come back when the guest can take it */
+		a->ops->want_irq_window(a, devices_irq_pending(d) >= 0);
+	} else {
+		a->ops->want_irq_window(a, true);
+	}
+}
+
+struct timer_state {
+	timer_t id;
+	uint64_t armed;		/* absolute ns, UINT64_MAX: disarmed */
+};
+
+static void arm_timer(struct timer_state *t, uint64_t deadline)
+{
+	struct itimerspec its = { 0 };
+
+	if (deadline == t->armed)
+		return;
+	t->armed = deadline;
+	if (deadline != UINT64_MAX) {
+		its.it_value.tv_sec = deadline / 1000000000ull;
+		its.it_value.tv_nsec = deadline % 1000000000ull;
+		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+			its.it_value.tv_nsec = 1;
+	}
+	timer_settime(t->id, TIMER_ABSTIME, &its, NULL);
+}
+
+static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm, bool verbose)
+{
+	struct vm_exit ex;
+	const char *why;
+	int ret, st;
+
+	for (;;) {
+		devices_poll(d, now_ns());
+		st = devices_stop_status(d, &why);
+		if (st >= 0) {
+			if (verbose || st >= RUN_ACCEL)
+				fprintf(stderr, "\r\nhvlab-run: %s; exit status %d\n", why, st);
+			return st;
+		}
+		deliver_irq(a, d);
+		arm_timer(tm, devices_next_deadline(d));
+
+		ret = a->ops->run(a, &ex);
+		if (ret) {
+			fprintf(stderr, "\r\nhvlab-run: %s run: %s\n", a->ops->name, strerror(-ret));
+			return RUN_ACCEL;
+		}
+		switch (ex.kind) {
+		case VMX_IO:
+			for (uint32_t i = 0; i < ex.io.count; i++)
+				devices_io(d, ex.io.out, ex.io.port, ex.io.size,
+					   ex.io.data + (size_t)i * ex.io.size);
+			break;
+		case VMX_MMIO:
+			devices_mmio(d, ex.mmio.addr, ex.mmio.write, ex.mmio.data,
+				     ex.mmio.len > 8 ? 8 : ex.mmio.len);
+			break;
+		case VMX_HLT:
+			if (!ex.if_flag) {
+				/* nothing but an NMI wakes this CPU, and we have no NMI source */
+				devices_flush(d);
+				if (verbose)
+					fprintf(stderr, "\r\nhvlab-run: the guest halted with interrupts disabled: powered off\n");
+				return RUN_OK;
+			}
+			/* idle: sleep until the next timer deadline or console input */
+			for (;;) {
+				uint64_t now = now_ns();
+
+				devices_poll(d, now);
+				if (devices_irq_pending(d) >= 0 || devices_stop_status(d, NULL) >= 0)
+					break;
+				ret = devices_wait(d, devices_next_deadline(d));
+				if (ret == -EDEADLK) {
+					fprintf(stderr, "\r\nhvlab-run: the guest halted with nothing left to wake it (no timer armed, no console input)\n");
+					dump_guest(a);
+					return RUN_INTERNAL;
+				}
+			}
+			break;
+		case VMX_IRQ_WINDOW:
+		case VMX_INTR:
+			break;
+		case VMX_SHUTDOWN:
+			devices_flush(d);
+			fprintf(stderr, "\r\nhvlab-run: the guest triple-faulted (shutdown)\n");
+			dump_guest(a);
+			return RUN_TRIPLE;
+		case VMX_FAIL:
+			devices_flush(d);
+			fprintf(stderr, "\r\nhvlab-run: %s: %s\n", a->ops->name, ex.why);
+			dump_guest(a);
+			return RUN_INTERNAL;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "accel", required_argument, NULL, 'A' },
+		{ "load-addr", required_argument, NULL, 'L' },
+		{ "entry", required_argument, NULL, 'E' },
+		{ "entry-mode", required_argument, NULL, 'M' },
+		{ "mark", required_argument, NULL, 'K' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct load_args la = { .flat_addr = -1, .entry = -1, .flat_mode = ENTRY_PROT32 };
+	struct accel acc = { .sys_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
+	struct timer_state tm = { .armed = UINT64_MAX };
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
+	struct sigaction sa = { .sa_handler = on_timer };
+	struct guest g = { .mem_size = DEFAULT_MEM };
+	struct boot_state bs;
+	struct devices *dev = NULL;
+	const char *accel = "hvlab", *mark = NULL;
+	uint64_t t0, tsc0, mark_ns, mark_tsc;
+	char err[256] = "";
+	int opt, ret, status;
+
+	while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'k': la.kernel = optarg; break;
+		case 'i': la.initrd = optarg; break;
+		case 'a': la.append = optarg; break;
+		case 'A': accel = optarg; break;
+		case 'K': mark = optarg; break;
+		case 'v': la.verbose = true; break;
+		case 'm':
+			if (parse_size(optarg, &g.mem_size)) {
+				fprintf(stderr, "hvlab-run: --mem '%s': not a size (e.g. 128M, 1G)\n", optarg);
+				return RUN_USAGE;
+			}
+			break;
+		case 'L':
+		case 'E':
+			if (parse_addr(optarg, opt == 'L' ? &la.flat_addr : &la.entry)) {
+				fprintf(stderr, "hvlab-run: %s '%s': not a 32-bit address\n",
+					opt == 'L' ? "--load-addr" : "--entry", optarg);
+				return RUN_USAGE;
+			}
+			break;
+		case 'M':
+			if (!strcmp(optarg, "real")) {
+				la.flat_mode = ENTRY_REAL;
+			} else if (!strcmp(optarg, "pm32")) {
+				la.flat_mode = ENTRY_PROT32;
+			} else {
+				fprintf(stderr, "hvlab-run: --entry-mode '%s': real or pm32\n", optarg);
+				return RUN_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return RUN_USAGE;
+		}
+	}
+	if (optind < argc || !la.kernel) {
+		fprintf(stderr, "hvlab-run: %s (see --help)\n",
+			la.kernel ? "unexpected arguments" : "--kernel IMAGE is required");
+		return RUN_USAGE;
+	}
+	if (!strcmp(accel, "hvlab")) {
+		acc.ops = &accel_hvlab_ops;
+	} else if (!strcmp(accel, "kvm")) {
+		acc.ops = &accel_kvm_ops;
+	} else {
+		fprintf(stderr, "hvlab-run: --accel '%s': hvlab or kvm\n", accel);
+		return RUN_USAGE;
+	}
+	if (la.flat_addr < 0 && la.entry >= 0 && la.flat_mode == ENTRY_REAL) {
+		fprintf(stderr, "hvlab-run: --entry-mode real needs --load-addr\n");
+		return RUN_USAGE;
+	}
+	g.mem_size &= ~0xfffull;
+	if (g.mem_size < MIN_MEM || g.mem_size > MAX_MEM) {
+		fprintf(stderr, "hvlab-run: --mem %lluM: hvlab-run gives a guest between 1M and 3072M\n",
+			(unsigned long long)(g.mem_size >> 20));
+		return RUN_NOMEM;
+	}
+
+	g.ram = mmap(NULL, g.mem_size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (g.ram == MAP_FAILED) {
+		fprintf(stderr, "hvlab-run: cannot map %llu MiB of guest RAM: %s\n",
+			(unsigned long long)(g.mem_size >> 20), strerror(errno));
+		return RUN_NOMEM;
+	}
+	status = load_image(&g, &la, &bs);
+	if (status)
+		goto out_unmap;
+
+	status = RUN_ACCEL;
+	ret = acc.ops->create(&acc, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "hvlab-run: --accel %s: %s\n", acc.ops->name, err);
+		goto out_accel;
+	}
+	ret = acc.ops->add_ram(&acc, 0, 0, g.mem_size, g.ram);
+	if (!ret)
+		ret = acc.ops->fix_cpuid(&acc, fix_cpuid_entry);
+	if (!ret)
+		ret = set_entry_state(&acc, &bs);
+	if (ret) {
+		fprintf(stderr, "hvlab-run: --accel %s: setting up the vCPU: %s\n",
+			acc.ops->name, strerror(-ret));
+		goto out_accel;
+	}
+
+	dev = devices_new(STDIN_FILENO, STDOUT_FILENO);
+	if (!dev) {
+		fprintf(stderr, "hvlab-run: out of memory\n");
+		goto out_accel;
+	}
+	devices_set_mark(dev, mark);
+
+	/* the PIT's deadline timer: SIGALRM kicks the vCPU out of the guest */
+	the_accel = &acc;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) || timer_create(CLOCK_MONOTONIC, &sev, &tm.id)) {
+		fprintf(stderr, "hvlab-run: timer: %s\n", strerror(errno));
+		goto out_devices;
+	}
+	if (la.verbose)
+		fprintf(stderr, "hvlab-run: %s image, %llu MiB, entry 0x%llx (%s), accel %s\n",
+			bs.kind, (unsigned long long)(g.mem_size >> 20), (unsigned long long)bs.rip,
+			bs.mode == ENTRY_REAL ? "real mode" : "32-bit protected mode", acc.ops->name);
+	raw_terminal();
+	t0 = now_ns();
+	tsc0 = __builtin_ia32_rdtsc();
+	status = vcpu_loop(&acc, dev, &tm, la.verbose);
+	restore_terminal();
+	if (mark) {
+		if (devices_mark_seen(dev, &mark_ns, &mark_tsc))
+			fprintf(stderr, "hvlab-run: mark '%s' after %.3f s, %llu TSC ticks (accel %s)\n",
+				mark, (mark_ns - t0) / 1e9, (unsigned long long)(mark_tsc - tsc0),
+				acc.ops->name);
+		else
+			fprintf(stderr, "hvlab-run: mark '%s' never seen\n", mark);
+	}
+	timer_delete(tm.id);
+out_devices:
+	the_accel = NULL;
+	devices_free(dev);
+out_accel:
+	acc.ops->destroy(&acc);
+out_unmap:
+	munmap(g.ram, g.mem_size);
+	return status;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * run.h - the pieces of hvlab-run and how they meet: the accelerator layer
+ * (one small ops table, filled by accel_hvlab.c and accel_kvm.c), the image
+ * loaders (loader.c) and the userspace device model (devices.c).
+ *
+ * The device model never knows which accelerator runs the guest: both
+ * report exits in the neutral struct vm_exit below and take interrupts
+ * through accel_ops.inject_irq().  That is what makes --accel kvm a
+ * reference for hvlab: only the hypervisor differs.
+ */
+#ifndef HVLAB_RUN_H
+#define HVLAB_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hvlab.h>
+
+/*
+ * Exit statuses of hvlab-run (README, "hvlab-run").  A guest that writes
+ * to the debug-exit port (0xF4) chooses the status itself (the byte it
+ * wrote), so a test kernel should stay clear of 70-79.
+ */
+enum run_status {
+	RUN_OK		= 0,	/* guest powered off (HLT with interrupts off) */
+	RUN_USAGE	= 2,	/* bad command line */
+	RUN_ACCEL	= 70,	/* accelerator missing or failing (/dev/hvlab, /dev/kvm) */
+	RUN_IMAGE	= 71,	/* kernel/initrd missing, malformed, unsupported protocol */
+	RUN_NOMEM	= 72,	/* --mem too small for the image, or too large */
+	RUN_TRIPLE	= 73,	/* guest triple-faulted (shutdown) */
+	RUN_RESET	= 74,	/* guest asked for a reset (0xCF9, 0x64, 0x92) */
+	RUN_INTERNAL	= 75,	/* entry failure, internal error, unexpected exit */
+	RUN_QUIT	= 76,	/* Ctrl-A x on the console */
+};
+
+/* ---- accelerator layer */
+
+enum vm_exit_kind {
+	VMX_IO,		/* port I/O: io */
+	VMX_MMIO,	/* access with no RAM behind it: mmio */
+	VMX_HLT,	/* @if_flag: whether RFLAGS.IF was set */
+	VMX_IRQ_WINDOW,	/* the guest can take an interrupt now */
+	VMX_INTR,	/* RUN was interrupted (signal, immediate exit) */
+	VMX_SHUTDOWN,	/* triple fault */
+	VMX_FAIL,	/* entry failure, internal error, anything else: @why */
+};
+
+struct vm_exit {
+	enum vm_exit_kind kind;
+	bool if_flag;
+	struct {
+		bool out;
+		uint8_t size;		/* 1, 2, 4 */
+		uint16_t port;
+		uint32_t count;
+		uint8_t *data;		/* count * size bytes in the run page */
+	} io;
+	struct {
+		uint64_t addr;
+		uint8_t *data;		/* 8 bytes in the run page */
+		uint32_t len;
+		bool write;
+	} mmio;
+	char why[160];
+};
+
+struct accel;
+
+/*
+ * Registers travel in hvlab's own structs (uapi/hvlab.h): the KVM side
+ * converts, field for field (struct kvm_segment has the same shape).
+ */
+struct accel_ops {
+	const char *name;
+	/* open the device, create a VM and one vCPU; 0 or -errno, @err says what */
+	int (*create)(struct accel *a, char *err, size_t errlen);
+	int (*add_ram)(struct accel *a, uint32_t slot, uint64_t gpa, uint64_t size, void *hva);
+	int (*get_regs)(struct accel *a, struct hvlab_regs *r);
+	int (*set_regs)(struct accel *a, const struct hvlab_regs *r);
+	int (*get_sregs)(struct accel *a, struct hvlab_sregs *s);
+	int (*set_sregs)(struct accel *a, const struct hvlab_sregs *s);
+	/*
+	 * Hide CPUID features the device model does not provide: @fix is
+	 * called on every entry of the accelerator's table before it is set.
+	 * Returns 0 or -errno.
+	 */
+	int (*fix_cpuid)(struct accel *a, void (*fix)(struct hvlab_cpuid_entry *e));
+	/* enter the guest until an exit the device model must see */
+	int (*run)(struct accel *a, struct vm_exit *ex);
+	/*
+	 * Deliver external interrupt @vector when the guest can take it;
+	 * -EBUSY if it cannot be accepted now (then the accelerator has been
+	 * asked for an interrupt-window exit, and the caller retries then).
+	 */
+	int (*inject_irq)(struct accel *a, uint8_t vector);
+	/* ask for (or stop asking for) an exit when interrupts can be taken */
+	void (*want_irq_window)(struct accel *a, bool on);
+	/* make the current or next run() return VMX_INTR at once (signal-safe) */
+	void (*kick)(struct accel *a);
+	void (*destroy)(struct accel *a);
+};
+
+struct accel {
+	const struct accel_ops *ops;
+	int sys_fd, vm_fd, vcpu_fd;
+	void *run;
+	size_t run_size;
+	void *priv;
+};
+
+extern const struct accel_ops accel_hvlab_ops;
+extern const struct accel_ops accel_kvm_ops;
+
+/* ---- guest memory and the loaders */
+
+struct guest {
+	uint8_t *ram;		/* guest-physical 0 .. mem_size */
+	uint64_t mem_size;
+};
+
+/* Is [gpa, gpa+len) inside guest RAM?  (overflow-safe) */
+static inline bool guest_range_ok(const struct guest *g, uint64_t gpa, uint64_t len)
+{
+	return gpa <= g->mem_size && len <= g->mem_size - gpa;
+}
+
+enum entry_mode { ENTRY_REAL, ENTRY_PROT32 };
+
+/* What a loader leaves for the vCPU: where and how the guest starts. */
+struct boot_state {
+	enum entry_mode mode;
+	uint64_t rip;
+	uint32_t eax, ebx, esi;	/* boot protocol registers */
+	uint64_t rsp;
+	uint16_t real_cs;	/* ENTRY_REAL: CS selector (base = sel << 4) */
+	const char *kind;	/* "linux", "multiboot", "elf", "flat" */
+};
+
+struct load_args {
+	const char *kernel, *initrd, *append;
+	int64_t flat_addr;	/* -1: detect the format; else load raw here */
+	int64_t entry;		/* -1: the image's own entry */
+	enum entry_mode flat_mode;
+	bool verbose;
+};
+
+/* The GDT hvlab-run leaves in guest memory for 32-bit entries. */
+#define BOOT_GDT	0x500
+#define BOOT_CS		0x10	/* flat 32-bit code, as Linux's __BOOT_CS */
+#define BOOT_DS		0x18	/* flat data, __BOOT_DS */
+#define BOOT_TSS	0x20
+
+/* Load the image into @g; 0, or a RUN_* status after printing why. */
+int load_image(struct guest *g, const struct load_args *la, struct boot_state *bs);
+
+/* ---- device model */
+
+struct devices;
+
+struct devices *devices_new(int console_in, int console_out);
+void devices_free(struct devices *d);
+/* One port access of @size bytes at @data (filled for IN). */
+void devices_io(struct devices *d, bool out, uint16_t port, uint8_t size, uint8_t *data);
+/* MMIO with nothing behind it: reads as all ones, writes ignored. */
+void devices_mmio(struct devices *d, uint64_t addr, bool write, uint8_t *data, uint32_t len);
+/* Advance timers and read the console. */
+void devices_poll(struct devices *d, uint64_t now_ns);
+/* The vector the PICs offer the CPU now, or -1. */
+int devices_irq_pending(struct devices *d);
+/* The CPU took that vector (INTA). */
+void devices_irq_ack(struct devices *d);
+/* Next time (CLOCK_MONOTONIC ns) a device needs devices_poll(), or UINT64_MAX. */
+uint64_t devices_next_deadline(struct devices *d);
+/* Did the guest ask to stop?  RUN_* status or the debug-exit value; -1: no. */
+int devices_stop_status(struct devices *d, const char **why);
+/* Wait (guest halted) until a deadline or console input; 0 or -errno. */
+int devices_wait(struct devices *d, uint64_t until_ns);
+
+/* Write out buffered console output. */
+void devices_flush(struct devices *d);
+/* Note the time (and TSC) when the console first prints @mark. */
+void devices_set_mark(struct devices *d, const char *mark);
+bool devices_mark_seen(struct devices *d, uint64_t *ns, uint64_t *tsc);
+
+uint64_t now_ns(void);
+
+#endif /* HVLAB_RUN_H */
