@@ -1,0 +1,188 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# test_hvlab_run - hvlab-run end to end, inside the emulated PC (TAP output,
+# kselftest "# Totals:" line; run by /hvlab/suite like the C tests).
+#
+#   - bad input: no image, a missing file, a file that is no kernel, a
+#     bzImage with an old boot protocol, too little memory: each refused
+#     with its own exit status and message
+#   - the multiboot test kernel (guest/mbkernel.c) on each accelerator:
+#     boot info and command line, the debug-exit port, PIT interrupts
+#     through the 8259 while halted, console input by interrupt, a triple
+#     fault (registers printed), a halt with interrupts off (power off)
+#   - Debian's stock 6.1 vmlinuz with a busybox initramfs on each
+#     accelerator: boots to /init, runs a command typed on the serial
+#     console, checks its output, powers off (exit status 0); the time to
+#     /init is printed as a "# boot:" line
+# Accelerators: hvlab, and KVM as the reference (loaded here with the
+# rig's load-kvm if /dev/kvm is missing, unloaded again afterwards).
+#
+# Environment: HVLAB_RUN_LINUX=0|1|all (default 1 on AMD; on Intel, where
+# Bochs makes a nested Linux boot take minutes, unset skips it, 1 boots it
+# on hvlab only, all on every accelerator),
+# HVLAB_RUN_ACCELS (default "hvlab kvm").
+HERE=$(cd "$(dirname "$0")" && pwd)
+HR=$HERE/hvlab-run
+RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
+T=${TMPDIR:-/tmp}/test_hvlab_run.$$
+mkdir -p "$T" || exit 1
+
+n=0 pass=0 fail=0 skip=0
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
+notok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1 # $2"; }
+skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
+diag() { sed 's/^/# /' "$@"; }
+up() { read -r u _ </proc/uptime; echo "$u"; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
+
+KVM_LOADED_HERE=0
+finish() {
+	[ $KVM_LOADED_HERE = 1 ] && { unload-kvm >/dev/null 2>&1 || echo "# unload-kvm failed"; }
+	rm -rf "$T"
+	echo "1..$n"
+	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+	[ $fail = 0 ] || exit 1
+	[ $pass = 0 ] && exit 4
+	exit 0
+}
+trap finish EXIT
+
+echo "TAP version 13"
+[ -x "$RUN" ] || { notok "hvlab-run present" "not found (build/bin/hvlab-run)"; exit; }
+[ -f "$HR/mbkernel" ] || { notok "mbkernel present" "missing $HR/mbkernel"; exit; }
+
+# expect NAME STATUS PATTERN -- hvlab-run ARGS: run, check status and output
+expect() {
+	name=$1 want=$2 pat=$3
+	shift 4
+	"$RUN" "$@" <"${STDIN:-/dev/null}" >"$T/out" 2>&1
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		notok "$name" "exit status $rc, expected $want"
+		diag "$T/out"
+	elif [ -n "$pat" ] && ! grep -q -- "$pat" "$T/out"; then
+		notok "$name" "output lacks '$pat'"
+		diag "$T/out"
+	else
+		ok "$name"
+	fi
+}
+
+# ---- bad input (no accelerator needed: refused before one is opened)
+VMLINUZ=$HR/vmlinuz
+expect "no --kernel: usage error" 2 "kernel IMAGE is required" -- --mem 64M
+expect "missing image: exit 71" 71 "No such file" -- --kernel "$T/nonexistent"
+echo "this is not a kernel" >"$T/junk"
+expect "malformed image: exit 71" 71 "not a Linux bzImage" -- --kernel "$T/junk"
+if [ -f "$VMLINUZ" ]; then
+	# the same bzImage with its boot protocol version (0x206) set to 2.01
+	head -c 8192 "$VMLINUZ" >"$T/old"
+	printf '\001\002' | dd of="$T/old" bs=1 seek=518 conv=notrunc 2>/dev/null
+	expect "boot protocol 2.01: exit 71" 71 "boot protocol 2.01 is not supported" -- --kernel "$T/old"
+	expect "16 MiB for Debian's kernel: exit 72" 72 "too little memory" -- --kernel "$VMLINUZ" --mem 16M
+else
+	skipped "boot protocol 2.01: exit 71" "no vmlinuz in $HR (no 6.1 kernel on the build host)"
+	skipped "16 MiB for Debian's kernel: exit 72" "no vmlinuz in $HR"
+fi
+expect "--mem 4G: exit 72" 72 "between 1M and 3072M" -- --kernel "$HR/mbkernel" --mem 4G
+
+# ---- accelerators
+have_accel() {
+	case $1 in
+	hvlab) [ -e /dev/hvlab ] || { echo "/dev/hvlab missing (hvlab.ko not loaded)"; return 1; } ;;
+	kvm)
+		if [ ! -e /dev/kvm ] && command -v load-kvm >/dev/null; then
+			if load-kvm >"$T/kvm" 2>&1; then
+				KVM_LOADED_HERE=1
+			else
+				echo "load-kvm failed: $(tail -n 1 "$T/kvm")"
+				return 1
+			fi
+		fi
+		[ -e /dev/kvm ] || { echo "/dev/kvm missing and no load-kvm"; return 1; }
+		;;
+	esac
+	return 0
+}
+
+# Linux: boot, wait for /init's "ready", type a command, check its output,
+# power off; hvlab-run must end with status 0 after "powered off".
+linux_case() {
+	a=$1 limit=$2 name="Debian vmlinuz + busybox initramfs on $1: /init, command, poweroff"
+	d=$T/linux-$a
+	mkdir -p "$d" && mkfifo "$d/in" || { notok "$name" "mkfifo"; return; }
+	t0=$(up)
+	"$RUN" -v --accel "$a" --mem 160M --kernel "$VMLINUZ" --initrd "$HR/initramfs.cpio" \
+		--append "console=ttyS0 quiet panic=-1" --mark "hvlab-guest: init reached" \
+		<"$d/in" >"$d/out" 2>"$d/err" &
+	pid=$!
+	exec 3>"$d/in"
+	waitfor() { # pattern seconds
+		i=0
+		while ! grep -q -- "$1" "$d/out"; do
+			kill -0 $pid 2>/dev/null || return 1
+			[ $i -ge $(($2 * 5)) ] && return 1
+			sleep 0.2
+			i=$((i + 1))
+		done
+	}
+	why=""
+	if ! waitfor "hvlab-guest: ready" "$limit"; then
+		why="no 'hvlab-guest: ready' from the guest's /init"
+	else
+		# the echo of the typed line shows "$((6*7))", only the shell's output "42"
+		echo 'echo "result: $((6*7)) $(uname -r)"' >&3
+		waitfor "result: 42 " 60 || why="the command's output never came back"
+		echo 'poweroff -f' >&3
+	fi
+	i=0
+	while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+	kill -0 $pid 2>/dev/null && { kill $pid; why="${why:-hvlab-run still running after poweroff -f}"; }
+	wait $pid
+	rc=$?
+	exec 3>&-
+	if [ -z "$why" ] && [ $rc != 0 ]; then
+		why="exit status $rc, expected 0 (powered off)"
+	elif [ -z "$why" ] && ! grep -q "powered off" "$d/err"; then
+		why="no 'powered off' from hvlab-run"
+	fi
+	if [ -n "$why" ]; then
+		notok "$name" "$why"
+		echo "# --- console"; tail -n 40 "$d/out" | diag
+		echo "# --- hvlab-run"; diag "$d/err"
+	else
+		ok "$name"
+		grep "result: 42" "$d/out" | grep -v echo | head -n 1 | diag
+	fi
+	b=$(sed -n "s/^hvlab-run: mark .* after \([0-9.]*\) s, \([0-9]*\) TSC.*/\1 s, \2 TSC ticks/p" "$d/err")
+	echo "# boot: $a: to /init ${b:-not reached} (whole case $(since "$t0") s, cpu=${HVLAB_CPU:-?} icount=${HVLAB_ICOUNT:-?})"
+}
+
+LINUX=${HVLAB_RUN_LINUX:-}
+for a in ${HVLAB_RUN_ACCELS:-hvlab kvm}; do
+	if ! why=$(have_accel "$a"); then
+		for t in "multiboot on $a" "Linux on $a"; do skipped "$t" "$why"; done
+		continue
+	fi
+	mb="--accel $a --kernel $HR/mbkernel"
+	# shellcheck disable=SC2086
+	{
+	expect "multiboot on $a: info, cmdline, exit 42 via port 0xF4" 42 "mem_upper=130048 KiB cmdline='exit=42 hello'" -- $mb --mem 128M --append "exit=42 hello"
+	expect "multiboot on $a: 20 PIT interrupts through the 8259 while halted" 7 "timer: 20 ticks" -- $mb --append "test=timer exit=7"
+	echo "typed line" >"$T/line"
+	STDIN=$T/line expect "multiboot on $a: console input by interrupt" 0 "got 'typed line'" -- $mb --append "test=echo"
+	expect "multiboot on $a: triple fault, exit 73 with registers" 73 "rip " -- $mb --append "test=triple"
+	expect "multiboot on $a: cli; hlt is a power-off, exit 0" 0 "halting with interrupts off" -- $mb --append "test=halt"
+	}
+	if [ ! -f "$VMLINUZ" ]; then
+		skipped "Linux on $a" "no vmlinuz in $HR (no 6.1 kernel on the build host)"
+	elif [ "${LINUX:-}" = 0 ]; then
+		skipped "Linux on $a" "HVLAB_RUN_LINUX=0"
+	elif [ "${HVLAB_CPU:-}" = intel ] && [ -z "$LINUX" ]; then
+		skipped "Linux on $a" "Bochs: a nested Linux boot takes minutes; HVLAB_RUN_LINUX=1 runs it"
+	elif [ "${HVLAB_CPU:-}" = intel ] && [ "$a" != hvlab ] && [ "$LINUX" != all ]; then
+		skipped "Linux on $a" "Bochs: Linux boots on hvlab only, to keep the run short"
+	else
+		linux_case "$a" 600
+	fi
+done
