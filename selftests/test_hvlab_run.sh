@@ -110,7 +110,10 @@ have_accel() {
 linux_case() {
 	a=$1 limit=$2 name="Debian vmlinuz + busybox initramfs on $1: /init, command, poweroff"
 	d=$T/linux-$a
-	mkdir -p "$d" && mkfifo "$d/in" || { notok "$name" "mkfifo"; return; }
+	if ! mkdir -p "$d" || ! mkfifo "$d/in"; then
+		notok "$name" "cannot make the fifo $d/in"
+		return
+	fi
 	t0=$(up)
 	"$RUN" -v --accel "$a" --mem 160M --kernel "$VMLINUZ" --initrd "$HR/initramfs.cpio" \
 		--append "console=ttyS0 quiet panic=-1" --mark "hvlab-guest: init reached" \
@@ -131,6 +134,7 @@ linux_case() {
 		why="no 'hvlab-guest: ready' from the guest's /init"
 	else
 		# the echo of the typed line shows "$((6*7))", only the shell's output "42"
+		# shellcheck disable=SC2016
 		echo 'echo "result: $((6*7)) $(uname -r)"' >&3
 		waitfor "result: 42 " 60 || why="the command's output never came back"
 		echo 'poweroff -f' >&3
@@ -173,6 +177,10 @@ for a in ${HVLAB_RUN_ACCELS:-hvlab kvm}; do
 	STDIN=$T/line expect "multiboot on $a: console input by interrupt" 0 "got 'typed line'" -- $mb --append "test=echo"
 	expect "multiboot on $a: triple fault, exit 73 with registers" 73 "rip " -- $mb --append "test=triple"
 	expect "multiboot on $a: cli; hlt is a power-off, exit 0" 0 "halting with interrupts off" -- $mb --append "test=halt"
+	# mov al, 42; out 0xf4, al; hlt: the same bytes in 16- and 32-bit code
+	printf '\260\052\346\364\364' >"$T/flat"
+	expect "flat binary on $a: real mode at 0x12340" 42 "" -- --accel $a --kernel "$T/flat" --load-addr 0x12340 --entry-mode real
+	expect "flat binary on $a: 32-bit at 0x200000" 42 "" -- --accel $a --kernel "$T/flat" --load-addr 0x200000
 	}
 	if [ ! -f "$VMLINUZ" ]; then
 		skipped "Linux on $a" "no vmlinuz in $HR (no 6.1 kernel on the build host)"

@@ -456,7 +456,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvlab-run: --accel '%s': hvlab or kvm\n", accel);
 		return RUN_USAGE;
 	}
-	if (la.flat_addr < 0 && la.entry >= 0 && la.flat_mode == ENTRY_REAL) {
+	if (la.flat_addr < 0 && la.flat_mode == ENTRY_REAL) {
 		fprintf(stderr, "hvlab-run: --entry-mode real needs --load-addr\n");
 		return RUN_USAGE;
 	}
