@@ -89,7 +89,7 @@ static int read_file(const char *what, const char *path, uint8_t **buf, size_t *
 
 static int too_small(const struct guest *g, const char *what, uint64_t need)
 {
-	fprintf(stderr, "hvlab-run: too little memory: %s needs %llu MiB of guest RAM, --mem gives %llu MiB\n",
+	fprintf(stderr, "hvlab-run: too little memory for %s: at least %llu MiB of guest RAM needed, --mem gives %llu MiB\n",
 		what, (unsigned long long)((need + (1 << 20) - 1) >> 20),
 		(unsigned long long)(g->mem_size >> 20));
 	return RUN_NOMEM;
