@@ -179,6 +179,16 @@ static void hv_kick(struct accel *a)
 	((volatile struct hvlab_run *)a->run)->immediate_exit = 1;
 }
 
+static int hv_count_exits(struct accel *a, uint64_t *exits)
+{
+	struct hvlab_exit_stats st;
+	int ret = hvlab_get_exit_stats(a->vcpu_fd, &st);
+
+	if (!ret)
+		*exits = st.exits;
+	return ret;
+}
+
 static void hv_destroy(struct accel *a)
 {
 	if (a->run)
@@ -204,5 +214,6 @@ const struct accel_ops accel_hvlab_ops = {
 	.inject_irq = hv_inject_irq,
 	.want_irq_window = hv_want_irq_window,
 	.kick = hv_kick,
+	.count_exits = hv_count_exits,
 	.destroy = hv_destroy,
 };

@@ -302,6 +302,34 @@ static void arm_timer(struct timer_state *t, uint64_t deadline)
 	timer_settime(t->id, TIMER_ABSTIME, &its, NULL);
 }
 
+/* Exits that reached hvlab-run, by kind (the same count on either accelerator). */
+static uint64_t exit_count[VMX_FAIL + 1];
+static const char *const exit_kind_name[VMX_FAIL + 1] = {
+	[VMX_IO] = "io", [VMX_MMIO] = "mmio", [VMX_HLT] = "hlt",
+	[VMX_IRQ_WINDOW] = "irq-window", [VMX_INTR] = "signal",
+	[VMX_SHUTDOWN] = "shutdown", [VMX_FAIL] = "failure",
+};
+
+static void print_exit_counts(struct accel *a)
+{
+	uint64_t total = 0, all;
+
+	for (int i = 0; i <= VMX_FAIL; i++)
+		total += exit_count[i];
+	fprintf(stderr, "hvlab-run: %llu exits to userspace (", (unsigned long long)total);
+	for (int i = 0, first = 1; i <= VMX_FAIL; i++) {
+		if (!exit_count[i])
+			continue;
+		fprintf(stderr, "%s%s %llu", first ? "" : ", ", exit_kind_name[i],
+			(unsigned long long)exit_count[i]);
+		first = 0;
+	}
+	fprintf(stderr, ")");
+	if (a->ops->count_exits && !a->ops->count_exits(a, &all))
+		fprintf(stderr, "; %llu exits in all", (unsigned long long)all);
+	fprintf(stderr, "\n");
+}
+
 static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm, bool verbose)
 {
 	struct vm_exit ex;
@@ -324,6 +352,7 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 			fprintf(stderr, "\r\nhvlab-run: %s run: %s\n", a->ops->name, strerror(-ret));
 			return RUN_ACCEL;
 		}
+		exit_count[ex.kind]++;
 		switch (ex.kind) {
 		case VMX_IO:
 			for (uint32_t i = 0; i < ex.io.count; i++)
@@ -526,6 +555,8 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "hvlab-run: mark '%s' never seen\n", mark);
 	}
+	if (la.verbose)
+		print_exit_counts(&acc);
 	timer_delete(tm.id);
 out_devices:
 	the_accel = NULL;

@@ -98,6 +98,8 @@ struct accel_ops {
 	void (*want_irq_window)(struct accel *a, bool on);
 	/* make the current or next run() return VMX_INTR at once (signal-safe) */
 	void (*kick)(struct accel *a);
+	/* optional: all exits, kernel-handled ones too; 0 or -errno */
+	int (*count_exits)(struct accel *a, uint64_t *exits);
 	void (*destroy)(struct accel *a);
 };
 
