@@ -161,6 +161,7 @@ linux_case() {
 	b=$(sed -n "s/^hvlab-run: mark .* after \([0-9.]*\) s, \([0-9]*\) TSC.*/\1 s, \2 TSC ticks/p" "$d/err")
 	echo "# boot: $a: to /init ${b:-not reached} (whole case $(since "$t0") s, cpu=${HVLAB_CPU:-?} icount=${HVLAB_ICOUNT:-?})"
 	sed -n "s/^hvlab-run: \([0-9]* exits to userspace.*\)/# boot: $a: \1/p" "$d/err"
+	sed -n "s/^hvlab-guest: init reached, uptime \([0-9.]*\) s.*/# boot: $a: the guest's own uptime at \/init: \1 s/p" "$d/out"
 }
 
 LINUX=${HVLAB_RUN_LINUX:-}
