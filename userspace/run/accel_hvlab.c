@@ -38,6 +38,16 @@ static int hv_create(struct accel *a, char *err, size_t errlen)
 		snprintf(err, errlen, "HVLAB_CREATE_VCPU: %s", strerror(-a->vcpu_fd));
 		return a->vcpu_fd;
 	}
+	/*
+	 * MSRs the module does not handle come to us (hvlab-run.c answers the
+	 * few a stock kernel reads unguarded, IA32_MISC_ENABLE on Intel) rather
+	 * than turning into #GP in the kernel.
+	 */
+	ret = hvlab_set_msr_policy(a->vcpu_fd, HVLAB_MSR_UNKNOWN_USERSPACE);
+	if (ret) {
+		snprintf(err, errlen, "HVLAB_SET_MSR_POLICY: %s", strerror(-ret));
+		return ret;
+	}
 	size = hvlab_vcpu_mmap_size(a->sys_fd);
 	if (size < 0) {
 		snprintf(err, errlen, "HVLAB_GET_VCPU_MMAP_SIZE: %s", strerror(-size));
@@ -140,6 +150,14 @@ static int hv_run(struct accel *a, struct vm_exit *ex)
 		break;
 	case HVLAB_EXIT_SHUTDOWN:
 		ex->kind = VMX_SHUTDOWN;
+		break;
+	case HVLAB_EXIT_MSR:
+		ex->kind = VMX_MSR;
+		ex->msr.index = run->msr.index;
+		ex->msr.write = run->msr.is_write;
+		ex->msr.data = (uint64_t *)&run->msr.data;
+		ex->msr.error = &run->msr.error;
+		run->msr.error = 0;
 		break;
 	case HVLAB_EXIT_FAIL_ENTRY:
 		ex->kind = VMX_FAIL;

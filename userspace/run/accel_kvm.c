@@ -7,7 +7,8 @@
  * with KVM_INTERRUPT when kvm_run says the guest can take one
  * (ready_for_interrupt_injection), else after an interrupt-window exit
  * (request_interrupt_window).  KVM's paravirtual CPUID leaves are hidden,
- * so the guest uses the same clocks as under hvlab (no kvm-clock).
+ * so the guest uses the same clocks as under hvlab (no kvm-clock), and the
+ * APIC is disabled in IA32_APIC_BASE so that CPUID hides it (see below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -180,6 +181,13 @@ static int kvm_set_sregs(struct accel *a, const struct hvlab_sregs *s)
 	k.cr4 = s->cr4;
 	k.cr8 = s->cr8;
 	k.efer = s->efer;
+	/*
+	 * The local APIC globally disabled (IA32_APIC_BASE.EN = 0): KVM sets
+	 * CPUID.1:EDX.APIC from that bit whatever KVM_SET_CPUID2 said, and
+	 * without an in-kernel irqchip there is no APIC behind 0xFEE00000, so
+	 * a guest that saw the bit would poke MMIO that leads nowhere.
+	 */
+	k.apic_base = 0;
 	return ioctl(a->vcpu_fd, KVM_SET_SREGS, &k) ? -errno : 0;
 }
 

@@ -263,6 +263,32 @@ static void dump_guest(struct accel *a)
 		(unsigned long long)s.idt.base, s.idt.limit);
 }
 
+/*
+ * MSRs the accelerator handed to us.  IA32_MISC_ENABLE (0x1A0): Linux's
+ * verify_cpu reads it without a fixup on Intel CPUs (to clear XD disable)
+ * before it has an IDT, so a #GP there is a triple fault.  We answer as
+ * KVM does: BTS and PEBS unavailable (bits 11, 12), writes kept.  Every
+ * other MSR: #GP, which is what the module would have injected.
+ */
+#define MSR_IA32_MISC_ENABLE	0x1a0
+
+static uint64_t misc_enable = 1u << 11 | 1u << 12;
+
+static void handle_msr(struct vm_exit *ex, bool verbose)
+{
+	if (ex->msr.index == MSR_IA32_MISC_ENABLE) {
+		if (ex->msr.write)
+			misc_enable = *ex->msr.data;
+		else
+			*ex->msr.data = misc_enable;
+		return;
+	}
+	*ex->msr.error = 1;
+	if (verbose)
+		fprintf(stderr, "hvlab-run: %s of MSR 0x%x: #GP\r\n",
+			ex->msr.write ? "wrmsr" : "rdmsr", ex->msr.index);
+}
+
 /* Offer the PICs' interrupt to the CPU; ask for a window if it must wait. */
 static void deliver_irq(struct accel *a, struct devices *d)
 {
@@ -307,7 +333,7 @@ static uint64_t exit_count[VMX_FAIL + 1];
 static const char *const exit_kind_name[VMX_FAIL + 1] = {
 	[VMX_IO] = "io", [VMX_MMIO] = "mmio", [VMX_HLT] = "hlt",
 	[VMX_IRQ_WINDOW] = "irq-window", [VMX_INTR] = "signal",
-	[VMX_SHUTDOWN] = "shutdown", [VMX_FAIL] = "failure",
+	[VMX_SHUTDOWN] = "shutdown", [VMX_MSR] = "msr", [VMX_FAIL] = "failure",
 };
 
 static void print_exit_counts(struct accel *a)
@@ -360,6 +386,11 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 					   ex.io.data + (size_t)i * ex.io.size);
 			break;
 		case VMX_MMIO:
+			if (verbose && exit_count[VMX_MMIO] <= 8)
+				fprintf(stderr, "hvlab-run: mmio %s 0x%llx len %u (nothing there)%s\r\n",
+					ex.mmio.write ? "write" : "read",
+					(unsigned long long)ex.mmio.addr, ex.mmio.len,
+					exit_count[VMX_MMIO] == 8 ? "; no more of these reported" : "");
 			devices_mmio(d, ex.mmio.addr, ex.mmio.write, ex.mmio.data,
 				     ex.mmio.len > 8 ? 8 : ex.mmio.len);
 			break;
@@ -388,6 +419,9 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 			break;
 		case VMX_IRQ_WINDOW:
 		case VMX_INTR:
+			break;
+		case VMX_MSR:
+			handle_msr(&ex, verbose);
 			break;
 		case VMX_SHUTDOWN:
 			devices_flush(d);

@@ -43,6 +43,7 @@ enum vm_exit_kind {
 	VMX_IRQ_WINDOW,	/* the guest can take an interrupt now */
 	VMX_INTR,	/* RUN was interrupted (signal, immediate exit) */
 	VMX_SHUTDOWN,	/* triple fault */
+	VMX_MSR,	/* RDMSR/WRMSR the accelerator left to us: msr */
 	VMX_FAIL,	/* entry failure, internal error, anything else: @why */
 };
 
@@ -62,6 +63,12 @@ struct vm_exit {
 		uint32_t len;
 		bool write;
 	} mmio;
+	struct {
+		uint32_t index;
+		bool write;
+		uint64_t *data;		/* the value written, or ours for a read */
+		uint8_t *error;		/* set to 1: the guest takes #GP */
+	} msr;
 	char why[160];
 };
 
