@@ -297,7 +297,11 @@ static int vmx_mov_to_cr0(struct vmx_vcpu *vmx, u64 val)
 	if ((val >> 32) || ((val & X86_CR0_NW) && !(val & X86_CR0_CD)) ||
 	    (pg && !(val & X86_CR0_PE)))
 		return -EINVAL;
-	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(vmx->cr4_shadow & X86_CR4_PAE))
+	/*
+	 * CR4.PAE is not in the CR4 guest/host mask, so the guest sets it
+	 * without an exit and cr4_shadow does not know: read the live CR4.
+	 */
+	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(vmcs_read(GUEST_CR4) & X86_CR4_PAE))
 		return -EINVAL;
 	if ((old ^ val) & X86_CR0_PG)
 		vmx_set_efer(vmx, (efer & EFER_LME) && pg ? efer | EFER_LMA : efer & ~EFER_LMA);
