@@ -251,7 +251,7 @@ void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 
 u64 vmx_get_cr0(struct hv_vcpu *vcpu)
 {
-	return vmcs_read(GUEST_CR0);
+	return vmx_guest_cr0(to_vmx(vcpu));
 }
 
 /*
@@ -291,17 +291,18 @@ static u64 *vmx_gpr(struct hvlab_regs *r, unsigned int n)
  */
 static int vmx_mov_to_cr0(struct vmx_vcpu *vmx, u64 val)
 {
-	u64 old = vmx->cr0_shadow, efer = vmcs_read(GUEST_IA32_EFER);
+	/*
+	 * Only CR0.NE (and CR4.VMXE) are in the guest/host masks: the guest
+	 * changes PE, PG, WP and CR4.PAE without an exit, so the values it
+	 * runs with come from the VMCS, not from the read shadows.
+	 */
+	u64 old = vmx_guest_cr0(vmx), efer = vmcs_read(GUEST_IA32_EFER);
 	bool pg = val & X86_CR0_PG;
 
 	if ((val >> 32) || ((val & X86_CR0_NW) && !(val & X86_CR0_CD)) ||
 	    (pg && !(val & X86_CR0_PE)))
 		return -EINVAL;
-	/*
-	 * CR4.PAE is not in the CR4 guest/host mask, so the guest sets it
-	 * without an exit and cr4_shadow does not know: read the live CR4.
-	 */
-	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(vmcs_read(GUEST_CR4) & X86_CR4_PAE))
+	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(vmx_guest_cr4(vmx) & X86_CR4_PAE))
 		return -EINVAL;
 	if ((old ^ val) & X86_CR0_PG)
 		vmx_set_efer(vmx, (efer & EFER_LME) && pg ? efer | EFER_LMA : efer & ~EFER_LMA);

@@ -93,6 +93,21 @@ void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0)
 	vmx->cr0_shadow = cr0;
 }
 
+/*
+ * The CR0/CR4 the guest sees (25.3, 26.3): its own value for every bit
+ * outside the guest/host mask (GUEST_CRn; it changes those without an
+ * exit), the read shadow for the bits hvlab owns.  VMCS loaded.
+ */
+u64 vmx_guest_cr0(struct vmx_vcpu *vmx)
+{
+	return (vmcs_read(GUEST_CR0) & ~vmx_cr0_forced()) | (vmx->cr0_shadow & vmx_cr0_forced());
+}
+
+u64 vmx_guest_cr4(struct vmx_vcpu *vmx)
+{
+	return (vmcs_read(GUEST_CR4) & ~vmx_cr4_forced()) | (vmx->cr4_shadow & vmx_cr4_forced());
+}
+
 void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4)
 {
 	vmcs_write(GUEST_CR4, cr4 | vmx_cr4_forced());
@@ -262,8 +277,8 @@ void vmx_save_state(struct hv_vcpu *vcpu)
 	sr->gdt.limit = vmcs_read(GUEST_GDTR_LIMIT);
 	sr->idt.base = vmcs_read(GUEST_IDTR_BASE);
 	sr->idt.limit = vmcs_read(GUEST_IDTR_LIMIT);
-	sr->cr0 = (vmcs_read(GUEST_CR0) & ~vmx_cr0_forced()) | (vmx->cr0_shadow & vmx_cr0_forced());
-	sr->cr4 = (vmcs_read(GUEST_CR4) & ~vmx_cr4_forced()) | (vmx->cr4_shadow & vmx_cr4_forced());
+	sr->cr0 = vmx_guest_cr0(vmx);
+	sr->cr4 = vmx_guest_cr4(vmx);
 	sr->cr3 = vmcs_read(GUEST_CR3);
 	sr->efer = vmcs_read(GUEST_IA32_EFER);
 	/* A shadow ends with the instruction it covers: not once RIP moved past it. */

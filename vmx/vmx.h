@@ -58,7 +58,7 @@ struct vmx_vcpu {
 	/* Guest state VMX keeps nowhere in the VMCS (switched with WRMSR). */
 	u64 efer;		/* guest EFER as written (LMA follows the VMCS) */
 	u64 star, lstar, cstar, sfmask, kernel_gs_base;
-	u64 cr0_shadow, cr4_shadow;	/* what the guest believes it wrote */
+	u64 cr0_shadow, cr4_shadow;	/* the read shadows: valid for the masked bits only */
 
 	/* An event for the next entry (VM-entry interruption info, 24.8.3). */
 	u32 inject_info, inject_err, inject_len;
@@ -129,6 +129,8 @@ void vmx_write_host_cpu_state(struct vmx_vcpu *vmx);
 void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0);
 void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4);
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
+u64 vmx_guest_cr0(struct vmx_vcpu *vmx);
+u64 vmx_guest_cr4(struct vmx_vcpu *vmx);
 void vmx_load_state(struct hv_vcpu *vcpu);
 void vmx_save_state(struct hv_vcpu *vcpu);
 void vmx_save_int_shadow(struct hv_vcpu *vcpu);
