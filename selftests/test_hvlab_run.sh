@@ -189,7 +189,11 @@ for a in ${HVLAB_RUN_ACCELS:-hvlab kvm}; do
 	elif [ "${LINUX:-}" = 0 ]; then
 		skipped "Linux on $a" "HVLAB_RUN_LINUX=0"
 	elif [ "${HVLAB_CPU:-}" = intel ] && [ -z "$LINUX" ]; then
-		skipped "Linux on $a" "Bochs: a nested Linux boot takes minutes; HVLAB_RUN_LINUX=1 runs it"
+		if [ "$a" = hvlab ]; then
+			skipped "Linux on $a" "VT-x: Debian's kernel does not reach /init on hvlab yet (open in issue 5); HVLAB_RUN_LINUX=1 tries it"
+		else
+			skipped "Linux on $a" "Bochs: a nested Linux boot costs about 150 s of wall time, kept out of every run; HVLAB_RUN_LINUX=all runs it"
+		fi
 	elif [ "${HVLAB_CPU:-}" = intel ] && [ "$a" != hvlab ] && [ "$LINUX" != all ]; then
 		skipped "Linux on $a" "Bochs: Linux boots on hvlab only, to keep the run short"
 	else
