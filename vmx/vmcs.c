@@ -94,7 +94,7 @@ void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0)
 }
 
 /*
- * The CR0/CR4 the guest sees (25.3, 26.3): its own value for every bit
+ * The CR0/CR4 the guest sees (SDM Vol. 3C 25.6.6, 26.3): its own value for every bit
  * outside the guest/host mask (GUEST_CRn; it changes those without an
  * exit), the read shadow for the bits hvlab owns.  VMCS loaded.
  */
