@@ -169,9 +169,15 @@ __asm__(".text\n"
 	"	popa\n"
 	"	iret\n");
 
+/*
+ * The 20th tick masks IRQ 0 before its EOI: on a slow host the PIT's next
+ * edge is already latched by then and would otherwise arrive between the
+ * IRET and the loop's CLI, making the count 21.
+ */
 void c_timer(void)
 {
-	ticks++;
+	if (++ticks == 20)
+		outb(0x21, 0xff);
 	outb(0x20, 0x20);	/* EOI */
 }
 
