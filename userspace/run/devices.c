@@ -813,6 +813,21 @@ int devices_wait(struct devices *d, uint64_t until_ns)
 	return 0;
 }
 
+void devices_dump(struct devices *d)
+{
+	const struct pit_channel *c = &d->pit.ch[0];
+	const struct uart *u = &d->com1;
+
+	for (int i = 0; i < 2; i++)
+		fprintf(stderr, "  8259 %s: irr %02x isr %02x imr %02x base %02x%s\n",
+			i ? "slave " : "master", d->pic[i].irr, d->pic[i].isr, d->pic[i].imr,
+			d->pic[i].base, d->pic[i].icw_step ? " (in initialization)" : "");
+	fprintf(stderr, "  8254 ch0: mode %u reload %u %s, %llu periods signalled\n",
+		c->mode, c->reload, c->armed ? "counting" : "stopped", (unsigned long long)c->fired);
+	fprintf(stderr, "  16550A: ier %02x iir %02x mcr %02x, %u bytes received, unread\n",
+		u->ier, uart_iir(u), u->mcr, u->rx_len);
+}
+
 struct devices *devices_new(int console_in, int console_out)
 {
 	struct devices *d = calloc(1, sizeof(*d));

@@ -75,7 +75,8 @@ static void usage(FILE *f)
 "  73   the guest triple-faulted (its registers are printed)\n"
 "  74   the guest reset the machine (ports 0xCF9, 0x64, 0x92)\n"
 "  75   entry failure, internal error or unexpected exit (registers printed)\n"
-"  76   quit with Ctrl-A x\n");
+"  76   quit with Ctrl-A x\n"
+"  77   stopped by SIGTERM/SIGINT/SIGHUP (guest registers and devices printed)\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -145,6 +146,16 @@ static void raw_terminal(void)
 static void on_timer(int sig)
 {
 	(void)sig;
+	if (the_accel)
+		the_accel->ops->kick(the_accel);
+}
+
+/* SIGTERM, SIGINT, SIGHUP: leave the guest and say where it was. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
 	if (the_accel)
 		the_accel->ops->kick(the_accel);
 }
@@ -230,6 +241,75 @@ static void print_seg(const char *n, const struct hvlab_segment *s)
 }
 
 /* The guest's last registers, for triple faults and failures (forensics). */
+static const struct guest *the_guest;	/* guest RAM, for the post-mortem */
+
+/*
+ * Guest-virtual to guest-physical through the guest's own page tables
+ * (SDM Vol. 3A 4.3-4.5): paging off, 32-bit, PAE and 4-level paging, with
+ * large pages.  Only for reading a stuck guest's stack; -1 if unmapped.
+ */
+static int64_t guest_virt_to_phys(const struct hvlab_sregs *s, uint64_t va)
+{
+	const struct guest *g = the_guest;
+	bool pae = s->cr4 & (1u << 5), lm = s->efer & (1u << 10);
+	int levels = !pae ? 2 : lm ? 4 : 3;
+	int shift = !pae ? 22 : lm ? 39 : 30;
+	uint64_t table = s->cr3 & (pae ? 0x000ffffffffff000ull : 0xfffff000ull), e = 0;
+
+	if (!(s->cr0 & (1u << 31)))
+		return (int64_t)(va & 0xffffffffull);
+	if (pae && !lm)
+		table = s->cr3 & 0xffffffe0ull;		/* the PDPT: 32-byte aligned */
+	for (int l = levels; l > 0; l--, shift -= pae ? 9 : 10) {
+		uint64_t idx = (va >> shift) & (pae ? (l == 3 && !lm ? 3 : 511) : 1023);
+		uint64_t ea = table + idx * (pae ? 8 : 4);
+		uint32_t e32;
+
+		if (!guest_range_ok(g, ea, 8))
+			return -1;
+		if (pae) {
+			memcpy(&e, g->ram + ea, 8);
+		} else {
+			memcpy(&e32, g->ram + ea, 4);
+			e = e32;
+		}
+		if (!(e & 1))
+			return -1;
+		/* a large page: PS at the PD level (2/4 MiB) or at the PDPT (1 GiB) */
+		if (l <= 2 + lm && l > 1 && (e & 0x80)) {
+			uint64_t mask = (1ull << shift) - 1;
+
+			return (int64_t)(((e & 0x000ffffffffff000ull) & ~mask) | (va & mask));
+		}
+		table = e & (pae ? 0x000ffffffffff000ull : 0xfffff000ull);
+	}
+	return (int64_t)(table | (va & 0xfff));
+}
+
+/* The words at the top of the guest's stack, for a post-mortem. */
+static void dump_guest_stack(const struct hvlab_regs *r, const struct hvlab_sregs *s)
+{
+	bool lm = s->efer & (1u << 10);
+	unsigned int w = lm ? 8 : 4;
+	uint64_t sp = r->rsp + (lm ? 0 : s->ss.base);
+
+	if (!the_guest)
+		return;
+	fprintf(stderr, "  stack at %016llx:", (unsigned long long)sp);
+	for (unsigned int i = 0; i < 24; i++, sp += w) {
+		int64_t pa = guest_virt_to_phys(s, sp);
+		uint64_t v = 0;
+
+		if (pa < 0 || !guest_range_ok(the_guest, (uint64_t)pa, w)) {
+			fprintf(stderr, " (unmapped)");
+			break;
+		}
+		memcpy(&v, the_guest->ram + pa, w);
+		fprintf(stderr, "%s%0*llx", i % 4 ? " " : "\n   ", (int)w * 2, (unsigned long long)v);
+	}
+	fprintf(stderr, "\n");
+}
+
 static void dump_guest(struct accel *a)
 {
 	struct hvlab_regs r;
@@ -261,6 +341,7 @@ static void dump_guest(struct accel *a)
 	fprintf(stderr, "  gdt %016llx/%04x idt %016llx/%04x\n",
 		(unsigned long long)s.gdt.base, s.gdt.limit,
 		(unsigned long long)s.idt.base, s.idt.limit);
+	dump_guest_stack(&r, &s);
 }
 
 /*
@@ -363,6 +444,14 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 	int ret, st;
 
 	for (;;) {
+		if (stop_signal) {
+			devices_flush(d);
+			fprintf(stderr, "\r\nhvlab-run: stopped by signal %d (%s); exit status %d\n",
+				stop_signal, strsignal(stop_signal), RUN_KILLED);
+			dump_guest(a);
+			devices_dump(d);
+			return RUN_KILLED;
+		}
 		devices_poll(d, now_ns());
 		st = devices_stop_status(d, &why);
 		if (st >= 0) {
@@ -407,7 +496,8 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 				uint64_t now = now_ns();
 
 				devices_poll(d, now);
-				if (devices_irq_pending(d) >= 0 || devices_stop_status(d, NULL) >= 0)
+				if (devices_irq_pending(d) >= 0 || devices_stop_status(d, NULL) >= 0 ||
+				    stop_signal)
 					break;
 				ret = devices_wait(d, devices_next_deadline(d));
 				if (ret == -EDEADLK) {
@@ -567,11 +657,16 @@ int main(int argc, char **argv)
 
 	/* the PIT's deadline timer: SIGALRM kicks the vCPU out of the guest */
 	the_accel = &acc;
+	the_guest = &g;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL) || timer_create(CLOCK_MONOTONIC, &sev, &tm.id)) {
 		fprintf(stderr, "hvlab-run: timer: %s\n", strerror(errno));
 		goto out_devices;
 	}
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (la.verbose)
 		fprintf(stderr, "hvlab-run: %s image, %llu MiB, entry 0x%llx (%s), accel %s\n",
 			bs.kind, (unsigned long long)(g.mem_size >> 20), (unsigned long long)bs.rip,

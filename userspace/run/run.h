@@ -32,6 +32,7 @@ enum run_status {
 	RUN_RESET	= 74,	/* guest asked for a reset (0xCF9, 0x64, 0x92) */
 	RUN_INTERNAL	= 75,	/* entry failure, internal error, unexpected exit */
 	RUN_QUIT	= 76,	/* Ctrl-A x on the console */
+	RUN_KILLED	= 77,	/* SIGTERM/SIGINT/SIGHUP: the guest's state is printed */
 };
 
 /* ---- accelerator layer */
@@ -188,6 +189,8 @@ int devices_wait(struct devices *d, uint64_t until_ns);
 
 /* Write out buffered console output. */
 void devices_flush(struct devices *d);
+/* The PICs', PIT's and UART's state on stderr (post-mortem of a stuck guest). */
+void devices_dump(struct devices *d);
 /* Note the time (and TSC) when the console first prints @mark. */
 void devices_set_mark(struct devices *d, const char *mark);
 bool devices_mark_seen(struct devices *d, uint64_t *ns, uint64_t *tsc);
