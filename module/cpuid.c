@@ -6,8 +6,9 @@
  * virtualize taken out, so a guest never tries to use what would fault
  * or leak host state: no VMX/SVM (no nesting), no XSAVE/AVX (guest XCR0
  * is not switched), no MONITOR/MWAIT, no MCE/MTRR MSRs, no x2APIC or
- * TSC-deadline timer, no speculation-control MSRs; the hypervisor bit
- * is set and leaf 0x40000000 names hvlab.
+ * TSC-deadline timer, no RDTSCP/RDPID (TSC_AUX is not switched), no
+ * speculation-control MSRs; the hypervisor bit is set and leaf 0x40000000
+ * names hvlab.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -37,6 +38,13 @@
 		      BIT(15) /* LWP */ | BIT(22) /* TopologyExtensions */ | \
 		      BIT(23) /* PerfCtrExtCore */ | BIT(24) /* PerfCtrExtNB */ | \
 		      BIT(28) /* PerfCtrExtLLC */)
+/*
+ * RDTSCP reads IA32_TSC_AUX, which hvlab does not switch: under VT-x it
+ * raises #UD unless "enable RDTSCP" is set (SDM Vol. 3C 26.3), and under
+ * SVM it would hand the guest the host's value.  Hidden (RDPID too, in
+ * leaf 7), so Linux reads the TSC with LFENCE; RDTSC instead.
+ */
+#define LX1_EDX_HIDE BIT(27) /* RDTSCP */
 
 static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 			     u32 *a, u32 *b, u32 *c, u32 *d)
@@ -85,6 +93,7 @@ static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 		break;
 	case 0x80000001:
 		*c &= ~LX1_ECX_HIDE;
+		*d &= ~LX1_EDX_HIDE;
 		break;
 	case 0x8000000a:	/* SVM features: no nesting */
 		*a = *b = *c = *d = 0;

@@ -58,6 +58,7 @@ static void svm_init_control(struct svm_vcpu *svm)
 		INTERCEPT_MONITOR,
 		INTERCEPT_MWAIT,
 		INTERCEPT_XSETBV,	/* guest XCR0 is not switched */
+		INTERCEPT_RDTSCP,	/* TSC_AUX neither: #UD, as on VT-x */
 	};
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	unsigned int i;
