@@ -16,10 +16,12 @@
 #include <linux/sched.h>
 #include <linux/mm.h>
 #include <linux/io.h>
+#include <asm/apic.h>
 #include <asm/debugreg.h>
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
+#include <asm/irq_vectors.h>
 #include <asm/traps.h>
 
 #include "svm.h"
@@ -379,6 +381,27 @@ static int svm_lost_state(struct svm_vcpu *svm, u32 code)
 	return 0;
 }
 
+/*
+ * QEMU 7.2's VMRUN delivers an EVENTINJ external interrupt but leaves its
+ * vector as the CPU's pending exception; if the vCPU thread is kicked
+ * before anything overwrites it (a #VMEXIT, a guest exception, a serviced
+ * interrupt), QEMU delivers the vector a second time, whatever RFLAGS.IF
+ * says.  A Linux guest then takes its timer interrupt inside the handler
+ * of the previous one and deadlocks on the descriptor lock (about one
+ * boot in ten under hvlab-run).  Under TCG only, a self-IPI sent with
+ * interrupts off stays pending through CLGI/STI and is taken as a
+ * #VMEXIT(INTR) at the guest's first instruction boundary, right after
+ * the delivery: the stale vector is overwritten before any kick.  (V_IRQ
+ * instead of EVENTINJ was tried: QEMU 7.2 delivers it late.)  Hardware
+ * needs none of this.
+ */
+static void svm_fence_evtinj(const struct vmcb_control_area *c)
+{
+	if ((c->event_inj & (SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK)) ==
+	    (SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_INTR))
+		apic->send_IPI_self(RESCHEDULE_VECTOR);
+}
+
 int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -410,6 +433,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	svm_inject_events(svm);
+	if (unlikely(svm_tcg_evtinj_quirk))
+		svm_fence_evtinj(&vmcb->control);
 
 	cpu = smp_processor_id();
 	svm_pick_asid(svm, this_cpu_ptr(&svm_cpus), cpu);

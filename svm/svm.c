@@ -27,6 +27,7 @@ DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
 
 u32 svm_max_asid;
 bool svm_has_nrips;
+bool svm_tcg_evtinj_quirk;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
 struct page *svm_iopm, *svm_msrpm;
 
@@ -36,6 +37,19 @@ struct page *svm_iopm, *svm_msrpm;
 /* VM_CR MSR (15.30.1): SVMDIS set by firmware forbids EFER.SVME. */
 #define SVM_VM_CR_LOCK		BIT_ULL(3)
 #define SVM_VM_CR_SVMDIS	BIT_ULL(4)
+
+/* QEMU's TCG answers CPUID 4000_0000h with "TCGTCGTCGTCG" (hypervisor bit set). */
+static bool svm_under_qemu_tcg(void)
+{
+	u32 sig[3];
+
+	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR))
+		return false;
+	sig[0] = cpuid_ebx(0x40000000);
+	sig[1] = cpuid_ecx(0x40000000);
+	sig[2] = cpuid_edx(0x40000000);
+	return !memcmp(sig, "TCGTCGTCGTCG", 12);
+}
 
 static int svm_detect(void)
 {
@@ -58,6 +72,9 @@ static int svm_detect(void)
 	/* CPUID 8000_000Ah: EBX = number of ASIDs, EDX[3] = NRIP save. */
 	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
 	svm_has_nrips = cpuid_edx(0x8000000a) & BIT(3);
+	svm_tcg_evtinj_quirk = svm_under_qemu_tcg();
+	if (svm_tcg_evtinj_quirk)
+		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
 	if (svm_max_asid < 1) {
 		pr_err("AMD-V reports no guest ASIDs\n");
 		return -ENODEV;
