@@ -20,7 +20,9 @@
  *   mmio (store to an address with no memory, userspace), hlt (userspace
  *   wakes the guest by calling RUN again), npf (first touch of a page:
  *   nested page fault, the page pinned and mapped in the kernel; at most
- *   NPF_MAX pages)
+ *   NPF_MAX pages; the host allocates and zeroes each page inside the
+ *   exit), npf-warm (the same with every page already faulted in by
+ *   userspace: only the hypervisor's own nested-fault work is timed)
  *   -t also measures hvlab with the module parameter telemetry=0, for the
  *   cost of the exit telemetry per exit.
  *
@@ -64,6 +66,7 @@ struct bench {
 	enum setup_kind kind;
 	int hvlab_only;
 	int vendor_body;	/* vmcall: VMCALL (Intel) or VMMCALL (AMD) */
+	int prefault;		/* userspace touches all guest RAM first */
 	uint32_t max_n;
 };
 
@@ -89,6 +92,9 @@ static const struct bench benches[] = {
 	{ .name = "npf", .where = "kernel", .max_n = NPF_MAX,
 	  .setup = { 0xb8, 0x00, 0x10, 0x8e, 0xd8 }, .setup_len = 5,	/* mov ax,0x1000; mov ds,ax */
 	  /* mov [0],al; mov ax,ds; add ax,0x100; mov ds,ax: the next page each time */
+	  .body = { 0xa2, 0x00, 0x00, 0x8c, 0xd8, 0x05, 0x00, 0x01, 0x8e, 0xd8 }, .body_len = 10 },
+	{ .name = "npf-warm", .where = "kernel", .max_n = NPF_MAX, .prefault = 1,
+	  .setup = { 0xb8, 0x00, 0x10, 0x8e, 0xd8 }, .setup_len = 5,
 	  .body = { 0xa2, 0x00, 0x00, 0x8c, 0xd8, 0x05, 0x00, 0x01, 0x8e, 0xd8 }, .body_len = 10 },
 };
 
@@ -338,6 +344,8 @@ static int measure(const char *accel, const struct bench *b, uint32_t n,
 
 	if (!mem)
 		return -ENOMEM;
+	if (b->prefault)
+		memset(mem, 0, MEM_SIZE);	/* every host page present before the guest runs */
 	build_guest(mem + CODE, b, n);
 	ret = strcmp(accel, "kvm") ? hv_setup(&v, mem, b) : kvm_setup(&v, mem, b);
 	if (!ret)
