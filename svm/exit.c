@@ -389,9 +389,11 @@ static int svm_lost_state(struct svm_vcpu *svm, u32 code)
  * says.  A Linux guest then takes its timer interrupt inside the handler
  * of the previous one and deadlocks on the descriptor lock (about one
  * boot in ten under hvlab-run).  Under TCG only, a self-IPI sent with
- * interrupts off stays pending through CLGI/STI and is taken as a
- * #VMEXIT(INTR) at the guest's first instruction boundary, right after
- * the delivery: the stale vector is overwritten before any kick.  (V_IRQ
+ * interrupts off stays pending through CLGI/STI (GIF=0 holds it, APM
+ * 15.17) and, with V_INTR_MASKING and the host's IF=1 at VMRUN (15.21.1),
+ * is taken as a #VMEXIT(INTR) at the guest's first instruction boundary,
+ * right after the delivery: the stale vector is overwritten before any
+ * kick.  (V_IRQ
  * instead of EVENTINJ was tried: QEMU 7.2 delivers it late.)  Hardware
  * needs none of this.
  */
