@@ -18,35 +18,22 @@
 #define EPT_MT_WB	(6ULL << 3)	/* memory type in leaves, 29.3.7 */
 #define EPT_LARGE	BIT_ULL(7)	/* level 2: maps 2 MiB (Table 29-4) */
 
-static u64 ept_table(phys_addr_t pa)
-{
-	return pa | EPT_R | EPT_W | EPT_X;
-}
-
-/*
- * 2 MiB leaves need IA32_VMX_EPT_VPID_CAP bit 16 (SDM Vol. 3C A.10); every
- * CPU with unrestricted guest has it, and vmx.c refuses to load without it.
- */
-static u64 ept_leaf(phys_addr_t pa, bool writable, bool large)
-{
-	return pa | EPT_R | EPT_X | EPT_MT_WB | (writable ? EPT_W : 0) | (large ? EPT_LARGE : 0);
-}
-
-static bool ept_present(u64 entry)
-{
-	return entry & (EPT_R | EPT_W | EPT_X);
-}
-
 /* hvlab always uses 4-level EPT (EPTP bits 5:3 = 3, 25.6.11). */
 static unsigned int ept_levels(void)
 {
 	return 4;
 }
 
+/*
+ * 2 MiB leaves need IA32_VMX_EPT_VPID_CAP bit 16 (SDM Vol. 3C A.10); every
+ * CPU with unrestricted guest has it, and vmx.c refuses to load without it.
+ */
 const struct hv_mmu_format hv_ept_format = {
 	.name		= "EPT",
-	.table		= ept_table,
-	.leaf		= ept_leaf,
-	.present	= ept_present,
+	.present	= EPT_R | EPT_W | EPT_X,
+	.table		= EPT_R | EPT_W | EPT_X,
+	.leaf		= EPT_R | EPT_X | EPT_MT_WB,
+	.writable	= EPT_W,
+	.large		= EPT_LARGE,
 	.levels		= ept_levels,
 };

@@ -34,6 +34,18 @@ static u64 *hv_mmu_next(u64 entry)
 	return phys_to_virt(entry & HV_MMU_ADDR_MASK);
 }
 
+static bool hv_mmu_present(const struct hv_mmu *mmu, u64 entry)
+{
+	return entry & mmu->fmt->present;
+}
+
+static u64 hv_mmu_leaf(const struct hv_mmu *mmu, phys_addr_t pa, bool writable, bool large)
+{
+	const struct hv_mmu_format *f = mmu->fmt;
+
+	return pa | f->leaf | (writable ? f->writable : 0) | (large ? f->large : 0);
+}
+
 int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt)
 {
 	mmu->fmt = fmt;
@@ -55,7 +67,7 @@ static void hv_mmu_free_below(struct hv_mmu *mmu, u64 *table, unsigned int level
 	for (i = 0; i < HV_MMU_ENTRIES; i++) {
 		u64 e = table[i];
 
-		if (!mmu->fmt->present(e))
+		if (!hv_mmu_present(mmu, e))
 			continue;
 		table[i] = 0;
 		if (level == 1 || (level == 2 && (e & HV_MMU_LARGE))) {
@@ -107,13 +119,13 @@ static u64 *hv_mmu_table(struct hv_mmu *mmu, u64 gpa, unsigned int level)
 	for (l = mmu->levels; l > level; l--) {
 		u64 *e = &table[hv_mmu_index(gpa, l)];
 
-		if (!mmu->fmt->present(*e)) {
+		if (!hv_mmu_present(mmu, *e)) {
 			u64 *next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 
 			if (!next)
 				return ERR_PTR(-ENOMEM);
 			mmu->nr_tables++;
-			*e = mmu->fmt->table(virt_to_phys(next));
+			*e = virt_to_phys(next) | mmu->fmt->table;
 		} else if (l == 2 && (*e & HV_MMU_LARGE)) {
 			return ERR_PTR(-EEXIST);	/* a 2 MiB leaf covers it */
 		}
@@ -129,9 +141,9 @@ int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
 	if (IS_ERR(table))
 		return PTR_ERR(table);
 	table = &table[hv_mmu_index(gpa, 1)];
-	if (mmu->fmt->present(*table))
+	if (hv_mmu_present(mmu, *table))
 		return -EEXIST;
-	*table = mmu->fmt->leaf(page_to_phys(page), writable, false);
+	*table = hv_mmu_leaf(mmu, page_to_phys(page), writable, false);
 	mmu->nr_pages++;
 	return 0;
 }
@@ -143,9 +155,9 @@ int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, bool writable
 	if (IS_ERR(table))
 		return PTR_ERR(table);
 	table = &table[hv_mmu_index(gpa, 2)];
-	if (mmu->fmt->present(*table))
+	if (hv_mmu_present(mmu, *table))
 		return -EEXIST;		/* 4 KiB mappings (or a leaf) there already */
-	*table = mmu->fmt->leaf(page_to_phys(first), writable, true);
+	*table = hv_mmu_leaf(mmu, page_to_phys(first), writable, true);
 	mmu->nr_large++;
 	return 0;
 }

@@ -12,13 +12,17 @@
 #include <linux/types.h>
 #include <linux/mm_types.h>
 
+/*
+ * Entry bits, as data: the walk runs on every nested page fault, and plain
+ * masks keep indirect calls (retpolines on most hosts) out of it.
+ */
 struct hv_mmu_format {
 	const char *name;
-	/* Entry that points at a next-level table. */
-	u64 (*table)(phys_addr_t pa);
-	/* Entry that maps a 4 KiB page, or with @large a 2 MiB page (level 2). */
-	u64 (*leaf)(phys_addr_t pa, bool writable, bool large);
-	bool (*present)(u64 entry);
+	u64 present;		/* any of these set: the entry is present */
+	u64 table;		/* or'ed into an entry pointing at a next-level table */
+	u64 leaf;		/* or'ed into every leaf: a read-only 4 KiB mapping */
+	u64 writable;		/* added for a writable leaf */
+	u64 large;		/* added for a 2 MiB leaf (level 2) */
 	/* Levels the hardware walks: 4, or 5 for NPT under a 5-level host. */
 	unsigned int (*levels)(void);
 };

@@ -15,21 +15,6 @@
 #define NPT_US		BIT_ULL(2)
 #define NPT_PS		BIT_ULL(7)	/* level 2: maps 2 MiB */
 
-static u64 npt_table(phys_addr_t pa)
-{
-	return pa | NPT_P | NPT_RW | NPT_US;
-}
-
-static u64 npt_leaf(phys_addr_t pa, bool writable, bool large)
-{
-	return pa | NPT_P | NPT_US | (writable ? NPT_RW : 0) | (large ? NPT_PS : 0);
-}
-
-static bool npt_present(u64 entry)
-{
-	return entry & NPT_P;
-}
-
 /* The host's paging depth decides the nested one (APM Vol. 2 15.25.3). */
 static unsigned int npt_levels(void)
 {
@@ -38,8 +23,10 @@ static unsigned int npt_levels(void)
 
 const struct hv_mmu_format hv_npt_format = {
 	.name		= "NPT",
-	.table		= npt_table,
-	.leaf		= npt_leaf,
-	.present	= npt_present,
+	.present	= NPT_P,
+	.table		= NPT_P | NPT_RW | NPT_US,
+	.leaf		= NPT_P | NPT_US,
+	.writable	= NPT_RW,
+	.large		= NPT_PS,
 	.levels		= npt_levels,
 };

@@ -57,10 +57,12 @@ struct hv_vm {
 	struct mm_struct *mm;	/* the creator's: guest memory lives there */
 
 	/*
-	 * Nested page table.  mmu_lock serializes filling and zapping; a
-	 * zap sets zap_pending and kicks every CPU out of guest mode before
-	 * it touches the tables (hv_vm_zap_mmu), and bumps mmu_gen so each
-	 * vCPU flushes its TLB before its next entry.
+	 * Nested page table.  Filling (hv_mmu_fault) and zapping both run
+	 * under vm->lock.  A zap also holds mmu_lock, sets zap_pending and
+	 * kicks every CPU out of guest mode before it touches the tables
+	 * (hv_vm_zap_mmu); a vCPU about to enter that sees zap_pending
+	 * sleeps on mmu_lock until the zap is over.  mmu_gen is bumped so
+	 * each vCPU flushes its TLB before its next entry.
 	 */
 	struct mutex mmu_lock;
 	struct hv_mmu mmu;

@@ -71,11 +71,8 @@ static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa
 	for (i = 1; !ret && i < HV_MMU_2M_PAGES; i++)
 		if (page_to_pfn(pages[i]) != pfn + i)
 			ret = -EINVAL;
-	if (!ret) {
-		mutex_lock(&vm->mmu_lock);
+	if (!ret)
 		ret = hv_mmu_map_2m(&vm->mmu, base, pages[0], writable);
-		mutex_unlock(&vm->mmu_lock);
-	}
 	if (ret)
 		unpin_user_pages(pages, HV_MMU_2M_PAGES);
 	kfree(pages);
@@ -86,7 +83,9 @@ static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa
  * A nested page fault at @gpa.  RAM behind it: pin the userspace page and
  * map it (read-only for read-only slots).  No RAM, or a write to a
  * read-only slot: *is_mmio tells the backend to report an MMIO access.
- * Runs in the vCPU thread, interrupts on, so pinning may sleep.
+ * Runs in the vCPU thread, interrupts on, so pinning may sleep.  vm->lock,
+ * held throughout, keeps the slot in place and orders this fill against
+ * any zap (hv_vm_zap_mmu runs under it too).
  */
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 {
@@ -120,9 +119,7 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 		unpin_user_page(page);	/* the 2 MiB leaf holds its own pins */
 		return 0;
 	}
-	mutex_lock(&vm->mmu_lock);
 	ret = hv_mmu_map(&vm->mmu, gpa & PAGE_MASK, page, writable);
-	mutex_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
 	if (ret) {
 		/* -EEXIST: another vCPU mapped it first; that is fine. */
@@ -146,6 +143,7 @@ static void hv_kick_nop(void *unused)
  */
 void hv_vm_zap_mmu(struct hv_vm *vm)
 {
+	lockdep_assert_held(&vm->lock);
 	mutex_lock(&vm->mmu_lock);
 	WRITE_ONCE(vm->zap_pending, 1);
 	smp_mb();
