@@ -13,11 +13,16 @@
  *   - the netlink dump (libnl-3) works while a guest runs in another
  *     thread, RESET zeroes, the multicast group streams sampled exits;
  *   - only the VM's owner (or CAP_SYS_ADMIN) reads or resets its
- *     statistics: a child that setuid()s to another uid is refused.
+ *     statistics: a child that setuid()s to another uid is refused;
+ *   - hvlab-stat, the tool, shows the same numbers in its CSV, JSON and
+ *     live views, and its --events stream starts, prints every exit and
+ *     switches the VM's stream off again on SIGINT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -638,6 +643,154 @@ TEST_F(tel, hvlab_stat_csv)
 	ASSERT_TRUE(found) TH_LOG("no cpuid row from %s", cmd);
 	EXPECT_EQ(10u, count);
 	EXPECT_EQ(10u, nkern);
+}
+
+/* --json: the same numbers, one object per VM / vCPU / reason per line. */
+TEST_F(tel, hvlab_stat_json)
+{
+	char cmd[128], line[2048], want[64];
+	unsigned long long count = 0, nkern = 0;
+	int found = 0, i;
+	FILE *f;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (access(HVLAB_STAT_BIN, X_OK))
+		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	for (i = 0; i < 4; i++)
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " --json -V %u", self->vm_id);
+	snprintf(want, sizeof(want), "{\"vm\": %u, \"vcpu\": 0,", self->vm_id);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, want), *c, *k;
+
+		if (!p || !strstr(p, "\"reason\": \"rdmsr\""))
+			continue;
+		c = strstr(p, "\"count\": ");
+		k = strstr(p, "\"kernel\": {\"n\": ");
+		if (c && k && sscanf(c, "\"count\": %llu", &count) == 1 &&
+		    sscanf(k, "\"kernel\": {\"n\": %llu", &nkern) == 1)
+			found = 1;
+	}
+	EXPECT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
+	ASSERT_TRUE(found) TH_LOG("no rdmsr object from %s", cmd);
+	EXPECT_EQ(7u, count);
+	EXPECT_EQ(7u, nkern);
+}
+
+/*
+ * The live view, two refreshes: the HLT row says 2 exits, none of them
+ * handled in the kernel (kern% 0), each with a userspace round trip.
+ */
+TEST_F(tel, hvlab_stat_live_view)
+{
+	struct { unsigned long long count; double rate, mean, p50, p99, kern, rtt; } r, hlt = { 0 };
+	char cmd[128], line[512], reason[32];
+	unsigned int vm, vcpu;
+	int rows = 0, i;
+	FILE *f;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (access(HVLAB_STAT_BIN, X_OK))
+		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	for (i = 0; i < 4; i++)
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);	/* both HLTs closed: the guest ran again */
+	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " -n 2 -d 0.2 -V %u", self->vm_id);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		/* vm vcpu reason count rate/s mean p50 p99 kern% rtt */
+		if (sscanf(line, "%u %u %31s %llu %lf %lf %lf %lf %lf %lf", &vm, &vcpu, reason,
+			   &r.count, &r.rate, &r.mean, &r.p50, &r.p99, &r.kern, &r.rtt) == 10 &&
+		    vm == self->vm_id && vcpu == 0 && !strcmp(reason, "hlt")) {
+			hlt = r;
+			rows++;
+		}
+	}
+	EXPECT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
+	ASSERT_EQ(2, rows) TH_LOG("one hlt row per refresh");
+	EXPECT_EQ(2u, hlt.count);
+	EXPECT_EQ(0, hlt.rate) TH_LOG("nothing ran between the refreshes");
+	EXPECT_EQ(0, hlt.kern) TH_LOG("HLT goes to userspace by default");
+	EXPECT_LT(0, hlt.mean);
+	EXPECT_LE(hlt.p50, hlt.p99);
+	EXPECT_LT(0, hlt.rtt) TH_LOG("userspace round trips are measured");
+}
+
+/*
+ * --events: the tool announces the stream once it is on, prints every
+ * exit (sample 1), and a SIGINT ends it cleanly (exit status 0).
+ */
+TEST_F(tel, hvlab_stat_events)
+{
+	char id[16], line[512];
+	struct pollfd pfd;
+	int pipefd[2], status, cpuid = 0, header = 0, i;
+	pid_t pid;
+	FILE *f;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (access(HVLAB_STAT_BIN, X_OK))
+		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
+	if (geteuid() != 0)
+		SKIP(return, "the multicast group needs CAP_SYS_ADMIN");
+	ASSERT_EQ(0, pipe(pipefd));
+	snprintf(id, sizeof(id), "%u", self->vm_id);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(pipefd[0]);
+		execl(HVLAB_STAT_BIN, "hvlab-stat", "--events", id, "-s", "1", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	f = fdopen(pipefd[0], "r");
+	ASSERT_NE(NULL, f);
+	/* Unbuffered: a line stdio read ahead would hide from poll(). */
+	setvbuf(f, NULL, _IONBF, 0);
+	pfd.fd = pipefd[0];
+	pfd.events = POLLIN;
+	/* The header comes only once the VM is streaming. */
+	if (poll(&pfd, 1, 10000) == 1 && fgets(line, sizeof(line), f))
+		header = line[0] == '#';
+	EXPECT_TRUE(header) TH_LOG("no header line from hvlab-stat --events");
+	if (header) {
+		ENTER_C(guest_known_exits, 0, 0);
+		HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+		for (i = 0; i < 4; i++)
+			HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+		/* The fgets() may wait for events the worker has not sent yet. */
+		while (cpuid < 10 && poll(&pfd, 1, 10000) == 1 && fgets(line, sizeof(line), f)) {
+			char want[32];
+
+			snprintf(want, sizeof(want), "vm %u vcpu 0 cpuid ", self->vm_id);
+			if (!strncmp(line, want, strlen(want)) && strstr(line, " kernel"))
+				cpuid++;
+		}
+	}
+	kill(pid, SIGINT);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	fclose(f);
+	EXPECT_EQ(10, cpuid) TH_LOG("every CPUID as one event line, handled in the kernel");
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("SIGINT ends the stream cleanly (status %#x)", status);
+	if (!header)
+		return;
+	/* ... and switched the VM's stream off: more exits, no events. */
+	ASSERT_EQ(0, hvlab_nl_subscribe(self->nl));
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	pfd.fd = hvlab_nl_event_fd(self->nl);
+	EXPECT_EQ(0, poll(&pfd, 1, 500)) TH_LOG("events after hvlab-stat stopped");
 }
 
 TEST_HARNESS_MAIN

@@ -8,7 +8,9 @@
  *   hvlab-stat --json|--csv [-V VM]             one snapshot
  *   hvlab-stat --reset VM                       zero the VM's statistics
  *   hvlab-stat --events VM [-s N] [-n COUNT]    stream every Nth exit
- *                                               (needs CAP_SYS_ADMIN)
+ *                                               (needs CAP_SYS_ADMIN; a
+ *                                               "#" line says it is on,
+ *                                               Ctrl-C switches it off)
  * Durations are host TSC cycles from the VM exit to the next VM entry
  * (instructions under QEMU -icount).  "kern%" is the share of the
  * reason's exits handled in the kernel; "rtt" the mean userspace round
@@ -18,6 +20,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,15 @@ struct row {
 
 static struct row rows[MAX_ROWS];
 static unsigned int nrows;
+
+/* SIGINT/SIGTERM: finish cleanly (an event stream is switched off first). */
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 enum { OUT_TOP, OUT_JSON, OUT_CSV };
 
@@ -60,8 +73,7 @@ static int collect(const struct hvlab_nl_stat *st, void *arg)
 	(void)arg;
 	if (!r)
 		return 0;
-	if (r->seen >= 0 && r->st.count)
-		r->prev_count = r->st.count;
+	r->prev_count = r->st.count;	/* 0 for a new row */
 	r->st = *st;
 	r->seen = 1;
 	return 0;
@@ -170,6 +182,32 @@ static int print_event(const struct hvlab_nl_event *ev, void *arg)
 	return 0;
 }
 
+/*
+ * Print events until @count (or forever when < 0) or a stop signal.  libnl
+ * retries a receive that a signal interrupts, so wait in poll() instead,
+ * which returns on the signal.
+ */
+static int stream_events(struct hvlab_nl *nl, long count)
+{
+	struct pollfd pfd = { .fd = hvlab_nl_event_fd(nl), .events = POLLIN };
+	long n = 0;
+	int ret;
+
+	while (!stop && (count < 0 || n < count)) {
+		ret = poll(&pfd, 1, -1);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0)
+			return -errno;
+		ret = hvlab_nl_recv_events(nl, print_event, NULL);
+		if (ret < 0)
+			return ret;
+		n += ret;
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -211,6 +249,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
+	{
+		struct sigaction sa = { .sa_handler = on_stop };	/* no SA_RESTART */
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 
 	ret = hvlab_nl_open(&nl);
 	if (ret) {
@@ -234,15 +278,16 @@ int main(int argc, char **argv)
 			hvlab_nl_close(nl);
 			return 1;
 		}
-		for (i = 0; count < 0 || i < count; ) {
-			ret = hvlab_nl_recv_events(nl, print_event, NULL);
-			if (ret < 0)
-				break;
-			i += ret;
-			fflush(stdout);
-		}
-		hvlab_nl_set_events(nl, events_vm, 0);
+		printf("# hvlab-stat: every %lu%s exit of VM %lu (Ctrl-C stops)\n", sample,
+		       sample == 1 ? "st" : "th", events_vm);
+		fflush(stdout);
+		ret = stream_events(nl, count);
+		/* Whatever ended the stream, the VM stops sending events. */
+		if (hvlab_nl_set_events(nl, events_vm, 0) && !ret)
+			ret = -EIO;
 		hvlab_nl_close(nl);
+		if (ret < 0)
+			fprintf(stderr, "hvlab-stat: events: %s\n", strerror(-ret));
 		return ret < 0;
 	}
 
@@ -265,7 +310,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		print_top(delay, i == 0);
-		if (count > 0 && i + 1 >= count)
+		if ((count > 0 && i + 1 >= count) || stop)
 			break;
 		usleep((useconds_t)(delay * 1e6));
 	}
