@@ -213,7 +213,10 @@ void svm_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 	struct vmcb_save_area *s = &to_svm(vcpu)->vmcb->save;
 
 	switch (index) {
-	case MSR_EFER:			s->efer = val | EFER_SVME; break;
+	case MSR_EFER:
+		s->efer = val | EFER_SVME;
+		to_svm(vcpu)->check = true;
+		break;
 	case MSR_STAR:			s->star = val; break;
 	case MSR_LSTAR:			s->lstar = val; break;
 	case MSR_CSTAR:			s->cstar = val; break;
@@ -376,6 +379,7 @@ static int svm_lost_state(struct svm_vcpu *svm, u32 code)
 
 	pr_err_ratelimited("vCPU %u: #VMEXIT %#x left the host's own state in the VMCB (RIP %pS); the guest's state is lost (a QEMU multi-threaded TCG bug; use one TCG thread)\n",
 			   svm->vcpu.id, code, (void *)vmcb->save.rip);
+	svm->check = true;
 	hv_count_exit(&svm->vcpu, HVLAB_STAT_INTERNAL);
 	hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_LOST_STATE, 3, data);
 	return 0;
@@ -441,10 +445,18 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	cpu = smp_processor_id();
 	svm_pick_asid(svm, this_cpu_ptr(&svm_cpus), cpu);
 
-	rule = svm_check_vmcb(vmcb, &field);
-	if (rule) {
-		local_irq_enable();
-		return svm_entry_failed(svm, rule, field);
+	/*
+	 * The software checks, like VMX's: when our code or userspace wrote
+	 * guest state, or an event is to be injected.  State that a #VMEXIT
+	 * saved is state the guest was running in.
+	 */
+	if (svm->check || (vmcb->control.event_inj & SVM_EVTINJ_VALID)) {
+		rule = svm_check_vmcb(vmcb, &field);
+		if (rule) {
+			local_irq_enable();
+			return svm_entry_failed(svm, rule, field);
+		}
+		svm->check = false;
 	}
 
 	hv_tele_entry(vcpu);
@@ -479,6 +491,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		     vmcb->save.cs.selector == __KERNEL_CS))
 		return svm_lost_state(svm, code);
 	if (code == (u32)SVM_EXIT_ERR) {
+		svm->check = true;
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);
 	}

@@ -17,6 +17,7 @@ struct svm_vcpu {
 	int asid_cpu;
 	u64 asid_gen;
 	u64 mmu_gen;		/* vm->mmu_gen the TLB was last flushed for */
+	bool check;		/* run svm_check_vmcb() before the next VMRUN */
 };
 
 /* Per host CPU state; see svm.c. */

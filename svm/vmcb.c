@@ -88,6 +88,7 @@ struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id)
 	}
 	svm->vmcb = page_address(page);
 	svm->vmcb_pa = page_to_phys(page);
+	svm->check = true;
 	svm->asid_cpu = -1;
 	svm->vcpu.vm = vm;
 	svm_init_control(svm);
@@ -177,6 +178,7 @@ void svm_load_state(struct hv_vcpu *vcpu)
 	 */
 	c->event_inj = 0;
 	c->int_ctl = (c->int_ctl & ~V_TPR_MASK) | (sr->cr8 & V_TPR_MASK);
+	to_svm(vcpu)->check = true;
 }
 
 void svm_save_state(struct hv_vcpu *vcpu)
