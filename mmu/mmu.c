@@ -56,6 +56,7 @@ int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt)
 	mmu->nr_tables = 1;
 	mmu->nr_pages = 0;
 	mmu->nr_large = 0;
+	mmu->last_pt = NULL;
 	return 0;
 }
 
@@ -96,6 +97,7 @@ static void hv_mmu_free_below(struct hv_mmu *mmu, u64 *table, unsigned int level
 
 void hv_mmu_zap_all(struct hv_mmu *mmu)
 {
+	mmu->last_pt = NULL;
 	if (mmu->root)
 		hv_mmu_free_below(mmu, mmu->root, mmu->levels);
 }
@@ -136,10 +138,17 @@ static u64 *hv_mmu_table(struct hv_mmu *mmu, u64 gpa, unsigned int level)
 
 int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
 {
-	u64 *table = hv_mmu_table(mmu, gpa, 1);
+	u64 *table;
 
-	if (IS_ERR(table))
-		return PTR_ERR(table);
+	if (mmu->last_pt && mmu->last_pt_2m == gpa >> 21) {
+		table = mmu->last_pt;
+	} else {
+		table = hv_mmu_table(mmu, gpa, 1);
+		if (IS_ERR(table))
+			return PTR_ERR(table);
+		mmu->last_pt = table;
+		mmu->last_pt_2m = gpa >> 21;
+	}
 	table = &table[hv_mmu_index(gpa, 1)];
 	if (hv_mmu_present(mmu, *table))
 		return -EEXIST;

@@ -36,6 +36,13 @@ struct hv_mmu {
 	unsigned long nr_tables;	/* including the root */
 	unsigned long nr_pages;		/* pinned 4 KiB guest pages mapped */
 	unsigned long nr_large;		/* 2 MiB leaves */
+	/*
+	 * The last level-1 table a walk reached and the 2 MiB it covers:
+	 * faults come in runs through the same 2 MiB, and then the walk
+	 * from the root is skipped.  Reset whenever tables are freed.
+	 */
+	u64 *last_pt;
+	u64 last_pt_2m;
 };
 
 int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt);

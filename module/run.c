@@ -114,7 +114,8 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 		return ret < 0 ? ret : -EFAULT;
 	}
 
-	if (!hv_mmu_fault_2m(vm, slot, gpa, page, writable)) {
+	/* Only a transparent huge page behind it can make a 2 MiB leaf. */
+	if (PageCompound(page) && !hv_mmu_fault_2m(vm, slot, gpa, page, writable)) {
 		mutex_unlock(&vm->lock);
 		unpin_user_page(page);	/* the 2 MiB leaf holds its own pins */
 		return 0;
