@@ -49,7 +49,8 @@
 static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 			     u32 *a, u32 *b, u32 *c, u32 *d)
 {
-	u32 max_basic = cpuid_eax(0), max_ext = cpuid_eax(0x80000000);
+	/* The maxima the kernel read at boot: no host CPUID for them on every exit. */
+	u32 max_basic = boot_cpu_data.cpuid_level, max_ext = boot_cpu_data.extended_cpuid_level;
 
 	*a = *b = *c = *d = 0;
 	if (fn == 0x40000000) {
@@ -142,9 +143,9 @@ static unsigned int hv_cpuid_fill_default(struct hv_vcpu *vcpu, struct hvlab_cpu
 					  unsigned int max)
 {
 	u32 ranges[3][2] = {
-		{ 0, cpuid_eax(0) },
+		{ 0, boot_cpu_data.cpuid_level },
 		{ 0x40000000, 0x40000000 },
-		{ 0x80000000, cpuid_eax(0x80000000) },
+		{ 0x80000000, boot_cpu_data.extended_cpuid_level },
 	};
 	unsigned int n = 0, r;
 	u32 fn, idx;
