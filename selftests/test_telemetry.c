@@ -614,20 +614,26 @@ TEST_F(tel, tracepoints)
 /* hvlab-stat, the tool, on the same statistics: its CSV row for CPUID. */
 #define HVLAB_STAT_BIN	"/hvlab/bin/hvlab-stat"
 
+/* The tool must be in the PC; the guest has then made its CPUID, MSR and 4 OUT exits. */
+#define STAT_TOOL_PRELUDE() do {							\
+	int __i;									\
+	HVT_SKIPPED_IN_SETUP();								\
+	if (access(HVLAB_STAT_BIN, X_OK))						\
+		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");	\
+	ENTER_C(guest_known_exits, 0, 0);						\
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);						\
+	for (__i = 0; __i < 4; __i++)							\
+		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);				\
+} while (0)
+
 TEST_F(tel, hvlab_stat_csv)
 {
 	char cmd[128], line[512];
 	unsigned long long count = 0, nkern = 0;
-	int found = 0, i;
+	int found = 0;
 	FILE *f;
 
-	HVT_SKIPPED_IN_SETUP();
-	if (access(HVLAB_STAT_BIN, X_OK))
-		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	for (i = 0; i < 4; i++)
-		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	STAT_TOOL_PRELUDE();
 	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " --csv -V %u", self->vm_id);
 	f = popen(cmd, "r");
 	ASSERT_NE(NULL, f);
@@ -650,16 +656,10 @@ TEST_F(tel, hvlab_stat_json)
 {
 	char cmd[128], line[2048], want[64];
 	unsigned long long count = 0, nkern = 0;
-	int found = 0, i;
+	int found = 0;
 	FILE *f;
 
-	HVT_SKIPPED_IN_SETUP();
-	if (access(HVLAB_STAT_BIN, X_OK))
-		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	for (i = 0; i < 4; i++)
-		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	STAT_TOOL_PRELUDE();
 	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " --json -V %u", self->vm_id);
 	snprintf(want, sizeof(want), "{\"vm\": %u, \"vcpu\": 0,", self->vm_id);
 	f = popen(cmd, "r");
@@ -690,16 +690,10 @@ TEST_F(tel, hvlab_stat_live_view)
 	struct { unsigned long long count; double rate, mean, p50, p99, kern, rtt; } r, hlt = { 0 };
 	char cmd[128], line[512], reason[32];
 	unsigned int vm, vcpu;
-	int rows = 0, i;
+	int rows = 0;
 	FILE *f;
 
-	HVT_SKIPPED_IN_SETUP();
-	if (access(HVLAB_STAT_BIN, X_OK))
-		SKIP(return, HVLAB_STAT_BIN " is not installed (not in the emulated PC?)");
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	for (i = 0; i < 4; i++)
-		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	STAT_TOOL_PRELUDE();
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);	/* both HLTs closed: the guest ran again */
