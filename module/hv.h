@@ -269,6 +269,12 @@ struct hv_backend_ops {
 	/* Optional: only vcpu->int_shadow, as vcpu_save_state sets it. */
 	void (*vcpu_save_int_shadow)(struct hv_vcpu *vcpu);
 	int (*vcpu_enter)(struct hv_vcpu *vcpu);
+	/*
+	 * Optional, around the vcpu_enter loop of one RUN: host state the
+	 * backend switches once per RUN instead of once per exit.
+	 */
+	void (*vcpu_run_begin)(struct hv_vcpu *vcpu);
+	void (*vcpu_run_end)(struct hv_vcpu *vcpu);
 
 	/*
 	 * From exit handlers, with the vCPU's VMCS/VMCB in reach: the guest

@@ -323,6 +323,8 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 
 	/* The task's FPU state goes aside; the guest's is live until we return. */
 	fpu_swap_kvm_fpstate(&vcpu->fpu, true);
+	if (hv_ops->vcpu_run_begin)
+		hv_ops->vcpu_run_begin(vcpu);
 	for (;;) {
 		if (signal_pending(current)) {
 			ret = -EINTR;
@@ -334,6 +336,8 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 		if (ret <= 0)
 			break;
 	}
+	if (hv_ops->vcpu_run_end)
+		hv_ops->vcpu_run_end(vcpu);
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
 	if (hv_ops->vcpu_save_int_shadow)
 		hv_ops->vcpu_save_int_shadow(vcpu);	/* sregs: when asked for */

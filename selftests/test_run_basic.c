@@ -18,10 +18,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <asm/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -645,6 +648,121 @@ TEST_F(run, c_guest_msr_safe)
 	HVT_SKIPPED_IN_SETUP();
 	ENTER_C(guest_msr_safe, 0, 0);
 	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/*
+ * The SYSCALL MSRs and KERNEL_GS_BASE are the guest's for as long as it
+ * runs, across exits handled in the kernel and exits to userspace, while
+ * the host (this test, which makes system calls in between) keeps its
+ * own.  SWAPGS exchanges GS base and KERNEL_GS_BASE without an exit, and
+ * RDMSR must then see the exchanged values.
+ */
+#define MSR_GS_BASE	0xc0000101
+#define MSR_STAR	0xc0000081
+#define MSR_LSTAR	0xc0000082
+#define MSR_SFMASK	0xc0000084
+#define GSBASE_TEST	0x00007fff87654321ull
+#define LSTAR_TEST	0xffffffff81234560ull
+#define STAR_TEST	0x0023001000000000ull
+#define SFMASK_TEST	0x47700ull
+
+/* Set from the host by the rival thread below, read by the guest. */
+static volatile uint64_t rival_ran;
+
+GUEST_CODE static void guest_syscall_msrs(uint64_t max_spins)
+{
+	uint32_t a, b, c, d;
+	uint64_t i;
+
+	guest_wrmsr(MSR_LSTAR, LSTAR_TEST);
+	guest_wrmsr(MSR_STAR, STAR_TEST);
+	guest_wrmsr(MSR_SFMASK, SFMASK_TEST);
+	guest_wrmsr(MSR_GS_BASE, GSBASE_TEST);
+	guest_wrmsr(MSR_KERNEL_GS_BASE, KGSBASE_TEST);
+	GUEST_SYNC(0);				/* one exit to userspace and back */
+	/* Exits the kernel handles, until the host had this CPU for a while. */
+	for (i = 0; i < max_spins && !rival_ran; i++)
+		guest_cpuid(0, 0, &a, &b, &c, &d);
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_LSTAR), LSTAR_TEST);
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_STAR), STAR_TEST);
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_SFMASK), SFMASK_TEST);
+	asm volatile("swapgs" ::: "memory");
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_KERNEL_GS_BASE), GSBASE_TEST);
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_GS_BASE), KGSBASE_TEST);
+	GUEST_SYNC(1);
+	asm volatile("swapgs" ::: "memory");	/* swapped back after userspace ran */
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_KERNEL_GS_BASE), KGSBASE_TEST);
+	GUEST_ASSERT_EQ(guest_rdmsr(MSR_GS_BASE), GSBASE_TEST);
+}
+
+/*
+ * Another thread on the vCPU's CPU, making system calls whenever it runs;
+ * once armed, after 1000 of them it tells the guest to stop spinning.
+ */
+struct rival {
+	volatile int stop, armed;
+	volatile unsigned long syscalls;
+	unsigned long gs_changed;
+	volatile uint64_t *guest_flag;
+};
+
+static void *rival_fn(void *arg)
+{
+	struct rival *r = arg;
+	unsigned long gs0 = 0, gs = 0, at_arm = 0;
+
+	syscall(SYS_arch_prctl, ARCH_GET_GS, &gs0);
+	while (!r->stop) {
+		syscall(SYS_arch_prctl, ARCH_GET_GS, &gs);
+		r->gs_changed += gs != gs0;
+		r->syscalls++;
+		if (!r->armed)
+			at_arm = r->syscalls;
+		else if (r->syscalls - at_arm >= 1000)
+			*r->guest_flag = 1;
+	}
+	return NULL;
+}
+
+TEST_F(run, c_guest_syscall_msrs_stay_the_guests)
+{
+	unsigned long fs0 = 0, gs0 = 0, fs1 = 0, gs1 = 0, before;
+	struct rival r = { 0 };
+	cpu_set_t one;
+	pthread_t t;
+
+	HVT_SKIPPED_IN_SETUP();
+	/*
+	 * Both threads on one CPU: the rival runs only when the scheduler
+	 * takes the vCPU thread off the CPU, in RUN too, and its SYSCALLs
+	 * would land in the guest's LSTAR if hvlab left it in the CPU then.
+	 */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_FS, &fs0));
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_GS, &gs0));
+	ENTER_C(guest_syscall_msrs, 2000000, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	r.guest_flag = hvt_guest_ptr(self->vm, &rival_ran);
+	ASSERT_EQ(0, pthread_create(&t, NULL, rival_fn, &r));
+	ASSERT_EQ(0, pthread_setaffinity_np(t, sizeof(one), &one));
+	while (!r.syscalls)
+		sched_yield();
+	r.armed = 1;
+	before = r.syscalls;
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);	/* CPUID exits until the rival had its turn */
+	EXPECT_EQ(1u, *r.guest_flag) TH_LOG("the rival never ran during RUN");
+	EXPECT_LE(before + 1000, r.syscalls);
+	r.stop = 1;
+	pthread_join(t, NULL);
+	EXPECT_EQ(0u, r.gs_changed) TH_LOG("the rival saw another GS base");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+	/* This thread's FS and GS bases came back intact. */
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_FS, &fs1));
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_GS, &gs1));
+	EXPECT_EQ(fs0, fs1);
+	EXPECT_EQ(gs0, gs1);
 }
 
 /* In 64-bit mode too: 8/16-bit IN keep RAX's other bits, 32-bit zero-extends. */

@@ -187,7 +187,23 @@ static int vmx_exit_io(struct vmx_vcpu *vmx)
 			  vmx_next_rip(vmx));
 }
 
-/* The syscall MSRs VM exits leave alone; vmx_vcpu_enter() switches them. */
+static const u32 vmx_switched_msrs[4] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK };
+
+/* Its bit in vmx_host_save.switched. */
+static unsigned int vmx_switched_index(u32 index)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
+		if (vmx_switched_msrs[i] == index)
+			return i;
+	WARN_ONCE(1, "hvlab: MSR %#x is not switched\n", index);
+	return 0;
+}
+
+static void vmx_syscall_in(struct vmx_vcpu *vmx);
+
+/* The syscall MSRs VM exits leave alone; vmx_guest_in()/vmx_guest_out() switch them. */
 static u64 *vmx_syscall_msr(struct vmx_vcpu *vmx, u32 index)
 {
 	switch (index) {
@@ -204,15 +220,24 @@ static u64 *vmx_syscall_msr(struct vmx_vcpu *vmx, u32 index)
  * Where the guest MSRs of module/msr.c live on Intel: EFER, PAT, SYSENTER
  * and the FS/GS bases in VMCS guest-state fields (loaded and saved by VM
  * entry and exit, 25.4, 27.3.2, 28.3.1); the SYSCALL MSRs and
- * KERNEL_GS_BASE in software, switched by vmx_vcpu_enter().  Called from
+ * KERNEL_GS_BASE in software, switched by vmx_guest_in().  Called from
  * the exit handler with this vCPU's VMCS current.
  */
 u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index)
 {
-	u64 *soft = vmx_syscall_msr(to_vmx(vcpu), index);
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 *soft = vmx_syscall_msr(vmx, index);
 
-	if (soft)
-		return *soft;
+	if (soft) {
+		u64 val = *soft;
+
+		/* Only SWAPGS changes one of them without an exit. */
+		preempt_disable();
+		if (vmx->guest_in && vmx->host.syscall && index == MSR_KERNEL_GS_BASE)
+			rdmsrl(MSR_KERNEL_GS_BASE, val);
+		preempt_enable();
+		return val;
+	}
 	switch (index) {
 	case MSR_EFER:			return vmcs_read(GUEST_IA32_EFER);
 	case MSR_IA32_SYSENTER_CS:	return vmcs_read(GUEST_SYSENTER_CS);
@@ -233,11 +258,25 @@ void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 	u64 *soft = vmx_syscall_msr(vmx, index);
 
 	if (soft) {
+		preempt_disable();
 		*soft = val;
+		if (vmx->guest_in && vmx->host.syscall) {
+			/* Live now; vmx_guest_out() puts the host's back. */
+			wrmsrl(index, val);
+			if (index != MSR_KERNEL_GS_BASE)
+				vmx->host.switched |= BIT(vmx_switched_index(index));
+		}
+		preempt_enable();
 		return;
 	}
 	switch (index) {
-	case MSR_EFER:			vmx_set_efer(vmx, val); break;
+	case MSR_EFER:
+		vmx_set_efer(vmx, val);
+		preempt_disable();
+		if (vmx->guest_in && !vmx->host.syscall && (val & (EFER_SCE | EFER_LME)))
+			vmx_syscall_in(vmx);
+		preempt_enable();
+		break;
 	case MSR_IA32_SYSENTER_CS:	vmcs_write(GUEST_SYSENTER_CS, val); break;
 	case MSR_IA32_SYSENTER_ESP:	vmcs_write(GUEST_SYSENTER_ESP, val); break;
 	case MSR_IA32_SYSENTER_EIP:	vmcs_write(GUEST_SYSENTER_EIP, val); break;
@@ -464,63 +503,72 @@ static int vmx_entry_failed(struct vmx_vcpu *vmx, const char *rule, u32 field, u
 }
 
 /*
- * Host state VM exits do not restore (28.5): the task's DS/ES/FS/GS
- * selectors (the exit loads the null selectors written in HOST_*_SELECTOR),
- * the syscall MSRs and KERNEL_GS_BASE, the GDT and TR limits (set to FFFFh
- * and 67h), DR7 and DEBUGCTL (cleared).
+ * The host state a VM exit does not restore (vmx.h) is switched lazily,
+ * as kvm-intel does: the host's is put aside at the first entry of a RUN
+ * and the guest's syscall MSRs and KERNEL_GS_BASE go in; they stay across
+ * every exit handled in the kernel and come back out only when RUN
+ * returns or the scheduler switches this thread out (the preempt
+ * notifier).  In between, this CPU runs only kernel code of this thread
+ * and interrupts: none of it uses the user segments, the syscall MSRs,
+ * the user GS base or the GDT limit, and no SYSCALL can happen before a
+ * return to user mode, which needs one of the two ways out above.  That
+ * leaves per exit only DR7 and DEBUGCTL, which the kernel does use.
+ * Interrupts off.
  */
-struct vmx_host_save {
-	u16 ds, es, fs, gs;
-	u64 fs_base, kernel_gs_base;
-	struct desc_ptr gdt;
-	unsigned long debugctl;
-	u64 msr[4];		/* STAR, LSTAR, CSTAR, SFMASK */
-	unsigned int switched;	/* bit i: msr[i] was switched to the guest's */
-	bool syscall;		/* guest syscall MSRs and KERNEL_GS_BASE in */
-};
-
-static const u32 vmx_switched_msrs[4] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK };
-
-/*
- * The guest's syscall MSRs take effect only while it runs: WRMSR them
- * in before the entry and the host's back after the exit, with interrupts
- * off throughout (nothing of the host runs a SYSCALL in between).  Only
- * when the guest can use them (EFER.SCE or long mode), and only the ones
- * that differ.  KERNEL_GS_BASE is read back: the guest's SWAPGS changes it
- * without an exit.  (The VM-entry/exit MSR-load areas would do the same
- * work in microcode, on every entry; this skips it for 16/32-bit guests.)
- */
-static void vmx_switch_to_guest(struct vmx_vcpu *vmx, struct vmx_host_save *h)
+static void vmx_syscall_in(struct vmx_vcpu *vmx)
 {
+	struct vmx_host_save *h = &vmx->host;
 	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++) {
+		u64 guest = *vmx_syscall_msr(vmx, vmx_switched_msrs[i]);
+
+		rdmsrl(vmx_switched_msrs[i], h->msr[i]);
+		if (h->msr[i] != guest) {
+			wrmsrl(vmx_switched_msrs[i], guest);
+			h->switched |= BIT(i);
+		}
+	}
+	wrmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+	h->syscall = true;
+}
+
+static void vmx_guest_in(struct vmx_vcpu *vmx)
+{
+	struct vmx_host_save *h = &vmx->host;
 
 	savesegment(ds, h->ds);
 	savesegment(es, h->es);
 	savesegment(fs, h->fs);
 	savesegment(gs, h->gs);
+	rdmsrl(MSR_FS_BASE, h->fs_base);
+	if (h->fs_base != vmx->host_fs_base) {
+		vmcs_write(HOST_FS_BASE, h->fs_base);
+		vmx->host_fs_base = h->fs_base;
+	}
 	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_store_gdt(&h->gdt);
 	h->debugctl = get_debugctlmsr();
 	h->switched = 0;
-	h->syscall = vmx->efer & (EFER_SCE | EFER_LME);
-	if (!h->syscall)
-		return;
-	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++) {
-		u64 *guest = vmx_syscall_msr(vmx, vmx_switched_msrs[i]);
-
-		rdmsrl(vmx_switched_msrs[i], h->msr[i]);
-		if (h->msr[i] != *guest) {
-			wrmsrl(vmx_switched_msrs[i], *guest);
-			h->switched |= BIT(i);
-		}
-	}
-	wrmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+	h->syscall = false;
+	/*
+	 * Only a guest that can use them (EFER.SCE, or long mode, the only
+	 * mode with SWAPGS) needs its syscall MSRs in; an EFER write that
+	 * makes it one switches them then (vmx_set_msr).
+	 */
+	if (vmx->efer & (EFER_SCE | EFER_LME))
+		vmx_syscall_in(vmx);
+	vmx->guest_in = true;
 }
 
-static void vmx_switch_to_host(struct vmx_vcpu *vmx, struct vmx_host_save *h)
+/* Back to the host's, keeping the guest's KERNEL_GS_BASE (its SWAPGS moves it). */
+static void vmx_guest_out(struct vmx_vcpu *vmx)
 {
+	struct vmx_host_save *h = &vmx->host;
 	unsigned int i;
 
+	if (!vmx->guest_in)
+		return;
 	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
 		if (h->switched & BIT(i))
 			wrmsrl(vmx_switched_msrs[i], h->msr[i]);
@@ -532,7 +580,7 @@ static void vmx_switch_to_host(struct vmx_vcpu *vmx, struct vmx_host_save *h)
 		loadsegment(es, h->es);
 	if (h->fs) {
 		loadsegment(fs, h->fs);
-		wrmsrl(MSR_FS_BASE, vmx->host_fs_base);
+		wrmsrl(MSR_FS_BASE, h->fs_base);
 	}
 	if (h->gs)
 		load_gs_index(h->gs);
@@ -540,16 +588,49 @@ static void vmx_switch_to_host(struct vmx_vcpu *vmx, struct vmx_host_save *h)
 		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_load_gdt(&h->gdt);
 	invalidate_tss_limit();
-	if (h->debugctl)
-		update_debugctlmsr(h->debugctl);
-	if (hw_breakpoint_active())
-		hw_breakpoint_restore();
+	vmx->guest_in = false;
+}
+
+static void vmx_sched_in(struct preempt_notifier *pn, int cpu)
+{
+	/* Nothing: the next entry puts the guest's state in again. */
+}
+
+/* Called with interrupts off, before the switch to @next. */
+static void vmx_sched_out(struct preempt_notifier *pn, struct task_struct *next)
+{
+	vmx_guest_out(container_of(pn, struct vmx_vcpu, pn));
+}
+
+static struct preempt_ops vmx_preempt_ops = {
+	.sched_in	= vmx_sched_in,
+	.sched_out	= vmx_sched_out,
+};
+
+void vmx_run_begin(struct hv_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	preempt_notifier_init(&vmx->pn, &vmx_preempt_ops);
+	preempt_disable();
+	preempt_notifier_register(&vmx->pn);
+	preempt_enable();
+}
+
+void vmx_run_end(struct hv_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	preempt_disable();
+	vmx_guest_out(vmx);
+	preempt_notifier_unregister(&vmx->pn);
+	preempt_enable();
 }
 
 /* Host state that changes with the task or over time: rewritten when it did. */
 static void vmx_update_host_state(struct vmx_vcpu *vmx)
 {
-	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow(), fs_base;
+	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow();
 
 	if (unlikely(cr3 != vmx->host_cr3)) {
 		vmcs_write(HOST_CR3, cr3);
@@ -558,11 +639,6 @@ static void vmx_update_host_state(struct vmx_vcpu *vmx)
 	if (unlikely(cr4 != vmx->host_cr4)) {
 		vmcs_write(HOST_CR4, cr4);
 		vmx->host_cr4 = cr4;
-	}
-	rdmsrl(MSR_FS_BASE, fs_base);
-	if (fs_base != vmx->host_fs_base) {
-		vmcs_write(HOST_FS_BASE, fs_base);
-		vmx->host_fs_base = fs_base;
 	}
 }
 
@@ -612,7 +688,6 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	struct hv_vm *vm = vcpu->vm;
-	struct vmx_host_save host;
 	u32 reason, field = 0;
 	const char *rule;
 	int fail;
@@ -655,7 +730,8 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (vmx_caps.slice)
 		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, vmx_caps.slice);
 	vmx_update_host_state(vmx);
-	vmx_switch_to_guest(vmx, &host);
+	if (!vmx->guest_in)
+		vmx_guest_in(vmx);
 	/* CR2 is not part of the VMCS (25.4.1): the guest's is live across the switch. */
 	if (native_read_cr2() != vcpu->sregs.cr2)
 		native_write_cr2(vcpu->sregs.cr2);
@@ -665,7 +741,11 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_tele_exit(vcpu);
 
 	vcpu->sregs.cr2 = native_read_cr2();
-	vmx_switch_to_host(vmx, &host);
+	/* The exit cleared DEBUGCTL and set DR7 to 400h (28.5). */
+	if (vmx->host.debugctl)
+		update_debugctlmsr(vmx->host.debugctl);
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
 	if (!fail) {
 		reason = vmcs_read(VM_EXIT_REASON);
 		/*

@@ -265,6 +265,8 @@ static int vmx_hardware_setup(void)
 		return -ENOMEM;
 	}
 	memset(page_address(vmx_msr_bitmap), 0xff, PAGE_SIZE);
+	/* The scheduler calls preempt notifiers only while someone counts on them. */
+	preempt_notifier_inc();
 	return 0;
 }
 
@@ -551,6 +553,7 @@ static void vmx_vcpu_free(struct hv_vcpu *vcpu)
 }
 static void vmx_hardware_unsetup(void)
 {
+	preempt_notifier_dec();
 	vmx_free_vmxon_pages();
 	if (vmx_msr_bitmap)
 		__free_page(vmx_msr_bitmap);
@@ -572,6 +575,8 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.vcpu_save_state	= vmx_save_state,
 	.vcpu_save_int_shadow	= vmx_save_int_shadow,
 	.vcpu_enter		= vmx_vcpu_enter,
+	.vcpu_run_begin		= vmx_run_begin,
+	.vcpu_run_end		= vmx_run_end,
 	.get_msr		= vmx_get_msr,
 	.set_msr		= vmx_set_msr,
 	.get_cr0		= vmx_get_cr0,

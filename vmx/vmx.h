@@ -5,6 +5,8 @@
 
 #include <linux/list.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
+#include <asm/desc_defs.h>
 #include <asm/vmx.h>
 
 #include "../module/hv.h"
@@ -39,6 +41,23 @@ struct vmx_cpu {
 };
 DECLARE_PER_CPU(struct vmx_cpu, vmx_cpus);
 
+/*
+ * Host state VM exits do not restore (28.5): the task's DS/ES/FS/GS
+ * selectors (the exit loads the null selectors written in HOST_*_SELECTOR),
+ * the syscall MSRs and KERNEL_GS_BASE, the GDT and TR limits (set to FFFFh
+ * and 67h), DR7 and DEBUGCTL (cleared).  Kept here while the guest's are
+ * in (vmx_vcpu.guest_in); see exit.c.
+ */
+struct vmx_host_save {
+	u16 ds, es, fs, gs;
+	u64 fs_base, kernel_gs_base;
+	struct desc_ptr gdt;
+	unsigned long debugctl;
+	u64 msr[4];		/* STAR, LSTAR, CSTAR, SFMASK */
+	unsigned int switched;	/* bit i: msr[i] holds the guest's value now */
+	bool syscall;		/* the guest's syscall MSRs and KERNEL_GS_BASE are in */
+};
+
 struct vmx_vcpu {
 	struct hv_vcpu vcpu;	/* the neutral part */
 	void *vmcs;		/* VMCS region, vmx_caps.vmcs_size bytes */
@@ -58,6 +77,16 @@ struct vmx_vcpu {
 	/* Guest state VMX keeps nowhere in the VMCS (switched with WRMSR). */
 	u64 efer;		/* guest EFER as written (LMA follows the VMCS) */
 	u64 star, lstar, cstar, sfmask, kernel_gs_base;
+
+	/*
+	 * guest_in: the guest's syscall MSRs and KERNEL_GS_BASE are in the
+	 * CPU and the host's segments, GDT limit and those MSRs wait in
+	 * @host, from the first entry of a RUN until RUN returns or the
+	 * thread is scheduled out (@pn), whichever comes first.
+	 */
+	bool guest_in;
+	struct vmx_host_save host;
+	struct preempt_notifier pn;
 	u64 cr0_shadow, cr4_shadow;	/* the read shadows: valid for the masked bits only */
 
 	/* An event for the next entry (VM-entry interruption info, 24.8.3). */
@@ -139,6 +168,8 @@ void vmx_dump_vmcs(struct vmx_vcpu *vmx);
 
 /* exit.c: entry and the exit table */
 int vmx_vcpu_enter(struct hv_vcpu *vcpu);
+void vmx_run_begin(struct hv_vcpu *vcpu);
+void vmx_run_end(struct hv_vcpu *vcpu);
 u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index);
 void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val);
 u64 vmx_get_cr0(struct hv_vcpu *vcpu);
