@@ -642,13 +642,12 @@ static void vmx_update_host_state(struct vmx_vcpu *vmx)
 	}
 }
 
-/* The exit's facts, read while the VMCS is current (28.2). */
+/* The exit's facts, read while the VMCS is current (28.2); the reason is in already. */
 static void vmx_read_exit(struct vmx_vcpu *vmx)
 {
 	struct hvlab_regs *r = &vmx->vcpu.regs;
 	u32 idt;
 
-	vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
 	vmx->exit_qual = vmcs_read(EXIT_QUALIFICATION);
 	vmx->exit_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	vmx->exit_gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
@@ -747,7 +746,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
 	if (!fail) {
-		reason = vmcs_read(VM_EXIT_REASON);
+		reason = vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
 		/*
 		 * An NMI that exits is consumed by the exit (26.2, 28.1 "NMI
 		 * exiting"), not left pending: hand it to the host's handler.
