@@ -37,8 +37,9 @@ struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa)
 /*
  * Map the whole 2 MiB around @gpa with one leaf if the slot covers it, the
  * userspace mapping is 2 MiB-aligned the same way, and the memory behind
- * it is one transparent huge page (@page, already pinned, tells).  0 when
- * mapped, else the caller maps 4 KiB.  Caller holds vm->lock.
+ * it is one transparent huge page (@page, pinned and compound, tells its
+ * order).  0 when mapped, else the caller maps 4 KiB.  Caller holds
+ * vm->lock.
  */
 static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa,
 			   struct page *page, bool writable)
@@ -50,7 +51,7 @@ static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa
 	int ret, i;
 
 	if (base < slot->gpa || base + HV_MMU_2M > slot->gpa + slot->size ||
-	    (uaddr & (HV_MMU_2M - 1)) || !PageCompound(page) ||
+	    (uaddr & (HV_MMU_2M - 1)) ||
 	    compound_order(compound_head(page)) < PMD_SHIFT - PAGE_SHIFT)
 		return -EINVAL;
 

@@ -397,9 +397,8 @@ static int svm_lost_state(struct svm_vcpu *svm, u32 code)
  * 15.17) and, with V_INTR_MASKING and the host's IF=1 at VMRUN (15.21.1),
  * is taken as a #VMEXIT(INTR) at the guest's first instruction boundary,
  * right after the delivery: the stale vector is overwritten before any
- * kick.  (V_IRQ
- * instead of EVENTINJ was tried: QEMU 7.2 delivers it late.)  Hardware
- * needs none of this.
+ * kick.  (V_IRQ instead of EVENTINJ was tried: QEMU 7.2 delivers it
+ * late.)  Hardware needs none of this.
  */
 static void svm_fence_evtinj(const struct vmcb_control_area *c)
 {

@@ -189,18 +189,6 @@ static int vmx_exit_io(struct vmx_vcpu *vmx)
 
 static const u32 vmx_switched_msrs[4] = { MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK };
 
-/* Its bit in vmx_host_save.switched. */
-static unsigned int vmx_switched_index(u32 index)
-{
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
-		if (vmx_switched_msrs[i] == index)
-			return i;
-	WARN_ONCE(1, "hvlab: MSR %#x is not switched\n", index);
-	return 0;
-}
-
 static void vmx_syscall_in(struct vmx_vcpu *vmx);
 
 /* The syscall MSRs VM exits leave alone; vmx_guest_in()/vmx_guest_out() switch them. */
@@ -232,10 +220,12 @@ u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index)
 		u64 val = *soft;
 
 		/* Only SWAPGS changes one of them without an exit. */
-		preempt_disable();
-		if (vmx->guest_in && vmx->host.syscall && index == MSR_KERNEL_GS_BASE)
-			rdmsrl(MSR_KERNEL_GS_BASE, val);
-		preempt_enable();
+		if (index == MSR_KERNEL_GS_BASE) {
+			preempt_disable();
+			if (vmx->guest_in && vmx->host.syscall)
+				rdmsrl(MSR_KERNEL_GS_BASE, val);
+			preempt_enable();
+		}
 		return val;
 	}
 	switch (index) {
@@ -261,10 +251,13 @@ void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 		preempt_disable();
 		*soft = val;
 		if (vmx->guest_in && vmx->host.syscall) {
+			unsigned int i;
+
 			/* Live now; vmx_guest_out() puts the host's back. */
 			wrmsrl(index, val);
-			if (index != MSR_KERNEL_GS_BASE)
-				vmx->host.switched |= BIT(vmx_switched_index(index));
+			for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
+				if (vmx_switched_msrs[i] == index)
+					vmx->host.switched |= BIT(i);
 		}
 		preempt_enable();
 		return;
