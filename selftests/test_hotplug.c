@@ -4,7 +4,11 @@
  * online CPU while any VM exists, so the module must turn it off on a CPU
  * going offline (after moving any vCPU state off it) and on again on a CPU
  * coming online.  vCPU register accesses are made from CPU 1 itself, so
- * per-CPU state (a VMCS loaded there) is exercised on the CPU that changed.
+ * per-CPU state (a VMCS loaded there) is exercised on the CPU that changed,
+ * and a guest runs there after every return: register accesses alone never
+ * execute an SVM instruction, so only a VMRUN/VMLAUNCH on CPU 1 shows that
+ * the hardware really was switched back on (and its host-save area or
+ * VMXON region set up again) when the CPU came online.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +17,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "hvtest.h"
+#include "guest.h"
 
 #define CPU	1
 
@@ -106,6 +110,31 @@ static void check_vcpu_on(struct __test_metadata *_metadata, int vcpu_fd, int cp
 	EXPECT_EQ(tag << 12, sregs.cr2);
 }
 
+GUEST_CODE static void guest_sync_twice(uint64_t tag)
+{
+	GUEST_SYNC(tag);
+	GUEST_SYNC(tag + 1);
+	GUEST_DONE();
+}
+
+/* A guest VM entered and exited three times on @cpu. */
+static void run_guest_on(struct __test_metadata *_metadata, int cpu, uint64_t tag)
+{
+	struct hvt_vcpu *vcpu;
+	struct hvt_vm *vm;
+
+	ASSERT_EQ(0, hvt_pin_to_cpu(cpu));
+	ASSERT_EQ(0, hvt_vm_create(0, 0, &vm));
+	ASSERT_EQ(0, hvt_vcpu_add(vm, 0, &vcpu));
+	ASSERT_EQ(0, hvt_vcpu_set_mode(vcpu, HVT_MODE_LONG64));
+	ASSERT_EQ(0, hvt_vcpu_enter_c(vcpu, guest_sync_twice, tag, 0));
+	HVT_RUN_EXPECT_SYNC(vcpu, tag);
+	ASSERT_EQ(cpu, sched_getcpu());
+	HVT_RUN_EXPECT_SYNC(vcpu, tag + 1);
+	HVT_RUN_EXPECT_DONE(vcpu);
+	hvt_vm_free(vm);
+}
+
 static void new_vm_and_vcpu(struct __test_metadata *_metadata, int sys_fd, int cpu)
 {
 	int vm, vcpu;
@@ -147,6 +176,8 @@ TEST_F_TIMEOUT(hotplug, offline_online_with_vm, 300)
 	use_vcpu_on(_metadata, self->vcpu_fd, CPU, 0x22);
 	new_vm_and_vcpu(_metadata, self->sys_fd, CPU);
 	new_vm_and_vcpu(_metadata, self->sys_fd, 0);
+	run_guest_on(_metadata, CPU, 0x100);
+	run_guest_on(_metadata, 0, 0x200);
 }
 
 /* CPU 1 is offline when the first VM turns the hardware on, then comes up. */
@@ -174,6 +205,7 @@ TEST_F_TIMEOUT(hotplug, online_after_vm_creation, 300)
 	ASSERT_EQ(0, cpu_offline(self));
 	ASSERT_EQ(0, cpu_online(self));
 	check_vcpu_on(_metadata, self->vcpu_fd, CPU, 0x44);
+	run_guest_on(_metadata, CPU, 0x300);
 }
 
 /* No VM while CPU 1 cycles: later VMs use both CPUs. */
@@ -185,6 +217,7 @@ TEST_F_TIMEOUT(hotplug, cycle_without_vm, 300)
 	ASSERT_EQ(0, cpu_online(self));
 	new_vm_and_vcpu(_metadata, self->sys_fd, CPU);
 	new_vm_and_vcpu(_metadata, self->sys_fd, 0);
+	run_guest_on(_metadata, CPU, 0x400);
 }
 
 TEST_HARNESS_MAIN
