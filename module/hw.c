@@ -30,6 +30,15 @@ static DEFINE_PER_CPU(bool, hv_hw_on);		/* this CPU switched on by us */
 static int hv_hw_cpuhp_state;
 static bool hv_hw_emergency_registered;		/* under hv_hw_lock */
 
+/*
+ * For the selftests: the CPU that refuses as if another hypervisor held
+ * it, so the rollback below runs on a machine where nobody else does
+ * (test_kvm_coexist checks every CPU is left as it was).  -1: none.
+ */
+static int hv_fail_enable_cpu = -1;
+module_param_named(fail_enable_cpu, hv_fail_enable_cpu, int, 0644);
+MODULE_PARM_DESC(fail_enable_cpu, "testing: enabling VT-x/SVM on this CPU fails with -EBUSY (-1: off)");
+
 /* Called with interrupts off, on the CPU itself. */
 static int hv_hw_enable_this_cpu(void)
 {
@@ -37,6 +46,8 @@ static int hv_hw_enable_this_cpu(void)
 
 	if (__this_cpu_read(hv_hw_on))
 		return 0;
+	if (READ_ONCE(hv_fail_enable_cpu) == smp_processor_id())
+		return -EBUSY;
 	err = hv_ops->cpu_enable();
 	if (!err)
 		__this_cpu_write(hv_hw_on, true);

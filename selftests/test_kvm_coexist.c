@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -356,6 +357,68 @@ TEST_F_TIMEOUT(kvm, virt_at_load_refused_while_hvlab_vm, 300)
 	/* ...and with hvlab's VM gone, KVM loads and takes the hardware. */
 	ASSERT_EQ(0, load_kvm(true, true)) TH_LOG("load-kvm after the hvlab VM");
 	EXPECT_EQ(-EBUSY, hvlab_create_vm(self->sys_fd, 0));
+}
+
+#define FAIL_CPU_PARAM	"/sys/module/hvlab/parameters/fail_enable_cpu"
+
+/* How many times the kernel log says an hvlab VM was not created. */
+static int refusals_logged(void)
+{
+	static char buf[1 << 20];
+	int len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, sizeof(buf) - 1);
+	int n = 0;
+	char *p;
+
+	if (len < 0)
+		return -errno;
+	buf[len] = 0;
+	for (p = buf; (p = strstr(p, "hvlab: ")); p++) {
+		char *eol = strchr(p, '\n');
+
+		if (eol)
+			*eol = 0;
+		if (strstr(p, "VM not created"))
+			n++;
+		if (eol)
+			*eol = '\n';
+	}
+	return n;
+}
+
+/*
+ * One CPU refuses (the module's fail_enable_cpu knob makes CPU 1 answer
+ * as if another hypervisor held it): CREATE_VM fails with EBUSY and one
+ * log line, and CPU 0, which hvlab had switched on, is switched off again.
+ * KVM is the judge of that: its per-CPU enable refuses a CPU that already
+ * has EFER.SVME (kvm-amd) or CR4.VMXE (kvm-intel) set, so KVM_CREATE_VM
+ * works only if no CPU was left half-enabled.
+ */
+TEST_F_TIMEOUT(kvm, refused_cpu_rolls_back_the_others, 300)
+{
+	int ret, vm, kvm, before;
+
+	SKIPPED_IN_SETUP();
+	if (hvt_cpus_online() < 2)
+		SKIP(return, "one CPU: nothing to roll back (run-all runs this binary with 2)");
+	before = refusals_logged();
+	ASSERT_LE(0, before) TH_LOG("syslog: %s", strerror(-before));
+	ASSERT_EQ(0, hvt_write_str(FAIL_CPU_PARAM, "1"));
+	vm = hvlab_create_vm(self->sys_fd, 0);
+	EXPECT_EQ(0, hvt_write_str(FAIL_CPU_PARAM, "-1"));
+	ASSERT_EQ(-EBUSY, vm) TH_LOG("CREATE_VM with CPU 1 refusing");
+	EXPECT_EQ(before + 1, refusals_logged()) TH_LOG("one log line per refusal");
+
+	ASSERT_EQ(0, load_kvm(false, self->is_612)) TH_LOG("load-kvm");
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, kvm) TH_LOG("/dev/kvm: %s", strerror(errno));
+	ret = kvm_create_vm_errno(kvm);
+	close(kvm);
+	ASSERT_EQ(0, ret) TH_LOG("KVM_CREATE_VM after hvlab's refused CREATE_VM: %s "
+				 "(a CPU was left with VT-x/SVM on)", strerror(-ret));
+	/* And hvlab works again once KVM's VM is gone. */
+	vm = hvlab_create_vm(self->sys_fd, 0);
+	ASSERT_LE(0, vm) TH_LOG("CREATE_VM: %s", strerror(-vm));
+	close(vm);
 }
 
 TEST_HARNESS_MAIN
