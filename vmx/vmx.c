@@ -190,17 +190,29 @@ static int vmx_setup_controls(void)
 	vmx_caps.vpid = vmx_caps.proc2 & SECONDARY_EXEC_ENABLE_VPID;
 
 	/*
-	 * Exit (25.7.1): 64-bit host, EFER and PAT saved and loaded.  No
+	 * Exit (25.7.1): 64-bit host, EFER and PAT saved and loaded, the
+	 * guest's DR7 and IA32_DEBUGCTL saved ("save debug controls"; the
+	 * exit then sets DR7 to 400h and clears DEBUGCTL, 28.5.1).  No
 	 * "acknowledge interrupt on exit": the host interrupt stays pending
 	 * in the APIC and the host takes it when the C code sets IF again.
 	 */
 	err = vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_EXIT_CTLS : MSR_IA32_VMX_EXIT_CTLS,
 			     VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
-			     VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT,
+			     VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT |
+			     VM_EXIT_SAVE_DEBUG_CONTROLS,
 			     0, &vmx_caps.exit, "VM-exit");
-	/* Entry (25.8.1): EFER and PAT loaded; IA-32e mode guest set per entry. */
+	/*
+	 * Entry (25.8.1): EFER and PAT loaded, and the guest's DR7 and
+	 * DEBUGCTL from GUEST_DR7 / GUEST_IA32_DEBUGCTL ("load debug
+	 * controls", 27.3.2.1); IA-32e mode guest set per entry.  TRUE_*
+	 * lets both debug controls be 0, and then the guest would run with
+	 * the host's DR7 and DEBUGCTL and lose its own at every exit.  The
+	 * first VMX processors had only the 1-setting (27.3.1.1), so every
+	 * CPU offers them.
+	 */
 	err = err ?: vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_ENTRY_CTLS : MSR_IA32_VMX_ENTRY_CTLS,
-			     VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT,
+			     VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT |
+			     VM_ENTRY_LOAD_DEBUG_CONTROLS,
 			     VM_ENTRY_IA32E_MODE, &vmx_caps.entry, "VM-entry");
 	if (err)
 		return err;
