@@ -221,11 +221,23 @@ static int vmx_setup_controls(void)
 	rdmsrl(MSR_IA32_VMX_MISC, vmx_caps.misc);
 	/*
 	 * The preemption timer counts down once every 2^(IA32_VMX_MISC[4:0])
-	 * TSC ticks (26.5.1): a slice of VMX_SLICE_MS, at most 2^32 - 1.
+	 * TSC ticks (26.5.1): a slice of VMX_SLICE_MS, at least 1 (0 would
+	 * exit before the guest runs an instruction) and at most 2^32 - 1.
+	 * Without a calibrated TSC (tsc_khz 0) assume VMX_SLICE_TSC_KHZ: the
+	 * slice is then only roughly VMX_SLICE_MS, but the timer still bounds
+	 * every stay in the guest, so RUN stays interruptible.
 	 */
-	if (vmx_caps.pin & PIN_BASED_VMX_PREEMPTION_TIMER)
-		vmx_caps.slice = min_t(u64, U32_MAX,
-				       ((u64)tsc_khz * VMX_SLICE_MS) >> vmx_misc_preemption_timer_rate(vmx_caps.misc));
+	if (vmx_caps.pin & PIN_BASED_VMX_PREEMPTION_TIMER) {
+		u64 khz = tsc_khz;
+
+		if (!khz) {
+			khz = VMX_SLICE_TSC_KHZ;
+			pr_info("TSC frequency unknown: VMX preemption timer slice assumes %llu kHz\n",
+				khz);
+		}
+		vmx_caps.slice = clamp_t(u64, (khz * VMX_SLICE_MS) >>
+					 vmx_misc_preemption_timer_rate(vmx_caps.misc), 1, U32_MAX);
+	}
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, vmx_caps.cr0_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, vmx_caps.cr0_fixed1);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, vmx_caps.cr4_fixed0);

@@ -24,7 +24,7 @@ struct vmx_caps {
 	u32 pin, proc, proc2, exit, entry;
 	u64 ept_vpid;		/* IA32_VMX_EPT_VPID_CAP (A.10) */
 	u64 misc;		/* IA32_VMX_MISC (A.6) */
-	u32 slice;		/* preemption timer value per entry, 0: no timer */
+	u32 slice;		/* preemption timer value per entry (>= 1), 0: no timer */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;	/* A.7, A.8 */
 	bool vpid;		/* VPIDs with single-context INVVPID */
 	bool invept_single;	/* else global INVEPT */
@@ -32,6 +32,8 @@ struct vmx_caps {
 extern struct vmx_caps vmx_caps;
 /* Longest stay in the guest without an exit, where the preemption timer exists. */
 #define VMX_SLICE_MS	10
+/* The TSC rate the slice assumes when the kernel has none (tsc_khz 0): 1 GHz. */
+#define VMX_SLICE_TSC_KHZ	1000000ULL
 extern struct page *vmx_msr_bitmap;
 
 /* Per host CPU: the VMCS current on it, and every VMCS active on it (24.11.1). */
