@@ -305,7 +305,7 @@ static int hv_complete_pending(struct hv_vcpu *vcpu)
 int hv_vcpu_run(struct hv_vcpu *vcpu)
 {
 	struct hvlab_run *run = vcpu->run;
-	int ret;
+	int ret, err;
 
 	/* Guest RAM is the creator's memory: only its threads may run it. */
 	if (current->mm != vcpu->vm->mm)
@@ -320,8 +320,10 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 		return -EINTR;
 
 	if (vcpu->state_dirty) {
-		hv_sync_sregs(vcpu);	/* after SET_REGS alone, sregs may be stale */
-		hv_ops->vcpu_load_state(vcpu);
+		/* After SET_REGS alone, sregs may be stale. */
+		ret = hv_sync_sregs(vcpu) ?: hv_ops->vcpu_load_state(vcpu);
+		if (ret)
+			return ret;
 		vcpu->state_dirty = false;
 	}
 
@@ -343,10 +345,13 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	if (hv_ops->vcpu_run_end)
 		hv_ops->vcpu_run_end(vcpu);
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
+	/* sregs: when asked for.  If a signal stops this, int_shadow stays as it was. */
 	if (hv_ops->vcpu_save_int_shadow)
-		hv_ops->vcpu_save_int_shadow(vcpu);	/* sregs: when asked for */
+		err = hv_ops->vcpu_save_int_shadow(vcpu);
 	else
-		hv_sync_sregs(vcpu);
+		err = hv_sync_sregs(vcpu);
+	if (err && !ret)
+		ret = err;
 	hv_tele_run_end(vcpu);
 
 	/* For device models: could an interrupt be delivered right now? */

@@ -407,6 +407,14 @@ struct hvlab_run {
 			__u32 field;		/* VMCS encoding or VMCB offset */
 			__u32 padding;
 			char  rule[96];		/* e.g. "SDM 27.3.1.1: CR0.PG=1 needs CR0.PE=1" */
+			/*
+			 * VMX: the exit qualification of a VM-entry failure
+			 * exit (SDM Vol. 3C 27.8: 2 PDPTE loading, 3 NMI
+			 * injection, 4 VMCS link pointer; for MSR loading the
+			 * failing entry's number); 0 when the module refused
+			 * the entry itself, and on AMD.
+			 */
+			__u64 qualification;
 		} fail_entry;
 		/* HVLAB_EXIT_INTERNAL */
 		struct {

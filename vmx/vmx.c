@@ -15,6 +15,7 @@
 #include <linux/io.h>
 #include <linux/idr.h>
 #include <linux/delay.h>
+#include <linux/sched/signal.h>
 #include <linux/smp.h>
 #include <asm/msr.h>
 #include <asm/tlbflush.h>
@@ -432,9 +433,11 @@ static void vmx_clear_here(void *arg)
  * another CPU is VMCLEARed there first (an IPI, so interrupts must be on
  * here), because a VMCS may be active on one CPU only (SDM Vol. 3C
  * 25.11.1); the next entry is then a VMLAUNCH.  A CPU that is going
- * offline has already left VMX operation: wait to be migrated off it.
+ * offline has already left VMX operation: wait to be migrated off it,
+ * but give up with -EINTR (preemption on again, nothing loaded) when a
+ * signal comes first, so the task can always be killed.  0 when loaded.
  */
-void vmx_vcpu_load(struct vmx_vcpu *vmx)
+int vmx_vcpu_load(struct vmx_vcpu *vmx)
 {
 	struct vmx_cpu *vc;
 	int cpu, old;
@@ -442,7 +445,9 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 	cpu = get_cpu();
 	while (unlikely(!__this_cpu_read(vmx_on))) {
 		put_cpu();
-		msleep(1);
+		if (signal_pending(current))
+			return -EINTR;
+		msleep_interruptible(1);
 		cpu = get_cpu();
 	}
 	vc = this_cpu_ptr(&vmx_cpus);
@@ -465,6 +470,7 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 		vmcs_load(vmx->vmcs_pa);
 		vc->current_vmcs = vmx;
 	}
+	return 0;
 }
 
 void vmx_vcpu_put(struct vmx_vcpu *vmx)
@@ -524,7 +530,7 @@ static struct hv_vcpu *vmx_vcpu_create(struct hv_vm *vm, unsigned int id)
 	struct vmx_vcpu *vmx = kzalloc(sizeof(*vmx), GFP_KERNEL_ACCOUNT);
 	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
 	struct page *page;
-	int vpid = 0;
+	int vpid = 0, err = -ENOMEM;
 
 	if (!vmx)
 		return ERR_PTR(-ENOMEM);
@@ -551,16 +557,21 @@ static struct hv_vcpu *vmx_vcpu_create(struct hv_vm *vm, unsigned int id)
 	preempt_disable();
 	vmcs_clear(vmx->vmcs_pa);
 	preempt_enable();
-	vmx_vcpu_load(vmx);
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		goto err_vpid;
 	vmx_vmcs_init(vmx);
 	vmx_vcpu_put(vmx);
 	return &vmx->vcpu;
 
+err_vpid:
+	if (vpid)
+		ida_free(&vmx_vpid_ida, vpid);
 err_page:
 	__free_page(page);
 err_vmx:
 	kfree(vmx);
-	return ERR_PTR(-ENOMEM);
+	return ERR_PTR(err);
 }
 
 static void vmx_vcpu_free(struct hv_vcpu *vcpu)

@@ -91,8 +91,16 @@ struct vmx_vcpu {
 	struct preempt_notifier pn;
 	u64 cr0_shadow, cr4_shadow;	/* the read shadows: valid for the masked bits only */
 
-	/* An event for the next entry (VM-entry interruption info, 24.8.3). */
+	/*
+	 * An event to deliver again at the next entry (IDT-vectoring info of
+	 * the last exit, 28.2.4), in VM-entry interruption-info form (25.8.3).
+	 */
 	u32 inject_info, inject_err, inject_len;
+	/*
+	 * Where the event in VM_ENTRY_INTR_INFO_FIELD came from (VMX_EVENT_*),
+	 * so that an entry that does not happen can give it back.
+	 */
+	u8 inject_src;
 
 	/* The last exit, read while the VMCS was current (27.2). */
 	u32 exit_reason;
@@ -149,8 +157,11 @@ static inline void vmcs_load(u64 pa)
 	WARN_ONCE(fail, "hvlab: VMPTRLD %#llx failed\n", pa);
 }
 
+/* What vmx_inject_events() put into the VM-entry interruption-info field. */
+enum { VMX_EVENT_NONE, VMX_EVENT_REDELIVER, VMX_EVENT_EXCEPTION, VMX_EVENT_IRQ };
+
 /* vmx.c */
-void vmx_vcpu_load(struct vmx_vcpu *vmx);
+int __must_check vmx_vcpu_load(struct vmx_vcpu *vmx);
 void vmx_vcpu_put(struct vmx_vcpu *vmx);
 void vmx_flush(struct vmx_vcpu *vmx);
 
@@ -162,9 +173,12 @@ void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4);
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
 u64 vmx_guest_cr0(struct vmx_vcpu *vmx);
 u64 vmx_guest_cr4(struct vmx_vcpu *vmx);
-void vmx_load_state(struct hv_vcpu *vcpu);
-void vmx_save_state(struct hv_vcpu *vcpu);
-void vmx_save_int_shadow(struct hv_vcpu *vcpu);
+bool vmx_pae_paging(u64 cr0, u64 cr4, u64 efer);
+bool vmx_read_pdptes(struct vmx_vcpu *vmx, u64 cr3, u64 pdpte[4]);
+void vmx_write_pdptes(const u64 pdpte[4]);
+int vmx_load_state(struct hv_vcpu *vcpu);
+int vmx_save_state(struct hv_vcpu *vcpu);
+int vmx_save_int_shadow(struct hv_vcpu *vcpu);
 const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field);
 void vmx_dump_vmcs(struct vmx_vcpu *vmx);
 
