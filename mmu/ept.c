@@ -7,6 +7,11 @@
  * carry the memory type in bits 5:3, write-back here, so guest RAM is
  * cached as the host caches it (29.3.7).  Write without read is an EPT
  * misconfiguration (29.3.3.1), so read-only leaves are R+X.
+ *
+ * An HVLAB_MEM_UNCACHED slot gets memory type UC with "ignore PAT" (bit 6):
+ * with IPAT=0 the EPT type would be combined with the guest's PAT type as
+ * an MTRR type is (29.3.7.2, Vol. 3A Table 13-7), and a guest PAT type of
+ * WC would then win over UC; with IPAT=1 the EPT type alone counts.
  */
 #include <asm/vmx.h>
 
@@ -15,7 +20,9 @@
 #define EPT_R		BIT_ULL(0)
 #define EPT_W		BIT_ULL(1)
 #define EPT_X		BIT_ULL(2)
-#define EPT_MT_WB	(6ULL << 3)	/* memory type in leaves, 29.3.7 */
+#define EPT_MT_UC	(0ULL << 3)	/* memory type in leaves, 29.3.7 */
+#define EPT_MT_WB	(6ULL << 3)
+#define EPT_IPAT	BIT_ULL(6)	/* ignore the guest's PAT (29.3.7.2) */
 #define EPT_LARGE	BIT_ULL(7)	/* level 2: maps 2 MiB (Table 29-4) */
 
 /* hvlab always uses 4-level EPT (EPTP bits 5:3 = 3, 25.6.11). */
@@ -32,8 +39,10 @@ const struct hv_mmu_format hv_ept_format = {
 	.name		= "EPT",
 	.present	= EPT_R | EPT_W | EPT_X,
 	.table		= EPT_R | EPT_W | EPT_X,
-	.leaf		= EPT_R | EPT_X | EPT_MT_WB,
+	.leaf		= EPT_R | EPT_X,
 	.writable	= EPT_W,
+	.cached		= EPT_MT_WB,
+	.uncached	= EPT_MT_UC | EPT_IPAT,
 	.large		= EPT_LARGE,
 	.levels		= ept_levels,
 };

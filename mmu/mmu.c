@@ -39,11 +39,12 @@ static bool hv_mmu_present(const struct hv_mmu *mmu, u64 entry)
 	return entry & mmu->fmt->present;
 }
 
-static u64 hv_mmu_leaf(const struct hv_mmu *mmu, phys_addr_t pa, bool writable, bool large)
+static u64 hv_mmu_leaf(const struct hv_mmu *mmu, phys_addr_t pa, unsigned int prot, bool large)
 {
 	const struct hv_mmu_format *f = mmu->fmt;
 
-	return pa | f->leaf | (writable ? f->writable : 0) | (large ? f->large : 0);
+	return pa | f->leaf | (prot & HV_MMU_WRITABLE ? f->writable : 0) |
+	       (prot & HV_MMU_UNCACHED ? f->uncached : f->cached) | (large ? f->large : 0);
 }
 
 int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt)
@@ -136,7 +137,7 @@ static u64 *hv_mmu_table(struct hv_mmu *mmu, u64 gpa, unsigned int level)
 	return table;
 }
 
-int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
+int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, unsigned int prot)
 {
 	u64 *table;
 
@@ -152,12 +153,12 @@ int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable)
 	table = &table[hv_mmu_index(gpa, 1)];
 	if (hv_mmu_present(mmu, *table))
 		return -EEXIST;
-	*table = hv_mmu_leaf(mmu, page_to_phys(page), writable, false);
+	*table = hv_mmu_leaf(mmu, page_to_phys(page), prot, false);
 	mmu->nr_pages++;
 	return 0;
 }
 
-int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, bool writable)
+int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, unsigned int prot)
 {
 	u64 *table = hv_mmu_table(mmu, gpa, 2);
 
@@ -166,7 +167,7 @@ int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, bool writable
 	table = &table[hv_mmu_index(gpa, 2)];
 	if (hv_mmu_present(mmu, *table))
 		return -EEXIST;		/* 4 KiB mappings (or a leaf) there already */
-	*table = hv_mmu_leaf(mmu, page_to_phys(first), writable, true);
+	*table = hv_mmu_leaf(mmu, page_to_phys(first), prot, true);
 	mmu->nr_large++;
 	return 0;
 }

@@ -22,6 +22,8 @@ struct hv_mmu_format {
 	u64 table;		/* or'ed into an entry pointing at a next-level table */
 	u64 leaf;		/* or'ed into every leaf: a read-only 4 KiB mapping */
 	u64 writable;		/* added for a writable leaf */
+	u64 cached;		/* added for ordinary RAM: the memory type write-back */
+	u64 uncached;		/* instead of @cached for an HV_MMU_UNCACHED leaf */
 	u64 large;		/* added for a 2 MiB leaf (level 2) */
 	/* Levels the hardware walks: 4, or 5 for NPT under a 5-level host. */
 	unsigned int (*levels)(void);
@@ -49,18 +51,21 @@ int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt);
 void hv_mmu_destroy(struct hv_mmu *mmu);
 /* Drop every mapping (and unpin the pages) but keep the root. */
 void hv_mmu_zap_all(struct hv_mmu *mmu);
+/* How a leaf maps its page (@prot of hv_mmu_map*): */
+#define HV_MMU_WRITABLE		BIT(0)	/* guest writes allowed */
+#define HV_MMU_UNCACHED		BIT(1)	/* uncacheable for the guest (HVLAB_MEM_UNCACHED) */
 /*
  * Map one pinned 4 KiB page at @gpa.  Returns 0, -EEXIST if something is
  * mapped there already (the caller still owns its pin), or -ENOMEM.  May
  * sleep: call with interrupts on.
  */
-int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, bool writable);
+int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, unsigned int prot);
 /*
  * Map 512 pinned, physically contiguous, 2 MiB-aligned pages at the
  * 2 MiB-aligned @gpa with one level-2 leaf.  -EEXIST if anything is mapped
  * in that range already.
  */
-int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, bool writable);
+int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, unsigned int prot);
 
 #define HV_MMU_2M		(1ULL << 21)
 #define HV_MMU_2M_PAGES		512

@@ -260,14 +260,16 @@ struct hv_backend_ops {
 	 * Running (optional until the backend can run guests).
 	 * vcpu_load_state: copy hv_vcpu.sregs into the VMCS/VMCB (state_dirty).
 	 * vcpu_save_state: the reverse, before RUN returns to userspace.
+	 *   Both return 0, or -EINTR when a signal came while the backend
+	 *   waited to reach its VMCS (VMX: the CPU was going offline).
 	 * vcpu_enter: one entry and exit, then the exit's handler.  Returns
 	 *   1 to enter again, 0 when the run page holds an exit for
 	 *   userspace, or -errno.  Called preemptible, with interrupts on.
 	 */
-	void (*vcpu_load_state)(struct hv_vcpu *vcpu);
-	void (*vcpu_save_state)(struct hv_vcpu *vcpu);
+	int (*vcpu_load_state)(struct hv_vcpu *vcpu);
+	int (*vcpu_save_state)(struct hv_vcpu *vcpu);
 	/* Optional: only vcpu->int_shadow, as vcpu_save_state sets it. */
-	void (*vcpu_save_int_shadow)(struct hv_vcpu *vcpu);
+	int (*vcpu_save_int_shadow)(struct hv_vcpu *vcpu);
 	int (*vcpu_enter)(struct hv_vcpu *vcpu);
 	/*
 	 * Optional, around the vcpu_enter loop of one RUN: host state the
@@ -288,13 +290,17 @@ struct hv_backend_ops {
 
 extern const struct hv_backend_ops *hv_ops;
 
-/* @sregs as the guest left them (see hv_vcpu.sregs_stale). */
-static inline void hv_sync_sregs(struct hv_vcpu *vcpu)
+/* @sregs as the guest left them (see hv_vcpu.sregs_stale); 0 or -EINTR. */
+static inline int __must_check hv_sync_sregs(struct hv_vcpu *vcpu)
 {
 	if (vcpu->sregs_stale) {
-		hv_ops->vcpu_save_state(vcpu);
+		int err = hv_ops->vcpu_save_state(vcpu);
+
+		if (err)
+			return err;
 		vcpu->sregs_stale = false;
 	}
+	return 0;
 }
 extern const struct hv_backend_ops hv_vmx_ops;
 extern const struct hv_backend_ops hv_svm_ops;

@@ -43,6 +43,7 @@ static long hv_check_cap(unsigned long cap)
 	case HVLAB_CAP_MAX_VCPUS:	return hv_max_vcpus;
 	case HVLAB_CAP_MAX_MEM_SLOTS:	return hv_max_slots;
 	case HVLAB_CAP_READONLY_MEM:	return 1;
+	case HVLAB_CAP_UNCACHED_MEM:	return 1;
 	case HVLAB_CAP_NESTED_PAGING:	return 1;
 	case HVLAB_CAP_MAX_GPA_BITS:	return hv_gpa_bits;
 	case HVLAB_CAP_RUN:		return hv_ops->vcpu_enter != NULL;

@@ -137,7 +137,9 @@ int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 	u64 data = 0;
 	int n, err;
 
-	hv_sync_sregs(vcpu);	/* mode, segment bases, CR3 */
+	err = hv_sync_sregs(vcpu);	/* mode, segment bases, CR3 */
+	if (err)
+		return err;
 	mode = hv_cpu_mode(&vcpu->sregs, regs->rflags);
 	n = hv_fetch_insn(vcpu, mode, bytes);
 	if (n < 0) {
@@ -254,7 +256,9 @@ int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip)
 	u32 n, i;
 	int len;
 
-	hv_sync_sregs(vcpu);
+	len = hv_sync_sregs(vcpu);
+	if (len)
+		return len;
 	mode = hv_cpu_mode(&vcpu->sregs, vcpu->regs.rflags);
 	len = hv_fetch_insn(vcpu, mode, bytes);
 	if (len < 0 || hv_decode(bytes, len, mode, insn) ||

@@ -42,7 +42,7 @@ struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa)
  * vm->lock.
  */
 static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa,
-			   struct page *page, bool writable)
+			   struct page *page, unsigned int prot)
 {
 	u64 base = gpa & ~(HV_MMU_2M - 1);
 	unsigned long uaddr = slot->uaddr + (base - slot->gpa);
@@ -59,7 +59,7 @@ static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa
 	if (!pages)
 		return -ENOMEM;
 	ret = pin_user_pages_fast(uaddr, HV_MMU_2M_PAGES,
-				  FOLL_LONGTERM | (writable ? FOLL_WRITE : 0), pages);
+				  FOLL_LONGTERM | (prot & HV_MMU_WRITABLE ? FOLL_WRITE : 0), pages);
 	if (ret != HV_MMU_2M_PAGES) {
 		if (ret > 0)
 			unpin_user_pages(pages, ret);
@@ -73,7 +73,7 @@ static int hv_mmu_fault_2m(struct hv_vm *vm, const struct hv_slot *slot, u64 gpa
 		if (page_to_pfn(pages[i]) != pfn + i)
 			ret = -EINVAL;
 	if (!ret)
-		ret = hv_mmu_map_2m(&vm->mmu, base, pages[0], writable);
+		ret = hv_mmu_map_2m(&vm->mmu, base, pages[0], prot);
 	if (ret)
 		unpin_user_pages(pages, HV_MMU_2M_PAGES);
 	kfree(pages);
@@ -94,6 +94,7 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 	struct hv_slot *slot;
 	struct page *page;
 	unsigned long uaddr;
+	unsigned int prot;
 	bool writable;
 	int ret;
 
@@ -106,6 +107,8 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 		return 0;
 	}
 	writable = !(slot->flags & HVLAB_MEM_READONLY);
+	prot = (writable ? HV_MMU_WRITABLE : 0) |
+	       (slot->flags & HVLAB_MEM_UNCACHED ? HV_MMU_UNCACHED : 0);
 	uaddr = slot->uaddr + ((gpa & PAGE_MASK) - slot->gpa);
 
 	/* Writable slots are pinned for write, breaking COW once, now. */
@@ -116,12 +119,12 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 	}
 
 	/* Only a transparent huge page behind it can make a 2 MiB leaf. */
-	if (PageCompound(page) && !hv_mmu_fault_2m(vm, slot, gpa, page, writable)) {
+	if (PageCompound(page) && !hv_mmu_fault_2m(vm, slot, gpa, page, prot)) {
 		mutex_unlock(&vm->lock);
 		unpin_user_page(page);	/* the 2 MiB leaf holds its own pins */
 		return 0;
 	}
-	ret = hv_mmu_map(&vm->mmu, gpa & PAGE_MASK, page, writable);
+	ret = hv_mmu_map(&vm->mmu, gpa & PAGE_MASK, page, prot);
 	mutex_unlock(&vm->lock);
 	if (ret) {
 		/* -EEXIST: another vCPU mapped it first; that is fine. */
@@ -302,7 +305,7 @@ static int hv_complete_pending(struct hv_vcpu *vcpu)
 int hv_vcpu_run(struct hv_vcpu *vcpu)
 {
 	struct hvlab_run *run = vcpu->run;
-	int ret;
+	int ret, err;
 
 	/* Guest RAM is the creator's memory: only its threads may run it. */
 	if (current->mm != vcpu->vm->mm)
@@ -317,8 +320,10 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 		return -EINTR;
 
 	if (vcpu->state_dirty) {
-		hv_sync_sregs(vcpu);	/* after SET_REGS alone, sregs may be stale */
-		hv_ops->vcpu_load_state(vcpu);
+		/* After SET_REGS alone, sregs may be stale. */
+		ret = hv_sync_sregs(vcpu) ?: hv_ops->vcpu_load_state(vcpu);
+		if (ret)
+			return ret;
 		vcpu->state_dirty = false;
 	}
 
@@ -340,10 +345,13 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	if (hv_ops->vcpu_run_end)
 		hv_ops->vcpu_run_end(vcpu);
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
+	/* sregs: when asked for.  If a signal stops this, int_shadow stays as it was. */
 	if (hv_ops->vcpu_save_int_shadow)
-		hv_ops->vcpu_save_int_shadow(vcpu);	/* sregs: when asked for */
+		err = hv_ops->vcpu_save_int_shadow(vcpu);
 	else
-		hv_sync_sregs(vcpu);
+		err = hv_sync_sregs(vcpu);
+	if (err && !ret)
+		ret = err;
 	hv_tele_run_end(vcpu);
 
 	/* For device models: could an interrupt be delivered right now? */

@@ -257,8 +257,8 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		break;
 	}
 	case HVLAB_GET_SREGS:
-		hv_sync_sregs(vcpu);
-		if (copy_to_user(argp, &vcpu->sregs, sizeof(vcpu->sregs)))
+		ret = hv_sync_sregs(vcpu);
+		if (!ret && copy_to_user(argp, &vcpu->sregs, sizeof(vcpu->sregs)))
 			ret = -EFAULT;
 		break;
 	case HVLAB_SET_SREGS: {

@@ -94,10 +94,12 @@ static void svm_inject_events(struct svm_vcpu *svm)
 				c->event_inj_err = vcpu->events.exc_err;
 			}
 			vcpu->events.exc_pending = false;
+			svm->evt_queued = SVM_EVT_EXCEPTION;
 		} else if (vcpu->events.irq_pending && svm_interruptible(svm)) {
 			c->event_inj = vcpu->events.irq_vector | SVM_EVTINJ_TYPE_INTR |
 				       SVM_EVTINJ_VALID;
 			vcpu->events.irq_pending = false;
+			svm->evt_queued = SVM_EVT_IRQ;
 		}
 	}
 	if (vcpu->events.irq_pending || vcpu->run->request_interrupt_window)
@@ -106,6 +108,22 @@ static void svm_inject_events(struct svm_vcpu *svm)
 		svm_close_irq_window(svm);
 }
 
+
+/*
+ * The VMRUN did not happen (refused by the checks, or VMEXIT_INVALID): an
+ * event svm_inject_events() took from the queue goes back there, where a
+ * SET_SREGS before the next RUN (which drops EVENTINJ) cannot lose it.
+ */
+static void svm_event_not_delivered(struct svm_vcpu *svm, u8 queued)
+{
+	if (queued == SVM_EVT_EXCEPTION)
+		svm->vcpu.events.exc_pending = true;
+	else if (queued == SVM_EVT_IRQ)
+		svm->vcpu.events.irq_pending = true;
+	if (queued != SVM_EVT_NONE)
+		svm->vmcb->control.event_inj = 0;
+	svm->evt_queued = SVM_EVT_NONE;
+}
 
 static int svm_exit_resume(struct svm_vcpu *svm)
 {
@@ -325,6 +343,8 @@ static int svm_entry_failed(struct svm_vcpu *svm, const char *rule, u32 field)
 	run->exit_reason = HVLAB_EXIT_FAIL_ENTRY;
 	run->fail_entry.hardware_reason = svm->vmcb->control.exit_code;
 	run->fail_entry.field = field;
+	run->fail_entry.padding = 0;
+	run->fail_entry.qualification = 0;
 	strscpy(run->fail_entry.rule, rule ? rule : "VMRUN failed: no rule of APM 15.5.1 matched",
 		sizeof(run->fail_entry.rule));
 	pr_info_ratelimited("vCPU %u: entry refused: %s\n", svm->vcpu.id, run->fail_entry.rule);
@@ -414,6 +434,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	struct hv_vm *vm = vcpu->vm;
 	const char *rule;
 	u32 code, field;
+	u8 queued;
 	int cpu;
 
 	/*
@@ -453,6 +474,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		rule = svm_check_vmcb(vmcb, &field);
 		if (rule) {
 			local_irq_enable();
+			svm_event_not_delivered(svm, svm->evt_queued);
 			return svm_entry_failed(svm, rule, field);
 		}
 		svm->check = false;
@@ -478,6 +500,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	 * An event whose delivery the exit interrupted (e.g. a guest #PF
 	 * whose IDT page was not mapped yet) is delivered again (15.7.2).
 	 */
+	queued = svm->evt_queued;
+	svm->evt_queued = SVM_EVT_NONE;
 	vmcb->control.event_inj = 0;
 	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
 		vmcb->control.event_inj = vmcb->control.exit_int_info;
@@ -491,6 +515,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		return svm_lost_state(svm, code);
 	if (code == (u32)SVM_EXIT_ERR) {
 		svm->check = true;
+		svm_event_not_delivered(svm, queued);
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);
 	}

@@ -18,7 +18,15 @@ struct svm_vcpu {
 	u64 asid_gen;
 	u64 mmu_gen;		/* vm->mmu_gen the TLB was last flushed for */
 	bool check;		/* run svm_check_vmcb() before the next VMRUN */
+	/*
+	 * EVENTINJ holds an event taken from vcpu->events (SVM_EVT_*) that no
+	 * VMRUN has delivered yet: a refused entry gives it back (exit.c).
+	 */
+	u8 evt_queued;
 };
+#define SVM_EVT_NONE		0
+#define SVM_EVT_EXCEPTION	1
+#define SVM_EVT_IRQ		2
 
 /* Per host CPU state; see svm.c. */
 struct svm_cpu {
@@ -39,9 +47,9 @@ extern struct page *svm_iopm, *svm_msrpm;
 /* vmcb.c: the VMCB of one vCPU */
 struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id);
 void svm_vcpu_free(struct hv_vcpu *vcpu);
-void svm_load_state(struct hv_vcpu *vcpu);
-void svm_save_state(struct hv_vcpu *vcpu);
-void svm_save_int_shadow(struct hv_vcpu *vcpu);
+int svm_load_state(struct hv_vcpu *vcpu);
+int svm_save_state(struct hv_vcpu *vcpu);
+int svm_save_int_shadow(struct hv_vcpu *vcpu);
 const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field);
 void svm_dump_vmcb(const struct svm_vcpu *svm);
 

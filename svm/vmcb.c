@@ -142,7 +142,7 @@ static void svm_seg_from_vmcb(struct hvlab_segment *s, const struct vmcb_seg *v)
 	s->unusable = !s->present;
 }
 
-void svm_load_state(struct hv_vcpu *vcpu)
+int svm_load_state(struct hv_vcpu *vcpu)
 {
 	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
 	struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
@@ -179,9 +179,10 @@ void svm_load_state(struct hv_vcpu *vcpu)
 	c->event_inj = 0;
 	c->int_ctl = (c->int_ctl & ~V_TPR_MASK) | (sr->cr8 & V_TPR_MASK);
 	to_svm(vcpu)->check = true;
+	return 0;
 }
 
-void svm_save_state(struct hv_vcpu *vcpu)
+int svm_save_state(struct hv_vcpu *vcpu)
 {
 	const struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
 	const struct vmcb_control_area *c = &to_svm(vcpu)->vmcb->control;
@@ -209,16 +210,17 @@ void svm_save_state(struct hv_vcpu *vcpu)
 	sr->efer = save->efer & ~EFER_SVME;
 	sr->cr8 = c->int_ctl & V_TPR_MASK;
 
-	svm_save_int_shadow(vcpu);
+	return svm_save_int_shadow(vcpu);
 }
 
 /* A shadow ends with the instruction it covers: not once RIP moved past it. */
-void svm_save_int_shadow(struct hv_vcpu *vcpu)
+int svm_save_int_shadow(struct hv_vcpu *vcpu)
 {
 	const struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 
 	vcpu->int_shadow = (vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK) &&
 			   vmcb->save.rip == vcpu->regs.rip;
+	return 0;
 }
 
 /* EFER bits that exist on AMD (APM Vol. 2 3.1.7); the rest must be zero. */

@@ -47,6 +47,7 @@ enum hvlab_cap {
 	HVLAB_CAP_NESTED_PAGING	= 6,	/* 1: EPT (Intel) or NPT (AMD) */
 	HVLAB_CAP_MAX_GPA_BITS	= 7,	/* guest-physical address width */
 	HVLAB_CAP_RUN		= 8,	/* HVLAB_RUN enters the guest */
+	HVLAB_CAP_UNCACHED_MEM	= 9,	/* HVLAB_MEM_UNCACHED is accepted */
 };
 
 enum hvlab_vendor {
@@ -85,7 +86,14 @@ struct hvlab_memory_region {
 };
 
 #define HVLAB_MEM_READONLY	(1u << 0)	/* guest writes exit as MMIO */
-#define HVLAB_MEM_FLAGS_ALL	HVLAB_MEM_READONLY
+/*
+ * The slot is uncacheable for the guest, whatever its own page tables and
+ * PAT say (e.g. memory shared with a device model that reads it without
+ * the cache's help).  Without it guest RAM is write-back.  Behind
+ * HVLAB_CAP_UNCACHED_MEM.
+ */
+#define HVLAB_MEM_UNCACHED	(1u << 1)
+#define HVLAB_MEM_FLAGS_ALL	(HVLAB_MEM_READONLY | HVLAB_MEM_UNCACHED)
 
 #define HVLAB_SET_MEMORY_REGION	_IOW(HVLAB_IOC, 0x10, struct hvlab_memory_region)
 
@@ -399,6 +407,14 @@ struct hvlab_run {
 			__u32 field;		/* VMCS encoding or VMCB offset */
 			__u32 padding;
 			char  rule[96];		/* e.g. "SDM 27.3.1.1: CR0.PG=1 needs CR0.PE=1" */
+			/*
+			 * VMX: the exit qualification of a VM-entry failure
+			 * exit (SDM Vol. 3C 27.8: 2 PDPTE loading, 3 NMI
+			 * injection, 4 VMCS link pointer; for MSR loading the
+			 * failing entry's number); 0 when the module refused
+			 * the entry itself, and on AMD.
+			 */
+			__u64 qualification;
 		} fail_entry;
 		/* HVLAB_EXIT_INTERNAL */
 		struct {

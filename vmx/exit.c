@@ -82,11 +82,13 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 	struct hv_vcpu *vcpu = &vmx->vcpu;
 	u32 info = 0, err = 0, len = 0, proc = vmx_caps.proc;
 
+	/* A re-delivery stays in inject_info until an exit replaces it (vmx_read_exit). */
+	vmx->inject_src = VMX_EVENT_NONE;
 	if (vmx->inject_info) {
 		info = vmx->inject_info;
 		err = vmx->inject_err;
 		len = vmx->inject_len;
-		vmx->inject_info = 0;
+		vmx->inject_src = VMX_EVENT_REDELIVER;
 	} else if (vcpu->events.exc_pending) {
 		bool pe = vmcs_read(GUEST_CR0) & X86_CR0_PE;
 
@@ -96,10 +98,12 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 			err = vcpu->events.exc_err;
 		}
 		vcpu->events.exc_pending = false;
+		vmx->inject_src = VMX_EVENT_EXCEPTION;
 	} else if (vcpu->events.irq_pending && (vcpu->regs.rflags & X86_EFLAGS_IF) &&
 		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS)) {
 		info = vcpu->events.irq_vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK;
 		vcpu->events.irq_pending = false;
+		vmx->inject_src = VMX_EVENT_IRQ;
 	}
 	if (info) {
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
@@ -112,6 +116,31 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 		vmcs_write(CPU_BASED_VM_EXEC_CONTROL, proc);
 		vmx->proc = proc;
 	}
+}
+
+/*
+ * The entry vmx_inject_events() prepared did not happen (refused by the
+ * software checks, VMfail, or a VM-entry failure exit, 27.8): nothing was
+ * delivered, so the event goes back to its queue for the next RUN, where
+ * SET_SREGS/SET_REGS cannot lose it (vmx_load_state drops only a
+ * half-delivered event, which re-delivery would have come from).  VMCS loaded.
+ */
+static void vmx_event_not_delivered(struct vmx_vcpu *vmx)
+{
+	struct hv_vcpu *vcpu = &vmx->vcpu;
+
+	switch (vmx->inject_src) {
+	case VMX_EVENT_EXCEPTION:
+		vcpu->events.exc_pending = true;
+		break;
+	case VMX_EVENT_IRQ:
+		vcpu->events.irq_pending = true;
+		break;
+	default:	/* VMX_EVENT_REDELIVER: still in vmx->inject_info */
+		break;
+	}
+	vmx->inject_src = VMX_EVENT_NONE;
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 }
 
 static int vmx_exit_resume(struct vmx_vcpu *vmx)
@@ -294,7 +323,9 @@ static int vmx_exit_msr(struct vmx_vcpu *vmx)
 {
 	int ret;
 
-	vmx_vcpu_load(vmx);
+	ret = vmx_vcpu_load(vmx);
+	if (ret)
+		return ret;	/* RIP still at the instruction: it runs again */
 	ret = hv_exit_rdmsr_wrmsr(&vmx->vcpu, vmx->exit_reason == EXIT_REASON_MSR_WRITE,
 				  vmx_next_rip(vmx));
 	vmx_vcpu_put(vmx);
@@ -315,42 +346,103 @@ static u64 *vmx_gpr(struct hvlab_regs *r, unsigned int n)
 	return map[n & 15];
 }
 
-/*
- * MOV to CR0 that changes a bit VMX forces (CR0.NE): the guest gets what
- * it wrote in the read shadow, the real CR0 keeps the forced bits.  The
- * rest of MOV CR0 is emulated as the CPU would (SDM Vol. 3A 2.5, 10.8.5):
- * #GP on illegal combinations, EFER.LMA following CR0.PG with LME.
- */
-static int vmx_mov_to_cr0(struct vmx_vcpu *vmx, u64 val)
+/* The guest's paging controls, as an emulated MOV to CR starts from them. */
+static int vmx_paging_state(struct vmx_vcpu *vmx, u64 *cr0, u64 *cr3, u64 *cr4, u64 *efer)
 {
+	int err = vmx_vcpu_load(vmx);
+
+	if (err)
+		return err;
 	/*
 	 * Only CR0.NE (and CR4.VMXE) are in the guest/host masks: the guest
 	 * changes PE, PG, WP and CR4.PAE without an exit, so the values it
 	 * runs with come from the VMCS, not from the read shadows.
 	 */
-	u64 old = vmx_guest_cr0(vmx), efer = vmcs_read(GUEST_IA32_EFER);
-	bool pg = val & X86_CR0_PG;
+	*cr0 = vmx_guest_cr0(vmx);
+	*cr3 = vmcs_read(GUEST_CR3);
+	*cr4 = vmx_guest_cr4(vmx);
+	*efer = vmcs_read(GUEST_IA32_EFER);
+	vmx_vcpu_put(vmx);
+	return 0;
+}
 
+/*
+ * A MOV to CR0 or CR4 after which the guest uses PAE paging, and which
+ * changes CR0.CD, NW or PG, or CR4.PAE, PGE, PSE or SMEP, loads the four
+ * PDPTEs from CR3, or raises #GP if one is bad (SDM Vol. 3A 4.4.1).  When
+ * hvlab emulates one, it loads them into GUEST_PDPTR0-3, where the next VM
+ * entry takes them from with EPT (27.3.2.4).
+ */
+#define VMX_CR0_PDPTE_BITS	(X86_CR0_CD | X86_CR0_NW | X86_CR0_PG)
+#define VMX_CR4_PDPTE_BITS	(X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PSE | X86_CR4_SMEP)
+
+/*
+ * MOV to CR0 that changes a bit VMX forces (CR0.NE): the guest gets what
+ * it wrote in the read shadow, the real CR0 keeps the forced bits.  The
+ * rest of MOV CR0 is emulated as the CPU would (SDM Vol. 3A 2.5, 10.8.5):
+ * #GP (-EINVAL) on illegal combinations, EFER.LMA following CR0.PG with
+ * LME, the PDPTEs loaded when it enters PAE paging.  -EINTR: a signal, the
+ * instruction runs again at the next RUN.
+ */
+static int vmx_mov_to_cr0(struct vmx_vcpu *vmx, u64 val)
+{
+	u64 old, cr3, cr4, efer, new_efer, pdpte[4];
+	bool pg = val & X86_CR0_PG, load;
+	int err;
+
+	err = vmx_paging_state(vmx, &old, &cr3, &cr4, &efer);
+	if (err)
+		return err;
 	if ((val >> 32) || ((val & X86_CR0_NW) && !(val & X86_CR0_CD)) ||
 	    (pg && !(val & X86_CR0_PE)))
 		return -EINVAL;
-	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(vmx_guest_cr4(vmx) & X86_CR4_PAE))
+	if (pg && !(old & X86_CR0_PG) && (efer & EFER_LME) && !(cr4 & X86_CR4_PAE))
 		return -EINVAL;
+	new_efer = efer;
 	if ((old ^ val) & X86_CR0_PG)
-		vmx_set_efer(vmx, (efer & EFER_LME) && pg ? efer | EFER_LMA : efer & ~EFER_LMA);
+		new_efer = (efer & EFER_LME) && pg ? efer | EFER_LMA : efer & ~EFER_LMA;
+	load = vmx_pae_paging(val, cr4, new_efer) && ((old ^ val) & VMX_CR0_PDPTE_BITS);
+	if (load && !vmx_read_pdptes(vmx, cr3, pdpte))
+		return -EINVAL;
+
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		return err;
+	if (new_efer != efer)
+		vmx_set_efer(vmx, new_efer);
 	vmx_set_cr0(vmx, val);
+	if (load)
+		vmx_write_pdptes(pdpte);
 	if ((old ^ val) & (X86_CR0_PG | X86_CR0_PE | X86_CR0_WP))
 		vmx->mmu_gen = ~0ULL;	/* stale linear mappings: flush before entry */
+	vmx_vcpu_put(vmx);
 	return 0;
 }
 
 /* MOV to CR4 that changes VMXE: the guest has no VMX (CPUID hides it), so #GP. */
 static int vmx_mov_to_cr4(struct vmx_vcpu *vmx, u64 val)
 {
+	u64 cr0, cr3, old, efer, pdpte[4];
+	bool load;
+	int err;
+
 	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1))
 		return -EINVAL;
+	err = vmx_paging_state(vmx, &cr0, &cr3, &old, &efer);
+	if (err)
+		return err;
+	load = vmx_pae_paging(cr0, val, efer) && ((old ^ val) & VMX_CR4_PDPTE_BITS);
+	if (load && !vmx_read_pdptes(vmx, cr3, pdpte))
+		return -EINVAL;
+
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		return err;
 	vmx_set_cr4(vmx, val);
+	if (load)
+		vmx_write_pdptes(pdpte);
 	vmx->mmu_gen = ~0ULL;
+	vmx_vcpu_put(vmx);
 	return 0;
 }
 
@@ -363,14 +455,10 @@ static int vmx_exit_cr(struct vmx_vcpu *vmx)
 
 	switch (VMX_CR_TYPE(q) << 4 | VMX_CR_NUM(q)) {
 	case 0x00:
-		vmx_vcpu_load(vmx);
 		err = vmx_mov_to_cr0(vmx, *gpr);
-		vmx_vcpu_put(vmx);
 		break;
 	case 0x04:
-		vmx_vcpu_load(vmx);
 		err = vmx_mov_to_cr4(vmx, *gpr);
-		vmx_vcpu_put(vmx);
 		break;
 	case 0x08:	/* MOV to CR8: TPR[7:4]; bits 63:4 reserved (SDM Vol. 3A 11.8.6.1) */
 		if (*gpr > 15)
@@ -390,6 +478,8 @@ static int vmx_exit_cr(struct vmx_vcpu *vmx)
 		return 0;
 	}
 	}
+	if (err == -EINTR)
+		return err;
 	if (err)
 		return vmx_exit_gp(vmx);
 	vmx_skip(vmx);
@@ -480,14 +570,20 @@ static const struct vmx_exit {
 	[EXIT_REASON_PREEMPTION_TIMER]		= { vmx_exit_timeslice,		HVLAB_STAT_TIMESLICE },
 };
 
-/* The VM entry was refused: say which rule broke, as far as we can tell. */
-static int vmx_entry_failed(struct vmx_vcpu *vmx, const char *rule, u32 field, u64 hw)
+/*
+ * The VM entry was refused: say which rule broke, as far as we can tell.
+ * @hw is the VM-instruction error or the exit reason, @qual the exit
+ * qualification of a VM-entry failure exit (27.8), else 0.
+ */
+static int vmx_entry_failed(struct vmx_vcpu *vmx, const char *rule, u32 field, u64 hw, u64 qual)
 {
 	struct hvlab_run *run = vmx->vcpu.run;
 
 	run->exit_reason = HVLAB_EXIT_FAIL_ENTRY;
 	run->fail_entry.hardware_reason = hw;
 	run->fail_entry.field = field;
+	run->fail_entry.padding = 0;
+	run->fail_entry.qualification = qual;
 	strscpy(run->fail_entry.rule,
 		rule ? rule : "VM entry failed: no rule of SDM 27.2/27.3 matched",
 		sizeof(run->fail_entry.rule));
@@ -654,6 +750,8 @@ static void vmx_read_exit(struct vmx_vcpu *vmx)
 	 * 27.6.1.1): same type, vector and error code; software events also
 	 * need their instruction length.  Bit 12 is not part of the entry field.
 	 */
+	if (vmx->exit_reason & VMX_EXIT_FAILED_ENTRY)
+		return;		/* nothing ran: the event to inject is still ours (27.8) */
 	idt = vmcs_read(IDT_VECTORING_INFO_FIELD);
 	vmx->inject_info = 0;
 	if (idt & VECTORING_INFO_VALID_MASK) {
@@ -684,7 +782,9 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	const char *rule;
 	int fail;
 
-	vmx_vcpu_load(vmx);
+	fail = vmx_vcpu_load(vmx);
+	if (fail)
+		return fail;
 	vmcs_write(GUEST_RIP, vcpu->regs.rip);
 	vmcs_write(GUEST_RSP, vcpu->regs.rsp);
 	vmcs_write(GUEST_RFLAGS, vcpu->regs.rflags);
@@ -699,10 +799,10 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (vmx->check) {
 		rule = vmx_check_vmcs(vmx, &field);
 		if (rule) {
-			vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+			vmx_event_not_delivered(vmx);
 			vmx_vcpu_put(vmx);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
-			return vmx_entry_failed(vmx, rule, field, 0);
+			return vmx_entry_failed(vmx, rule, field, 0, 0);
 		}
 		vmx->check = false;
 	}
@@ -711,6 +811,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (READ_ONCE(vm->zap_pending)) {
 		/* The tables are being torn down: wait for that, then retry. */
 		local_irq_enable();
+		vmx_event_not_delivered(vmx);
 		vmx_vcpu_put(vmx);
 		mutex_lock(&vm->mmu_lock);
 		mutex_unlock(&vm->mmu_lock);
@@ -756,11 +857,17 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		u64 err = fail == 1 ? vmcs_read(VM_INSTRUCTION_ERROR) : ~0ULL;
 
 		rule = fail == 1 ? vmx_check_vmcs(vmx, &field) : NULL;
+		if (fail == 1)
+			vmx_event_not_delivered(vmx);
+		else if (vmx->inject_src == VMX_EVENT_EXCEPTION)
+			vcpu->events.exc_pending = true;	/* no VMCS to clear */
+		else if (vmx->inject_src == VMX_EVENT_IRQ)
+			vcpu->events.irq_pending = true;
 		vmx_vcpu_put(vmx);
 		vmx->check = true;
 		return vmx_entry_failed(vmx, rule ? rule : (fail == 1 ?
 					"SDM 31.4: VMLAUNCH/VMRESUME VMfailValid" :
-					"SDM 31.2: VMfailInvalid (no current VMCS)"), field, err);
+					"SDM 31.2: VMfailInvalid (no current VMCS)"), field, err, 0);
 	}
 
 	vmx_read_exit(vmx);
@@ -769,10 +876,10 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		/* Invalid guest state or MSR loading (27.8): nothing ran. */
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		rule = vmx_check_vmcs(vmx, &field);
-		vmx->inject_info = 0;
+		vmx_event_not_delivered(vmx);
 		vmx_vcpu_put(vmx);
 		vmx->check = true;
-		return vmx_entry_failed(vmx, rule, field, vmx->exit_reason);
+		return vmx_entry_failed(vmx, rule, field, vmx->exit_reason, vmx->exit_qual);
 	}
 	vmx->launched = true;
 	vmx_vcpu_put(vmx);

@@ -222,14 +222,82 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmx->check = true;
 }
 
-/* hv_vcpu.sregs -> VMCS, after userspace changed them.  Runs preemptible. */
-void vmx_load_state(struct hv_vcpu *vcpu)
+/*
+ * PAE paging: CR0.PG=1, CR4.PAE=1 and not IA-32e mode (SDM Vol. 3A 4.1.1).
+ * Then the CPU translates through four PDPTE registers rather than a table
+ * in memory (Vol. 3A 4.4.1); with EPT a VM entry loads them from the
+ * GUEST_PDPTR0-3 fields, not from guest memory (27.3.2.4), so whoever puts
+ * the guest into PAE paging behind the CPU's back must fill those fields.
+ */
+bool vmx_pae_paging(u64 cr0, u64 cr4, u64 efer)
+{
+	return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & EFER_LMA);
+}
+
+/*
+ * Reserved bits of a PAE PDPTE (SDM Vol. 3A 4.4.1, Table 4-8): 2:1, 8:5
+ * and every bit from MAXPHYADDR up (bit 63 too: PDPTEs have no XD bit).
+ */
+static u64 vmx_pdpte_reserved(void)
+{
+	return GENMASK_ULL(2, 1) | GENMASK_ULL(8, 5) |
+	       GENMASK_ULL(63, boot_cpu_data.x86_phys_bits);
+}
+
+static bool vmx_pdpte_ok(u64 pdpte)
+{
+	return !(pdpte & 1) || !(pdpte & vmx_pdpte_reserved());
+}
+
+/*
+ * What a MOV to CR0/CR3/CR4 loads in PAE paging (Vol. 3A 4.4.1): the four
+ * PDPTEs of the 32-byte table at CR3[31:5], read from guest memory.  If a
+ * present one has a reserved bit set, the CPU loads none and raises #GP;
+ * that is false here.  A table outside guest RAM reads as all ones (as a
+ * read of nothing does on a PC), which fails the same way.  Sleeps: call
+ * with the VMCS not loaded.
+ */
+bool vmx_read_pdptes(struct vmx_vcpu *vmx, u64 cr3, u64 pdpte[4])
+{
+	unsigned int i;
+	bool ok = true;
+
+	if (hv_read_gpa(vmx->vcpu.vm, cr3 & 0xffffffe0, pdpte, 4 * sizeof(*pdpte)))
+		memset(pdpte, 0xff, 4 * sizeof(*pdpte));
+	for (i = 0; i < 4; i++)
+		ok &= vmx_pdpte_ok(pdpte[i]);
+	return ok;
+}
+
+/* GUEST_PDPTR0-3 (25.4.2): 64-bit fields, encodings two apart.  VMCS loaded. */
+void vmx_write_pdptes(const u64 pdpte[4])
+{
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		vmcs_write(GUEST_PDPTR0 + 2 * i, pdpte[i]);
+}
+
+/*
+ * hv_vcpu.sregs -> VMCS, after userspace changed them.  Runs preemptible.
+ * For a PAE-paging state the PDPTEs come from guest memory, as after a
+ * MOV to CR3; bad ones go into the VMCS as they are and the software
+ * entry check (27.3.1.6) refuses the entry, naming the field.
+ */
+int vmx_load_state(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	struct hvlab_sregs *sr = &vcpu->sregs;
+	bool pae = vmx_pae_paging(sr->cr0, sr->cr4, sr->efer);
+	u64 pdpte[4];
 	unsigned int i;
+	int err;
 
-	vmx_vcpu_load(vmx);
+	if (pae)
+		vmx_read_pdptes(vmx, sr->cr3, pdpte);
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		return err;
 	for (i = 0; i < VMX_NSEG; i++) {
 		const struct hvlab_segment *s = vmx_sreg(sr, i);
 
@@ -246,23 +314,36 @@ void vmx_load_state(struct hv_vcpu *vcpu)
 	vmx_set_cr4(vmx, sr->cr4);
 	vmcs_write(GUEST_CR3, sr->cr3);
 	vmx_set_efer(vmx, sr->efer);
+	if (pae)
+		vmx_write_pdptes(pdpte);
 	/* New state from userspace: no half-finished event or blocking survives. */
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, 0);
 	vmcs_write(GUEST_ACTIVITY_STATE, 0);
 	vmx->inject_info = 0;
 	vmx->check = true;
+	/*
+	 * A new CR0/CR3/CR4/EFER: linear and combined translations tagged
+	 * with this VPID (29.4.1) may come from the old page tables, and a
+	 * VM entry with VPIDs on does not drop them (27.3.2.5).  INVVPID
+	 * and INVEPT before the next entry (vmx_flush).
+	 */
+	vmx->mmu_gen = ~0ULL;
 	vmx_vcpu_put(vmx);
 	/* CR2 is not in the VMCS (25.4.1): it is live in the CPU, see exit.c. */
+	return 0;
 }
 
 /* VMCS -> hv_vcpu.sregs, for userspace and the MMIO decoder. */
-void vmx_save_state(struct hv_vcpu *vcpu)
+int vmx_save_state(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	struct hvlab_sregs *sr = &vcpu->sregs;
 	unsigned int i;
+	int err;
 
-	vmx_vcpu_load(vmx);
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		return err;
 	for (i = 0; i < VMX_NSEG; i++) {
 		struct hvlab_segment *s = vmx_sreg(sr, i);
 
@@ -285,17 +366,22 @@ void vmx_save_state(struct hv_vcpu *vcpu)
 	vcpu->int_shadow = (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS) &&
 			   vcpu->regs.rip == vmx->exit_rip;
 	vmx_vcpu_put(vmx);
+	return 0;
 }
 
 /* Only the interrupt shadow of vmx_save_state(), for RUN's return. */
-void vmx_save_int_shadow(struct hv_vcpu *vcpu)
+int vmx_save_int_shadow(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	int err;
 
-	vmx_vcpu_load(vmx);
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		return err;
 	vcpu->int_shadow = (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS) &&
 			   vcpu->regs.rip == vmx->exit_rip;
 	vmx_vcpu_put(vmx);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -575,6 +661,13 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		 "27.3.1.5: blocking by STI needs RFLAGS.IF=1");
 	VMX_RULE(vmcs_read(VMCS_LINK_POINTER) != ~0ULL, VMCS_LINK_POINTER,
 		 "27.3.1.5: VMCS link pointer must be FFFFFFFF_FFFFFFFFh");
+
+	/* 27.3.1.6: with EPT, a PAE-paging guest's PDPTEs come from the VMCS. */
+	if ((proc2 & SECONDARY_EXEC_ENABLE_EPT) && (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !ia32e) {
+		for (i = 0; i < 4; i++)
+			VMX_RULE(!vmx_pdpte_ok(vmcs_read(GUEST_PDPTR0 + 2 * i)), GUEST_PDPTR0 + 2 * i,
+				 "27.3.1.6: a present PDPTE has reserved bits set (Vol. 3A 4.4.1)");
+	}
 #undef VMX_RULE
 	return NULL;
 }
@@ -585,7 +678,8 @@ void vmx_dump_vmcs(struct vmx_vcpu *vmx)
 	static const char * const names[VMX_NSEG] = { "es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr" };
 	unsigned int i;
 
-	vmx_vcpu_load(vmx);
+	if (vmx_vcpu_load(vmx))
+		return;
 	pr_info("vCPU %u VMCS: exit reason %#llx qual %#llx gpa %#llx len %llu intr %#llx idt %#llx err %#llx\n",
 		vmx->vcpu.id, vmcs_read(VM_EXIT_REASON), vmcs_read(EXIT_QUALIFICATION),
 		vmcs_read(GUEST_PHYSICAL_ADDRESS), vmcs_read(VM_EXIT_INSTRUCTION_LEN),

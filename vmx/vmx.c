@@ -15,6 +15,7 @@
 #include <linux/io.h>
 #include <linux/idr.h>
 #include <linux/delay.h>
+#include <linux/sched/signal.h>
 #include <linux/smp.h>
 #include <asm/msr.h>
 #include <asm/tlbflush.h>
@@ -190,17 +191,29 @@ static int vmx_setup_controls(void)
 	vmx_caps.vpid = vmx_caps.proc2 & SECONDARY_EXEC_ENABLE_VPID;
 
 	/*
-	 * Exit (25.7.1): 64-bit host, EFER and PAT saved and loaded.  No
+	 * Exit (25.7.1): 64-bit host, EFER and PAT saved and loaded, the
+	 * guest's DR7 and IA32_DEBUGCTL saved ("save debug controls"; the
+	 * exit then sets DR7 to 400h and clears DEBUGCTL, 28.5.1).  No
 	 * "acknowledge interrupt on exit": the host interrupt stays pending
 	 * in the APIC and the host takes it when the C code sets IF again.
 	 */
 	err = vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_EXIT_CTLS : MSR_IA32_VMX_EXIT_CTLS,
 			     VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
-			     VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT,
+			     VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT |
+			     VM_EXIT_SAVE_DEBUG_CONTROLS,
 			     0, &vmx_caps.exit, "VM-exit");
-	/* Entry (25.8.1): EFER and PAT loaded; IA-32e mode guest set per entry. */
+	/*
+	 * Entry (25.8.1): EFER and PAT loaded, and the guest's DR7 and
+	 * DEBUGCTL from GUEST_DR7 / GUEST_IA32_DEBUGCTL ("load debug
+	 * controls", 27.3.2.1); IA-32e mode guest set per entry.  TRUE_*
+	 * lets both debug controls be 0, and then the guest would run with
+	 * the host's DR7 and DEBUGCTL and lose its own at every exit.  The
+	 * first VMX processors had only the 1-setting (27.3.1.1), so every
+	 * CPU offers them.
+	 */
 	err = err ?: vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_ENTRY_CTLS : MSR_IA32_VMX_ENTRY_CTLS,
-			     VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT,
+			     VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT |
+			     VM_ENTRY_LOAD_DEBUG_CONTROLS,
 			     VM_ENTRY_IA32E_MODE, &vmx_caps.entry, "VM-entry");
 	if (err)
 		return err;
@@ -209,11 +222,23 @@ static int vmx_setup_controls(void)
 	rdmsrl(MSR_IA32_VMX_MISC, vmx_caps.misc);
 	/*
 	 * The preemption timer counts down once every 2^(IA32_VMX_MISC[4:0])
-	 * TSC ticks (26.5.1): a slice of VMX_SLICE_MS, at most 2^32 - 1.
+	 * TSC ticks (26.5.1): a slice of VMX_SLICE_MS, at least 1 (0 would
+	 * exit before the guest runs an instruction) and at most 2^32 - 1.
+	 * Without a calibrated TSC (tsc_khz 0) assume VMX_SLICE_TSC_KHZ: the
+	 * slice is then only roughly VMX_SLICE_MS, but the timer still bounds
+	 * every stay in the guest, so RUN stays interruptible.
 	 */
-	if (vmx_caps.pin & PIN_BASED_VMX_PREEMPTION_TIMER)
-		vmx_caps.slice = min_t(u64, U32_MAX,
-				       ((u64)tsc_khz * VMX_SLICE_MS) >> vmx_misc_preemption_timer_rate(vmx_caps.misc));
+	if (vmx_caps.pin & PIN_BASED_VMX_PREEMPTION_TIMER) {
+		u64 khz = tsc_khz;
+
+		if (!khz) {
+			khz = VMX_SLICE_TSC_KHZ;
+			pr_info("TSC frequency unknown: VMX preemption timer slice assumes %llu kHz\n",
+				khz);
+		}
+		vmx_caps.slice = clamp_t(u64, (khz * VMX_SLICE_MS) >>
+					 vmx_misc_preemption_timer_rate(vmx_caps.misc), 1, U32_MAX);
+	}
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, vmx_caps.cr0_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, vmx_caps.cr0_fixed1);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, vmx_caps.cr4_fixed0);
@@ -408,9 +433,11 @@ static void vmx_clear_here(void *arg)
  * another CPU is VMCLEARed there first (an IPI, so interrupts must be on
  * here), because a VMCS may be active on one CPU only (SDM Vol. 3C
  * 25.11.1); the next entry is then a VMLAUNCH.  A CPU that is going
- * offline has already left VMX operation: wait to be migrated off it.
+ * offline has already left VMX operation: wait to be migrated off it,
+ * but give up with -EINTR (preemption on again, nothing loaded) when a
+ * signal comes first, so the task can always be killed.  0 when loaded.
  */
-void vmx_vcpu_load(struct vmx_vcpu *vmx)
+int vmx_vcpu_load(struct vmx_vcpu *vmx)
 {
 	struct vmx_cpu *vc;
 	int cpu, old;
@@ -418,7 +445,9 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 	cpu = get_cpu();
 	while (unlikely(!__this_cpu_read(vmx_on))) {
 		put_cpu();
-		msleep(1);
+		if (signal_pending(current))
+			return -EINTR;
+		msleep_interruptible(1);
 		cpu = get_cpu();
 	}
 	vc = this_cpu_ptr(&vmx_cpus);
@@ -441,6 +470,7 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 		vmcs_load(vmx->vmcs_pa);
 		vc->current_vmcs = vmx;
 	}
+	return 0;
 }
 
 void vmx_vcpu_put(struct vmx_vcpu *vmx)
@@ -500,7 +530,7 @@ static struct hv_vcpu *vmx_vcpu_create(struct hv_vm *vm, unsigned int id)
 	struct vmx_vcpu *vmx = kzalloc(sizeof(*vmx), GFP_KERNEL_ACCOUNT);
 	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
 	struct page *page;
-	int vpid = 0;
+	int vpid = 0, err = -ENOMEM;
 
 	if (!vmx)
 		return ERR_PTR(-ENOMEM);
@@ -527,16 +557,21 @@ static struct hv_vcpu *vmx_vcpu_create(struct hv_vm *vm, unsigned int id)
 	preempt_disable();
 	vmcs_clear(vmx->vmcs_pa);
 	preempt_enable();
-	vmx_vcpu_load(vmx);
+	err = vmx_vcpu_load(vmx);
+	if (err)
+		goto err_vpid;
 	vmx_vmcs_init(vmx);
 	vmx_vcpu_put(vmx);
 	return &vmx->vcpu;
 
+err_vpid:
+	if (vpid)
+		ida_free(&vmx_vpid_ida, vpid);
 err_page:
 	__free_page(page);
 err_vmx:
 	kfree(vmx);
-	return ERR_PTR(-ENOMEM);
+	return ERR_PTR(err);
 }
 
 static void vmx_vcpu_free(struct hv_vcpu *vcpu)

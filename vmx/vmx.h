@@ -24,7 +24,7 @@ struct vmx_caps {
 	u32 pin, proc, proc2, exit, entry;
 	u64 ept_vpid;		/* IA32_VMX_EPT_VPID_CAP (A.10) */
 	u64 misc;		/* IA32_VMX_MISC (A.6) */
-	u32 slice;		/* preemption timer value per entry, 0: no timer */
+	u32 slice;		/* preemption timer value per entry (>= 1), 0: no timer */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;	/* A.7, A.8 */
 	bool vpid;		/* VPIDs with single-context INVVPID */
 	bool invept_single;	/* else global INVEPT */
@@ -32,6 +32,8 @@ struct vmx_caps {
 extern struct vmx_caps vmx_caps;
 /* Longest stay in the guest without an exit, where the preemption timer exists. */
 #define VMX_SLICE_MS	10
+/* The TSC rate the slice assumes when the kernel has none (tsc_khz 0): 1 GHz. */
+#define VMX_SLICE_TSC_KHZ	1000000ULL
 extern struct page *vmx_msr_bitmap;
 
 /* Per host CPU: the VMCS current on it, and every VMCS active on it (24.11.1). */
@@ -89,8 +91,16 @@ struct vmx_vcpu {
 	struct preempt_notifier pn;
 	u64 cr0_shadow, cr4_shadow;	/* the read shadows: valid for the masked bits only */
 
-	/* An event for the next entry (VM-entry interruption info, 24.8.3). */
+	/*
+	 * An event to deliver again at the next entry (IDT-vectoring info of
+	 * the last exit, 28.2.4), in VM-entry interruption-info form (25.8.3).
+	 */
 	u32 inject_info, inject_err, inject_len;
+	/*
+	 * Where the event in VM_ENTRY_INTR_INFO_FIELD came from (VMX_EVENT_*),
+	 * so that an entry that does not happen can give it back.
+	 */
+	u8 inject_src;
 
 	/* The last exit, read while the VMCS was current (27.2). */
 	u32 exit_reason;
@@ -147,8 +157,11 @@ static inline void vmcs_load(u64 pa)
 	WARN_ONCE(fail, "hvlab: VMPTRLD %#llx failed\n", pa);
 }
 
+/* What vmx_inject_events() put into the VM-entry interruption-info field. */
+enum { VMX_EVENT_NONE, VMX_EVENT_REDELIVER, VMX_EVENT_EXCEPTION, VMX_EVENT_IRQ };
+
 /* vmx.c */
-void vmx_vcpu_load(struct vmx_vcpu *vmx);
+int __must_check vmx_vcpu_load(struct vmx_vcpu *vmx);
 void vmx_vcpu_put(struct vmx_vcpu *vmx);
 void vmx_flush(struct vmx_vcpu *vmx);
 
@@ -160,9 +173,12 @@ void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4);
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
 u64 vmx_guest_cr0(struct vmx_vcpu *vmx);
 u64 vmx_guest_cr4(struct vmx_vcpu *vmx);
-void vmx_load_state(struct hv_vcpu *vcpu);
-void vmx_save_state(struct hv_vcpu *vcpu);
-void vmx_save_int_shadow(struct hv_vcpu *vcpu);
+bool vmx_pae_paging(u64 cr0, u64 cr4, u64 efer);
+bool vmx_read_pdptes(struct vmx_vcpu *vmx, u64 cr3, u64 pdpte[4]);
+void vmx_write_pdptes(const u64 pdpte[4]);
+int vmx_load_state(struct hv_vcpu *vcpu);
+int vmx_save_state(struct hv_vcpu *vcpu);
+int vmx_save_int_shadow(struct hv_vcpu *vcpu);
 const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field);
 void vmx_dump_vmcs(struct vmx_vcpu *vmx);
 

@@ -675,8 +675,9 @@ const char *hvt_exit_str(struct hvt_vcpu *vcpu, char *buf, size_t size)
 		break;
 	}
 	case HVLAB_EXIT_FAIL_ENTRY:
-		ADD(" hardware reason %#llx field %#x: %.96s",
-		    (unsigned long long)run->fail_entry.hardware_reason, run->fail_entry.field,
+		ADD(" hardware reason %#llx qualification %#llx field %#x: %.96s",
+		    (unsigned long long)run->fail_entry.hardware_reason,
+		    (unsigned long long)run->fail_entry.qualification, run->fail_entry.field,
 		    run->fail_entry.rule);
 		break;
 	case HVLAB_EXIT_INTERNAL:
