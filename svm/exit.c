@@ -332,22 +332,30 @@ static int svm_entry_failed(struct svm_vcpu *svm, const char *rule, u32 field)
 }
 
 /*
- * Pick this vCPU's ASID on this CPU (15.16).  A vCPU that moved, or whose
- * CPU started a new ASID generation, gets a fresh ASID that has no TLB
- * entries; running out of ASIDs starts a generation with a full flush.
- * QEMU honours only "flush all" in TLB_CONTROL, which is all we use.
+ * Pick this vCPU's ASID on this CPU (15.16) and ask for the TLB flushes
+ * VMRUN must do.  A vCPU that moved, or whose CPU started a new ASID
+ * generation, gets a fresh ASID that has no TLB entries; running out of
+ * ASIDs starts a generation, which must flush every ASID.  QEMU honours
+ * only "flush all" in TLB_CONTROL (15.16.1), which is all we use.
+ *
+ * A flush is done only by a VMRUN that enters the guest, and the entry can
+ * still be refused after this (our APM 15.5.1 checks, or VMRUN's own:
+ * #VMEXIT(INVALID)).  So nothing here ever lowers TLB_CONTROL: it stays
+ * "flush all" until a VMRUN entered with it (svm_vcpu_enter() clears it
+ * then), and a new generation keeps the CPU's flush_pending until some
+ * vCPU's VMRUN entered there; else the next vCPU on this CPU would run a
+ * reused ASID over the old generation's entries.
  */
 static void svm_pick_asid(struct svm_vcpu *svm, struct svm_cpu *sc, int cpu)
 {
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	u64 mmu_gen;
 
-	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	if (svm->asid_cpu != cpu || svm->asid_gen != sc->asid_gen) {
 		if (sc->next_asid > svm_max_asid) {
 			sc->asid_gen++;
 			sc->next_asid = 1;
-			c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+			sc->flush_pending = true;
 		}
 		svm->asid = sc->next_asid++;
 		svm->asid_gen = sc->asid_gen;
@@ -361,6 +369,21 @@ static void svm_pick_asid(struct svm_vcpu *svm, struct svm_cpu *sc, int cpu)
 		svm->mmu_gen = mmu_gen;
 		c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
 	}
+	if (sc->flush_pending)
+		c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+}
+
+/*
+ * After a VMRUN, interrupts still off: if it entered the guest (any exit
+ * but VMEXIT_INVALID), it did the flush TLB_CONTROL asked for, of every
+ * ASID on this CPU; later entries need none until svm_pick_asid() asks.
+ */
+static void svm_flush_done(struct vmcb_control_area *c)
+{
+	if ((u32)c->exit_code == (u32)SVM_EXIT_ERR || c->tlb_ctl == TLB_CONTROL_DO_NOTHING)
+		return;
+	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	this_cpu_ptr(&svm_cpus)->flush_pending = false;
 }
 
 /*
@@ -462,6 +485,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	/* #VMEXIT set DR7 to its reset value (15.7.2): put the host's back. */
 	if (hw_breakpoint_active())
