@@ -7,6 +7,16 @@
  *            the guest must not reach the deleted memory through a TLB
  *            entry from before the delete (the flush asked for at the
  *            refused entry must not be lost).
+ *   softint  INT n, INT3 and INTO whose delivery faults on a page not yet
+ *            in the nested tables (IVT or IDT, GDT, stack): the handler
+ *            must run exactly once (AMD APM Vol. 2 15.7.2 and 15.20: the
+ *            saved RIP points at the instruction itself; Intel SDM Vol. 3C
+ *            27.6.1.1 and 28.2.5: re-injection with the instruction length).
+ *
+ * Guest memory reaches the nested tables only on the guest's first touch
+ * (module/run.c hv_mmu_fault), and the softint VMs have the PC hole, so
+ * slot 0 ends at 0xa0000 and no 2 MiB leaf can map the IVT, the tables or
+ * the stack early: each first touch is a nested page fault of its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -177,6 +187,127 @@ TEST_F(flush, delete_then_refused_entry)
 	probe(_metadata, self->vcpu, GPA_A + 8, true, 0x77, &mmio);
 	EXPECT_TRUE(mmio) TH_LOG("write to a deleted slot did not exit as MMIO");
 	EXPECT_EQ(0x1111222233334444ull, self->buf[1]);
+}
+
+/* ---------------------------------------------------------------------------
+ * softint
+ *
+ * ESI counts the handler's runs; the guest reports it in EBX.  INTO needs
+ * OF=1: 0x7f + 1 overflows.  The same text for 16 and 32 bits (IRET is
+ * IRETW in 16-bit code); INTO does not exist in 64-bit mode.
+ */
+#define SOFTINT_BODY(p, insn)				\
+	"xor %esi, %esi\n"				\
+	"mov $0x7f, %al\n"				\
+	"add $1, %al\n"					\
+	insn "\n"					\
+	"mov %esi, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)			\
+	HVT_ASM_LABEL(p, handler)			\
+	"inc %esi\n"					\
+	"iret\n"
+
+#define SOFTINT_CODE(name, insn)					\
+	HVT_ASM(name##_16, 16, SOFTINT_BODY(name##_16, insn));		\
+	HVT_ASM(name##_32, 32, SOFTINT_BODY(name##_32, insn));		\
+	extern const char name##_16_handler[], name##_32_handler[]
+
+#define SOFTINT_VECTOR	0x40
+SOFTINT_CODE(int_n, "int $0x40");
+SOFTINT_CODE(int3, "int3");
+SOFTINT_CODE(into, "into");
+
+FIXTURE(softint) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+};
+
+FIXTURE_VARIANT(softint) {
+	enum hvt_mode mode;
+	unsigned int vector;
+	const char *start, *end, *handler;
+};
+
+#define SOFTINT_VARIANT(name, m, vec, code, bits)				\
+	FIXTURE_VARIANT_ADD(softint, name) {					\
+		.mode = m, .vector = vec, .start = code##_##bits,		\
+		.end = code##_##bits##_end, .handler = code##_##bits##_handler,	\
+	}
+SOFTINT_VARIANT(real_int_n, HVT_MODE_REAL, SOFTINT_VECTOR, int_n, 16);
+SOFTINT_VARIANT(real_int3, HVT_MODE_REAL, 3, int3, 16);
+SOFTINT_VARIANT(real_into, HVT_MODE_REAL, 4, into, 16);
+SOFTINT_VARIANT(prot32_int_n, HVT_MODE_PROT32, SOFTINT_VECTOR, int_n, 32);
+SOFTINT_VARIANT(prot32_int3, HVT_MODE_PROT32, 3, int3, 32);
+SOFTINT_VARIANT(prot32_into, HVT_MODE_PROT32, 4, into, 32);
+
+FIXTURE_SETUP(softint)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, HVT_VM_PC_HOLE, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	TH_LOG("%s, vector %u", hvt_mode_name(variant->mode), variant->vector);
+}
+
+FIXTURE_TEARDOWN(softint)
+{
+	hvt_vm_free(self->vm);
+}
+
+/* Point @vector at @handler: an IVT far pointer, or a 32-bit interrupt gate. */
+static void softint_set_handler(struct __test_metadata *_metadata, struct hvt_vm *vm,
+				enum hvt_mode mode, unsigned int vector, uint64_t handler)
+{
+	if (mode == HVT_MODE_REAL) {
+		uint16_t *ivt = hvt_gpa2hva(vm, vector * 4, 4);
+
+		ASSERT_NE(NULL, ivt);
+		ASSERT_GT(0x10000ull, handler);
+		ivt[0] = handler;	/* offset */
+		ivt[1] = 0;		/* segment */
+	} else {
+		uint64_t *gate = hvt_gpa2hva(vm, vm->idt32 + 8 * vector, 8);
+
+		/* Selector 0x18 (flat 32-bit code), P=1, DPL=0, type 0xe. */
+		ASSERT_NE(NULL, gate);
+		*gate = (handler & 0xffff) | 0x18ull << 16 | 0x8eull << 40 |
+			((handler >> 16) & 0xffff) << 48;
+	}
+}
+
+TEST_F(softint, handler_runs_once)
+{
+	const struct hvt_code code = { variant->start, variant->end };
+	struct hvlab_exit_stats st;
+	struct ucall uc;
+	char buf[512];
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	ret = hvt_vcpu_enter_raw(self->vcpu, variant->mode, &code);
+	ASSERT_EQ(0, ret) TH_LOG("enter: %s", strerror(-ret));
+	softint_set_handler(_metadata, self->vm, variant->mode, variant->vector,
+			    hvt_raw_gpa(&code, variant->handler));
+
+	ret = hvt_vcpu_run_ucall(self->vcpu, &uc);
+	ASSERT_EQ(UCALL_SYNC, ret) TH_LOG("%s", hvt_exit_str(self->vcpu, buf, sizeof(buf)));
+	EXPECT_EQ(1u, uc.args[0]) TH_LOG("the handler of vector %u ran %llu times",
+					 variant->vector, (unsigned long long)uc.args[0]);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+
+	/*
+	 * The test means something only if delivery met unmapped pages: the
+	 * code page, then IVT + stack (real mode) or IDT + GDT + stack.
+	 */
+	ASSERT_EQ(0, hvlab_get_exit_stats(self->vcpu->fd, &st));
+	EXPECT_LE(3u, st.count[HVLAB_STAT_NESTED_PAGE_FAULT])
+		TH_LOG("only %llu nested page faults",
+		       (unsigned long long)st.count[HVLAB_STAT_NESTED_PAGE_FAULT]);
 }
 
 TEST_HARNESS_MAIN

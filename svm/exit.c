@@ -430,13 +430,48 @@ static void svm_fence_evtinj(const struct vmcb_control_area *c)
 		apic->send_IPI_self(RESCHEDULE_VECTOR);
 }
 
+/*
+ * An event whose delivery the exit interrupted (EXITINTINFO, 15.7.2: e.g.
+ * a guest #PF whose IDT page was not mapped yet) is delivered again, with
+ * EVENTINJ (15.20) - except an event the guest raised with an instruction:
+ * INT n (type "software interrupt") and INT3/INTO (#BP/#OF, type
+ * "exception").  For those the saved RIP is the instruction itself, since
+ * it did not complete, and EVENTINJ would push that RIP as the return
+ * address (only a CPU with NRIP save can take the next RIP from the VMCB,
+ * and QEMU's has none): the handler would run and its IRET would run the
+ * INT a second time.  Nothing of the instruction is committed, so the
+ * guest simply executes it again and raises the event once.
+ *
+ * A #BP/#OF that hvlab injected at this entry (userspace queued it) is no
+ * instruction of the guest's: when the exit interrupted its delivery, the
+ * guest ran nothing, so EXITINTINFO is @injected and RIP is still
+ * @entry_rip.  That one is delivered again like any exception.
+ */
+static void svm_redeliver_event(struct svm_vcpu *svm, u32 injected, u64 entry_rip)
+{
+	const u32 what = SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK | SVM_EVTINJ_VEC_MASK;
+	struct vmcb_control_area *c = &svm->vmcb->control;
+	u32 info = c->exit_int_info, type = info & SVM_EXITINTINFO_TYPE_MASK;
+	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
+
+	c->event_inj = 0;
+	if (!(info & SVM_EXITINTINFO_VALID) || type == SVM_EXITINTINFO_TYPE_SOFT)
+		return;
+	if (type == SVM_EXITINTINFO_TYPE_EXEPT && (vector == X86_TRAP_BP || vector == X86_TRAP_OF) &&
+	    ((injected & what) != (info & what) || svm->vmcb->save.rip != entry_rip))
+		return;
+	c->event_inj = info;
+	c->event_inj_err = c->exit_int_info_err;
+}
+
 int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb *vmcb = svm->vmcb;
 	struct hv_vm *vm = vcpu->vm;
 	const char *rule;
-	u32 code, field;
+	u32 code, field, injected;
+	u64 entry_rip;
 	int cpu;
 
 	/*
@@ -481,6 +516,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		svm->check = false;
 	}
 
+	injected = vmcb->control.event_inj;
+	entry_rip = vmcb->save.rip;
 	hv_tele_entry(vcpu);
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
@@ -498,15 +535,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	vcpu->regs.rip = vmcb->save.rip;
 	vcpu->regs.rflags = vmcb->save.rflags;
 
-	/*
-	 * An event whose delivery the exit interrupted (e.g. a guest #PF
-	 * whose IDT page was not mapped yet) is delivered again (15.7.2).
-	 */
-	vmcb->control.event_inj = 0;
-	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
-		vmcb->control.event_inj = vmcb->control.exit_int_info;
-		vmcb->control.event_inj_err = vmcb->control.exit_int_info_err;
-	}
+	svm_redeliver_event(svm, injected, entry_rip);
 
 	code = vmcb->control.exit_code;
 	hv_exit_info(vcpu, code, vmcb->control.exit_info_1, vmcb->control.exit_info_2);
