@@ -12,6 +12,10 @@
  *            must run exactly once (AMD APM Vol. 2 15.7.2 and 15.20: the
  *            saved RIP points at the instruction itself; Intel SDM Vol. 3C
  *            27.6.1.1 and 28.2.5: re-injection with the instruction length).
+ *   walk     the guest's own page-table walk reaches a guest-physical
+ *            address with no slot: HVLAB_EXIT_INTERNAL, suberror
+ *            HVLAB_INTERNAL_PAGE_WALK, not an MMIO exit of the instruction
+ *            (APM 15.25.6 EXITINFO1 bit 33; SDM 28.2.1 Table 28-7 bits 7/8).
  *
  * Guest memory reaches the nested tables only on the guest's first touch
  * (module/run.c hv_mmu_fault), and the softint VMs have the PC hole, so
@@ -308,6 +312,105 @@ TEST_F(softint, handler_runs_once)
 	EXPECT_LE(3u, st.count[HVLAB_STAT_NESTED_PAGE_FAULT])
 		TH_LOG("only %llu nested page faults",
 		       (unsigned long long)st.count[HVLAB_STAT_NESTED_PAGE_FAULT]);
+}
+
+/* ---------------------------------------------------------------------------
+ * walk
+ */
+
+#define NOSLOT_GPA	0xd0000000ull	/* no slot: the test VMs are small */
+#define WALK_LINEAR	0xc0000000ull	/* its translation goes through NOSLOT_GPA */
+#define PTE_P		(1ull << 0)
+#define PTE_RW		(1ull << 1)
+
+#define WALK_BODY(p)					\
+	"mov (%ebx), %eax\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(walk_code, WALK_BODY);
+
+FIXTURE(walk) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+};
+
+FIXTURE_VARIANT(walk) {
+	enum hvt_mode mode;
+};
+
+FIXTURE_VARIANT_ADD(walk, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING };
+FIXTURE_VARIANT_ADD(walk, long64) { .mode = HVT_MODE_LONG64 };
+
+FIXTURE_SETUP(walk)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ASSERT_GT(NOSLOT_GPA, self->vm->mem_size);
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	TH_LOG("%s", hvt_mode_name(variant->mode));
+}
+
+FIXTURE_TEARDOWN(walk)
+{
+	hvt_vm_free(self->vm);
+}
+
+/*
+ * The table one level above the leaf for WALK_LINEAR now lives at
+ * NOSLOT_GPA: a 32-bit PDE without PS (the page table is there), or a
+ * PDPTE (the page directory is there).  Index 0 in it, so the walk reads
+ * NOSLOT_GPA itself.
+ */
+static void walk_break_tables(struct __test_metadata *_metadata, struct hvt_vm *vm,
+			      enum hvt_mode mode)
+{
+	if (mode == HVT_MODE_PROT32_PAGING) {
+		uint32_t *pde = hvt_gpa2hva(vm, vm->pd32 + 4 * (WALK_LINEAR >> 22), 4);
+
+		ASSERT_NE(NULL, pde);
+		*pde = NOSLOT_GPA | PTE_P | PTE_RW;
+	} else {
+		uint64_t *pml4e = hvt_gpa2hva(vm, vm->pml4, 8);
+		uint64_t *pdpte;
+
+		ASSERT_NE(NULL, pml4e);
+		pdpte = hvt_gpa2hva(vm, (*pml4e & ~0xfffull) + 8 * (WALK_LINEAR >> 30), 8);
+		ASSERT_NE(NULL, pdpte);
+		*pdpte = NOSLOT_GPA | PTE_P | PTE_RW;
+	}
+}
+
+TEST_F(walk, table_without_slot_is_internal_error)
+{
+	const struct hvt_code *code = hvt_code_for(walk_code, variant->mode);
+	struct hvlab_run *run = self->vcpu->run;
+	struct hvlab_regs regs;
+	char buf[512];
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	walk_break_tables(_metadata, self->vm, variant->mode);
+	ret = hvt_vcpu_enter_raw(self->vcpu, variant->mode, code);
+	ASSERT_EQ(0, ret) TH_LOG("enter: %s", strerror(-ret));
+	ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
+	regs.rbx = WALK_LINEAR;
+	ASSERT_EQ(0, hvlab_set_regs(self->vcpu->fd, &regs));
+
+	ASSERT_EQ(0, hvt_vcpu_run(self->vcpu));
+	ASSERT_EQ(HVLAB_EXIT_INTERNAL, run->exit_reason)
+		TH_LOG("a page-table walk into no RAM: %s", hvt_exit_str(self->vcpu, buf, sizeof(buf)));
+	EXPECT_EQ(HVLAB_INTERNAL_PAGE_WALK, run->internal.suberror);
+	ASSERT_LE(2u, run->internal.ndata);
+	EXPECT_EQ(NOSLOT_GPA, run->internal.data[0] & ~0xfffull);
+
+	/* Nothing moved: RIP is still at the load. */
+	ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
+	EXPECT_EQ(HVT_RAW_CODE_GPA, regs.rip);
 }
 
 TEST_HARNESS_MAIN

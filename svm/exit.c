@@ -31,8 +31,13 @@ typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
 /* In the exit table: the handler calls hv_count_exit() itself. */
 #define SVM_STAT_BY_HANDLER	0xff
 
-/* Nested page fault error code, bit 1: the access was a write (15.25.6). */
+/*
+ * Nested page fault error code (15.25.6): bit 1, the access was a write;
+ * bit 33, the fault hit the guest's own page-table walk, not the final
+ * guest-physical address of the access.
+ */
 #define SVM_NPF_WRITE	BIT_ULL(1)
+#define SVM_NPF_IN_WALK	BIT_ULL(33)
 
 /* RIP after the exiting instruction of @len bytes (NRIP if the CPU saves it). */
 static u64 svm_next_rip(struct svm_vcpu *svm, unsigned int len)
@@ -262,16 +267,28 @@ static int svm_exit_shutdown(struct svm_vcpu *svm)
 
 /*
  * Nested page fault (15.25.6): EXITINFO1 is the #PF-style error code,
- * EXITINFO2 the guest-physical address.
+ * EXITINFO2 the guest-physical address.  Where no RAM is, the access is
+ * MMIO of the instruction at RIP - unless the CPU was walking the guest's
+ * page tables (bit 33): then the instruction never got to its own
+ * operand, and decoding it would report an access it did not make.  A
+ * paging structure outside RAM is not emulated: an internal error.
  */
 static int svm_exit_npf(struct svm_vcpu *svm)
 {
+	u64 info = svm->vmcb->control.exit_info_1;
 	u64 gpa = svm->vmcb->control.exit_info_2;
-	bool write = svm->vmcb->control.exit_info_1 & SVM_NPF_WRITE;
+	bool write = info & SVM_NPF_WRITE;
 	bool is_mmio;
 	int err;
 
 	err = hv_mmu_fault(&svm->vcpu, gpa, write, &is_mmio);
+	if (is_mmio && (info & SVM_NPF_IN_WALK)) {
+		u64 data[2] = { gpa, info };
+
+		hv_count_exit(&svm->vcpu, HVLAB_STAT_INTERNAL);
+		hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_PAGE_WALK, 2, data);
+		return 0;
+	}
 	hv_count_exit(&svm->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
 	if (err) {
 		u64 data[2] = { gpa, (u64)err };
