@@ -31,8 +31,13 @@ typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
 /* In the exit table: the handler calls hv_count_exit() itself. */
 #define SVM_STAT_BY_HANDLER	0xff
 
-/* Nested page fault error code, bit 1: the access was a write (15.25.6). */
+/*
+ * Nested page fault error code (15.25.6): bit 1, the access was a write;
+ * bit 33, the fault hit the guest's own page-table walk, not the final
+ * guest-physical address of the access.
+ */
 #define SVM_NPF_WRITE	BIT_ULL(1)
+#define SVM_NPF_IN_WALK	BIT_ULL(33)
 
 /* RIP after the exiting instruction of @len bytes (NRIP if the CPU saves it). */
 static u64 svm_next_rip(struct svm_vcpu *svm, unsigned int len)
@@ -280,16 +285,28 @@ static int svm_exit_shutdown(struct svm_vcpu *svm)
 
 /*
  * Nested page fault (15.25.6): EXITINFO1 is the #PF-style error code,
- * EXITINFO2 the guest-physical address.
+ * EXITINFO2 the guest-physical address.  Where no RAM is, the access is
+ * MMIO of the instruction at RIP - unless the CPU was walking the guest's
+ * page tables (bit 33): then the instruction never got to its own
+ * operand, and decoding it would report an access it did not make.  A
+ * paging structure outside RAM is not emulated: an internal error.
  */
 static int svm_exit_npf(struct svm_vcpu *svm)
 {
+	u64 info = svm->vmcb->control.exit_info_1;
 	u64 gpa = svm->vmcb->control.exit_info_2;
-	bool write = svm->vmcb->control.exit_info_1 & SVM_NPF_WRITE;
+	bool write = info & SVM_NPF_WRITE;
 	bool is_mmio;
 	int err;
 
 	err = hv_mmu_fault(&svm->vcpu, gpa, write, &is_mmio);
+	if (is_mmio && (info & SVM_NPF_IN_WALK)) {
+		u64 data[2] = { gpa, info };
+
+		hv_count_exit(&svm->vcpu, HVLAB_STAT_INTERNAL);
+		hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_PAGE_WALK, 2, data);
+		return 0;
+	}
 	hv_count_exit(&svm->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
 	if (err) {
 		u64 data[2] = { gpa, (u64)err };
@@ -352,22 +369,30 @@ static int svm_entry_failed(struct svm_vcpu *svm, const char *rule, u32 field)
 }
 
 /*
- * Pick this vCPU's ASID on this CPU (15.16).  A vCPU that moved, or whose
- * CPU started a new ASID generation, gets a fresh ASID that has no TLB
- * entries; running out of ASIDs starts a generation with a full flush.
- * QEMU honours only "flush all" in TLB_CONTROL, which is all we use.
+ * Pick this vCPU's ASID on this CPU (15.16) and ask for the TLB flushes
+ * VMRUN must do.  A vCPU that moved, or whose CPU started a new ASID
+ * generation, gets a fresh ASID that has no TLB entries; running out of
+ * ASIDs starts a generation, which must flush every ASID.  QEMU honours
+ * only "flush all" in TLB_CONTROL (15.16.1), which is all we use.
+ *
+ * A flush is done only by a VMRUN that enters the guest, and the entry can
+ * still be refused after this (our APM 15.5.1 checks, or VMRUN's own:
+ * #VMEXIT(INVALID)).  So nothing here ever lowers TLB_CONTROL: it stays
+ * "flush all" until a VMRUN entered with it (svm_vcpu_enter() clears it
+ * then), and a new generation keeps the CPU's flush_pending until some
+ * vCPU's VMRUN entered there; else the next vCPU on this CPU would run a
+ * reused ASID over the old generation's entries.
  */
 static void svm_pick_asid(struct svm_vcpu *svm, struct svm_cpu *sc, int cpu)
 {
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	u64 mmu_gen;
 
-	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	if (svm->asid_cpu != cpu || svm->asid_gen != sc->asid_gen) {
 		if (sc->next_asid > svm_max_asid) {
 			sc->asid_gen++;
 			sc->next_asid = 1;
-			c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+			sc->flush_pending = true;
 		}
 		svm->asid = sc->next_asid++;
 		svm->asid_gen = sc->asid_gen;
@@ -381,6 +406,21 @@ static void svm_pick_asid(struct svm_vcpu *svm, struct svm_cpu *sc, int cpu)
 		svm->mmu_gen = mmu_gen;
 		c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
 	}
+	if (sc->flush_pending)
+		c->tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+}
+
+/*
+ * After a VMRUN, interrupts still off: if it entered the guest (any exit
+ * but VMEXIT_INVALID), it did the flush TLB_CONTROL asked for, of every
+ * ASID on this CPU; later entries need none until svm_pick_asid() asks.
+ */
+static void svm_flush_done(struct vmcb_control_area *c)
+{
+	if ((u32)c->exit_code == (u32)SVM_EXIT_ERR || c->tlb_ctl == TLB_CONTROL_DO_NOTHING)
+		return;
+	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	this_cpu_ptr(&svm_cpus)->flush_pending = false;
 }
 
 /*
@@ -427,13 +467,48 @@ static void svm_fence_evtinj(const struct vmcb_control_area *c)
 		apic->send_IPI_self(RESCHEDULE_VECTOR);
 }
 
+/*
+ * An event whose delivery the exit interrupted (EXITINTINFO, 15.7.2: e.g.
+ * a guest #PF whose IDT page was not mapped yet) is delivered again, with
+ * EVENTINJ (15.20) - except an event the guest raised with an instruction:
+ * INT n (type "software interrupt") and INT3/INTO (#BP/#OF, type
+ * "exception").  For those the saved RIP is the instruction itself, since
+ * it did not complete, and EVENTINJ would push that RIP as the return
+ * address (only a CPU with NRIP save can take the next RIP from the VMCB,
+ * and QEMU's has none): the handler would run and its IRET would run the
+ * INT a second time.  Nothing of the instruction is committed, so the
+ * guest simply executes it again and raises the event once.
+ *
+ * A #BP/#OF that hvlab injected at this entry (userspace queued it) is no
+ * instruction of the guest's: when the exit interrupted its delivery, the
+ * guest ran nothing, so EXITINTINFO is @injected and RIP is still
+ * @entry_rip.  That one is delivered again like any exception.
+ */
+static void svm_redeliver_event(struct svm_vcpu *svm, u32 injected, u64 entry_rip)
+{
+	const u32 what = SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK | SVM_EVTINJ_VEC_MASK;
+	struct vmcb_control_area *c = &svm->vmcb->control;
+	u32 info = c->exit_int_info, type = info & SVM_EXITINTINFO_TYPE_MASK;
+	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
+
+	c->event_inj = 0;
+	if (!(info & SVM_EXITINTINFO_VALID) || type == SVM_EXITINTINFO_TYPE_SOFT)
+		return;
+	if (type == SVM_EXITINTINFO_TYPE_EXEPT && (vector == X86_TRAP_BP || vector == X86_TRAP_OF) &&
+	    ((injected & what) != (info & what) || svm->vmcb->save.rip != entry_rip))
+		return;
+	c->event_inj = info;
+	c->event_inj_err = c->exit_int_info_err;
+}
+
 int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb *vmcb = svm->vmcb;
 	struct hv_vm *vm = vcpu->vm;
 	const char *rule;
-	u32 code, field;
+	u32 code, field, injected;
+	u64 entry_rip;
 	u8 queued;
 	int cpu;
 
@@ -475,15 +550,19 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		if (rule) {
 			local_irq_enable();
 			svm_event_not_delivered(svm, svm->evt_queued);
+			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 			return svm_entry_failed(svm, rule, field);
 		}
 		svm->check = false;
 	}
 
+	injected = vmcb->control.event_inj;
+	entry_rip = vmcb->save.rip;
 	hv_tele_entry(vcpu);
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	/* #VMEXIT set DR7 to its reset value (15.7.2): put the host's back. */
 	if (hw_breakpoint_active())
@@ -496,17 +575,10 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	vcpu->regs.rip = vmcb->save.rip;
 	vcpu->regs.rflags = vmcb->save.rflags;
 
-	/*
-	 * An event whose delivery the exit interrupted (e.g. a guest #PF
-	 * whose IDT page was not mapped yet) is delivered again (15.7.2).
-	 */
+	/* What we injected is delivered now, or back in EVENTINJ. */
 	queued = svm->evt_queued;
 	svm->evt_queued = SVM_EVT_NONE;
-	vmcb->control.event_inj = 0;
-	if (vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID) {
-		vmcb->control.event_inj = vmcb->control.exit_int_info;
-		vmcb->control.event_inj_err = vmcb->control.exit_int_info_err;
-	}
+	svm_redeliver_event(svm, injected, entry_rip);
 
 	code = vmcb->control.exit_code;
 	hv_exit_info(vcpu, code, vmcb->control.exit_info_1, vmcb->control.exit_info_2);

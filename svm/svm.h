@@ -16,7 +16,7 @@ struct svm_vcpu {
 	u32 asid;		/* valid on asid_cpu while asid_gen matches */
 	int asid_cpu;
 	u64 asid_gen;
-	u64 mmu_gen;		/* vm->mmu_gen the TLB was last flushed for */
+	u64 mmu_gen;		/* vm->mmu_gen a TLB flush was asked for */
 	bool check;		/* run svm_check_vmcb() before the next VMRUN */
 	/*
 	 * EVENTINJ holds an event taken from vcpu->events (SVM_EVT_*) that no
@@ -34,6 +34,7 @@ struct svm_cpu {
 	struct page *host_save;
 	u32 next_asid;
 	u64 asid_gen;
+	bool flush_pending;	/* new generation: no VMRUN has flushed for it yet */
 };
 DECLARE_PER_CPU(struct svm_cpu, svm_cpus);
 

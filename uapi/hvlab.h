@@ -361,6 +361,14 @@ enum hvlab_internal_error {
 	HVLAB_INTERNAL_UNSUPPORTED	= 3,	/* data: vendor reason, qualification */
 	HVLAB_INTERNAL_BAD_STATE	= 4,	/* data: vendor reason */
 	HVLAB_INTERNAL_LOST_STATE	= 5,	/* data: vendor reason, qualification...; svm/exit.c */
+	/*
+	 * The guest's own page-table walk reached a guest-physical address
+	 * with no RAM (or had to set an accessed/dirty bit in a read-only
+	 * slot): no instruction accessed it, so it is no MMIO access.
+	 * data: the gpa, vendor qualification (SVM EXITINFO1 / VMX exit
+	 * qualification).
+	 */
+	HVLAB_INTERNAL_PAGE_WALK	= 6,
 };
 
 #define HVLAB_IO_IN		0

@@ -46,8 +46,14 @@ typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 #define VMX_CR_NUM(q)		((q) & 15)
 #define VMX_CR_TYPE(q)		(((q) >> 4) & 3)	/* 0: MOV to CR, 1: MOV from CR */
 #define VMX_CR_GPR(q)		(((q) >> 8) & 15)
-/* EPT violations (Table 28-7): bit 1, the access was a write. */
+/*
+ * EPT violations (Table 28-7): bit 1, the access was a write; bit 7, the
+ * guest-linear address is valid, and then bit 8 clear: the access was to
+ * a paging-structure entry of the guest's walk, not to the final address.
+ */
 #define VMX_EPT_WRITE		BIT_ULL(1)
+#define VMX_EPT_GLA_VALID	BIT_ULL(7)
+#define VMX_EPT_GLA_FINAL	BIT_ULL(8)
 /* Exit reason bit 31: the VM entry failed (28.2.1, 27.8). */
 #define VMX_EXIT_FAILED_ENTRY	BIT(31)
 
@@ -497,16 +503,27 @@ static int vmx_exit_triple_fault(struct vmx_vcpu *vmx)
  * EPT violation (29.3.3.2; qualification Table 28-7, the guest-physical
  * address in its own field).  RAM: map it and retry.  No RAM: MMIO,
  * decoded by the core from guest memory (the VMCS gives no instruction
- * length for this exit, 28.2.5).
+ * length for this exit, 28.2.5) - unless it was the guest's own
+ * page-table walk that reached no RAM: that is no access of the
+ * instruction, and a paging structure outside RAM is not emulated
+ * (svm_exit_npf() says the same for AMD).
  */
 static int vmx_exit_ept_violation(struct vmx_vcpu *vmx)
 {
-	bool write = vmx->exit_qual & VMX_EPT_WRITE;
+	u64 q = vmx->exit_qual;
+	bool write = q & VMX_EPT_WRITE;
 	u64 gpa = vmx->exit_gpa;
 	bool is_mmio;
 	int err;
 
 	err = hv_mmu_fault(&vmx->vcpu, gpa, write, &is_mmio);
+	if (is_mmio && (q & (VMX_EPT_GLA_VALID | VMX_EPT_GLA_FINAL)) == VMX_EPT_GLA_VALID) {
+		u64 data[2] = { gpa, q };
+
+		hv_count_exit(&vmx->vcpu, HVLAB_STAT_INTERNAL);
+		hv_exit_internal(&vmx->vcpu, HVLAB_INTERNAL_PAGE_WALK, 2, data);
+		return 0;
+	}
 	hv_count_exit(&vmx->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
 	if (err) {
 		u64 data[2] = { gpa, (u64)err };
