@@ -17,6 +17,8 @@
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/msr.h>
+#include <asm/cpufeature.h>
+#include <asm/special_insns.h>
 
 #include "../mmu/mmu.h"
 #include "decode.h"
@@ -102,6 +104,14 @@ struct hv_vcpu {
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
+	/*
+	 * PKRU is not part of what fpu_swap_kvm_fpstate() switches (the
+	 * kernel keeps it per task, outside the XSAVE buffer it restores),
+	 * and neither VM entry nor #VMEXIT touches it: the guest's lives
+	 * here and goes in only around the world switch (hv_pkru_guest_in).
+	 */
+	u32 pkru;		/* the guest's; 0 at reset (SDM Vol. 3A 4.6.2) */
+	u32 host_pkru;		/* the task's, while the guest's is in */
 
 	/*
 	 * An instruction that waits for userspace's answer: IN/INS (data),
@@ -185,6 +195,34 @@ static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
 	vcpu->exits++;
 	vcpu->stat[stat]++;
 	hv_tele_count(vcpu, stat);
+}
+
+/*
+ * PKRU around the world switch, for both backends, with interrupts off
+ * (so no context switch or interrupt handler runs with the guest's
+ * value).  VM entry and exit leave PKRU alone (SDM Vol. 3C 27.3, 28.5;
+ * APM Vol. 2 15.5), and a guest may set CR4.PKE and run WRPKRU without
+ * an exit, or load PKRU with XRSTOR (the host's XCR0 is live in the
+ * guest): without this the VMM thread would go back to user mode with
+ * the guest's keys.  Only hosts that use PKRU (CR4.PKE, "OSPKE") need
+ * it, and RDPKRU/WRPKRU fault without CR4.PKE.
+ */
+static __always_inline void hv_pkru_guest_in(struct hv_vcpu *vcpu)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return;
+	vcpu->host_pkru = rdpkru();
+	if (vcpu->pkru != vcpu->host_pkru)
+		wrpkru(vcpu->pkru);
+}
+
+static __always_inline void hv_pkru_guest_out(struct hv_vcpu *vcpu)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return;
+	vcpu->pkru = rdpkru();
+	if (vcpu->pkru != vcpu->host_pkru)
+		wrpkru(vcpu->host_pkru);
 }
 
 /* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */

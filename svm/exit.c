@@ -458,11 +458,13 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		svm->check = false;
 	}
 
+	hv_pkru_guest_in(vcpu);
 	hv_tele_entry(vcpu);
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
 	hv_tele_exit(vcpu);
+	hv_pkru_guest_out(vcpu);
 	/* #VMEXIT set DR7 to its reset value (15.7.2): put the host's back. */
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();

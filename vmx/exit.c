@@ -728,9 +728,11 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (native_read_cr2() != vcpu->sregs.cr2)
 		native_write_cr2(vcpu->sregs.cr2);
 
+	hv_pkru_guest_in(vcpu);
 	hv_tele_entry(vcpu);
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
 	hv_tele_exit(vcpu);
+	hv_pkru_guest_out(vcpu);
 
 	vcpu->sregs.cr2 = native_read_cr2();
 	/* The exit cleared DEBUGCTL and set DR7 to 400h (28.5). */
