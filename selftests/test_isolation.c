@@ -9,8 +9,13 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 
 #include "kselftest_harness.h"
 #include "libhvlab.h"
@@ -118,6 +123,117 @@ TEST_F(iso, pkru)
 	HVT_RUN_EXPECT_SYNC(self->vcpu, GUEST_PKRU);
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 	EXPECT_EQ(host, host_rdpkru());
+}
+
+/* ---- debug registers */
+
+#define GUEST_GET_DR(n) ({ uint64_t __v; asm volatile("mov %%dr" #n ", %0" : "=r"(__v)); __v; })
+#define GUEST_SET_DR(n, v) asm volatile("mov %0, %%dr" #n : : "r"((uint64_t)(v)) : "memory")
+
+/* Distinct values, no breakpoint enabled (DR7 bits 7:0 clear). */
+static const uint64_t guest_db[4] = {
+	0x0000123456789000ull, 0xffff800012345678ull, 0x00007ffffffff000ull, 0xdeadbee0ull,
+};
+#define GUEST_DR6	0xffff4ff1ull		/* B0 and BS set */
+#define GUEST_DR7	0xd5d50400ull		/* R/W and LEN fields only (no I/O ones) */
+
+GUEST_CODE static void guest_debug_regs(void)
+{
+	uint32_t a, b, c, d;
+	int i;
+
+	/* Nothing written yet: the reset values, whatever the host has. */
+	GUEST_SYNC_ARGS(GUEST_GET_DR(0), GUEST_GET_DR(1), GUEST_GET_DR(2), GUEST_GET_DR(3));
+	GUEST_SYNC_ARGS(GUEST_GET_DR(6), GUEST_GET_DR(7), 0, 0);
+	GUEST_SET_DR(0, guest_db[0]);
+	GUEST_SET_DR(1, guest_db[1]);
+	GUEST_SET_DR(2, guest_db[2]);
+	GUEST_SET_DR(3, guest_db[3]);
+	GUEST_SET_DR(6, GUEST_DR6);
+	GUEST_SET_DR(7, GUEST_DR7);
+	for (i = 0; i < 16; i++)		/* exits handled in the kernel */
+		guest_cpuid(0, 0, &a, &b, &c, &d);
+	GUEST_SYNC(0);				/* the host thread sleeps */
+	GUEST_SYNC_ARGS(GUEST_GET_DR(0), GUEST_GET_DR(1), GUEST_GET_DR(2), GUEST_GET_DR(3));
+	GUEST_SYNC_ARGS(GUEST_GET_DR(6), GUEST_GET_DR(7), 0, 0);
+}
+
+static void check_debug_regs(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu)
+{
+	struct ucall uc;
+	int i;
+
+	HVT_RUN_EXPECT_UCALL(vcpu, UCALL_SYNC, &uc);
+	for (i = 0; i < 4; i++) {	/* braces: EXPECT_*() TH_LOG() is two statements */
+		EXPECT_EQ(0, uc.args[i]) TH_LOG("DR%d before any write: %#llx, not 0", i,
+						(unsigned long long)uc.args[i]);
+	}
+	HVT_RUN_EXPECT_UCALL(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(0xffff0ff0ull, uc.args[0]) TH_LOG("DR6 reset value");
+	EXPECT_EQ(0x400ull, uc.args[1]) TH_LOG("DR7 reset value");
+	HVT_RUN_EXPECT_SYNC(vcpu, 0);
+	host_sleep_ms(20);
+	sched_yield();
+	HVT_RUN_EXPECT_UCALL(vcpu, UCALL_SYNC, &uc);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(guest_db[i], uc.args[i]) TH_LOG("DR%d: wrote %#llx, read %#llx", i,
+							   (unsigned long long)guest_db[i],
+							   (unsigned long long)uc.args[i]);
+	}
+	HVT_RUN_EXPECT_UCALL(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(GUEST_DR6, uc.args[0]);
+	EXPECT_EQ(GUEST_DR7, uc.args[1]);
+	HVT_RUN_EXPECT_DONE(vcpu);
+}
+
+/*
+ * The guest's debug registers are its own: DR0-3 start at 0 and keep
+ * what it wrote across exits and a sleep of the VMM thread; DR6/DR7 read
+ * back as written.  The host thread has no breakpoints.
+ */
+TEST_F(iso, debug_regs)
+{
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_debug_regs, 0, 0);
+	check_debug_regs(_metadata, self->vcpu);
+}
+
+static volatile uint32_t host_watch;
+
+/*
+ * The same while the VMM thread has a hardware watchpoint (perf), so its
+ * DR0-3 and DR7 are live around every entry and the host puts them back
+ * after every exit: the guest must neither read the host's address nor
+ * lose its own values to hw_breakpoint_restore(), and the host's
+ * watchpoint must still fire afterwards.
+ */
+TEST_F(iso, debug_regs_host_watchpoint)
+{
+	struct perf_event_attr attr;
+	uint64_t hits = 0;
+	int fd;
+
+	HVT_SKIPPED_IN_SETUP();
+	memset(&attr, 0, sizeof(attr));
+	attr.type = PERF_TYPE_BREAKPOINT;
+	attr.size = sizeof(attr);
+	attr.bp_type = HW_BREAKPOINT_W;
+	attr.bp_addr = (uintptr_t)&host_watch;
+	attr.bp_len = HW_BREAKPOINT_LEN_4;
+	attr.sample_period = 1;
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+	fd = syscall(__NR_perf_event_open, &attr, 0, -1, -1, 0);
+	if (fd < 0)
+		SKIP(return, "perf_event_open(PERF_TYPE_BREAKPOINT): %s", strerror(errno));
+
+	ENTER_C(guest_debug_regs, 0, 0);
+	check_debug_regs(_metadata, self->vcpu);
+	host_watch = 1;
+	host_watch = 2;
+	ASSERT_EQ(sizeof(hits), read(fd, &hits, sizeof(hits)));
+	EXPECT_EQ(2, hits) TH_LOG("the host's watchpoint stopped working after the guest ran");
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
