@@ -7,6 +7,8 @@
  * state around it.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sched.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <asm/ldt.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
 
@@ -234,6 +237,84 @@ TEST_F(iso, debug_regs_host_watchpoint)
 	ASSERT_EQ(sizeof(hits), read(fd, &hits, sizeof(hits)));
 	EXPECT_EQ(2, hits) TH_LOG("the host's watchpoint stopped working after the guest ran");
 	close(fd);
+}
+
+/* ---- LDTR */
+
+#define LDT_MAGIC	0x4c445421u
+static uint32_t ldt_data[4] = { LDT_MAGIC, 0, 0, 0 };
+static sigjmp_buf ldt_jmp;
+
+static void ldt_segv(int sig __attribute__((unused)))
+{
+	siglongjmp(ldt_jmp, 1);
+}
+
+/*
+ * Load selector 7 (LDT entry 0, RPL 3) into GS, read a dword through it
+ * and put the old GS back (64-bit glibc keeps TLS in FS, not GS).  With
+ * no LDT loaded, the MOV to GS raises #GP: -EFAULT instead of SIGSEGV.
+ */
+static int read_through_ldt(uint32_t *val)
+{
+	struct sigaction sa = { .sa_handler = ldt_segv }, old_sa;
+	uint16_t sel = 7, old_gs;
+	int ret = 0;
+
+	sigaction(SIGSEGV, &sa, &old_sa);
+	asm volatile("mov %%gs, %0" : "=r"(old_gs));
+	if (sigsetjmp(ldt_jmp, 1))
+		ret = -EFAULT;
+	else
+		asm volatile("mov %1, %%gs\n\t"
+			     "movl %%gs:0, %0\n\t"
+			     "mov %2, %%gs"
+			     : "=&r"(*val) : "r"(sel), "r"(old_gs) : "memory");
+	sigaction(SIGSEGV, &old_sa, NULL);
+	return ret;
+}
+
+GUEST_CODE static void guest_sync_loop(uint64_t n)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		GUEST_SYNC(i);
+}
+
+/*
+ * A VMM that uses modify_ldt() keeps its LDT through RUN: VMX exits
+ * leave LDTR null (SDM Vol. 3C 28.5.2) and nothing reloads it before the
+ * thread returns to user mode; SVM's VMLOAD puts the host's back.
+ */
+TEST_F(iso, ldt_survives_run)
+{
+	struct user_desc d = {
+		.entry_number = 0,
+		.base_addr = (uintptr_t)ldt_data,
+		.limit = sizeof(ldt_data) - 1,
+		.seg_32bit = 1,
+		.useable = 1,
+	};
+	uint32_t val = 0;
+	int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ASSERT_GT((uintptr_t)1 << 32, (uintptr_t)ldt_data) TH_LOG("a segment base has 32 bits");
+	ASSERT_EQ(0, syscall(SYS_modify_ldt, 1, &d, sizeof(d))) TH_LOG("modify_ldt: %s", strerror(errno));
+	ASSERT_EQ(0, read_through_ldt(&val)) TH_LOG("the LDT does not work even before RUN");
+	ASSERT_EQ(LDT_MAGIC, val);
+
+	ENTER_C(guest_sync_loop, 4, 0);
+	for (i = 0; i < 4; i++) {
+		HVT_RUN_EXPECT_SYNC(self->vcpu, i);
+		val = 0;
+		EXPECT_EQ(0, read_through_ldt(&val)) TH_LOG("after RUN %d: no LDT (LDTR null)", i);
+		EXPECT_EQ(LDT_MAGIC, val);
+		host_sleep_ms(5);
+	}
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+	EXPECT_EQ(0, read_through_ldt(&val));
 }
 
 TEST_HARNESS_MAIN

@@ -631,6 +631,7 @@ static void vmx_guest_in(struct vmx_vcpu *vmx)
 	}
 	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_store_gdt(&h->gdt);
+	asm volatile("sldt %0" : "=r" (h->ldt));
 	h->debugctl = get_debugctlmsr();
 	h->switched = 0;
 	h->syscall = false;
@@ -670,6 +671,14 @@ static void vmx_guest_out(struct vmx_vcpu *vmx)
 	if (h->syscall || h->gs)
 		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_load_gdt(&h->gdt);
+	/*
+	 * A process with an LDT (modify_ldt) has its selector loaded by the
+	 * kernel on every switch to it; the exit nulled LDTR, and a switch
+	 * to another thread of the same mm would not reload it.  The GDT
+	 * (its limit back first) still holds the descriptor.
+	 */
+	if (h->ldt)
+		asm volatile("lldt %0" : : "r" (h->ldt));
 	invalidate_tss_limit();
 	vmx->guest_in = false;
 }

@@ -44,12 +44,13 @@ DECLARE_PER_CPU(struct vmx_cpu, vmx_cpus);
 /*
  * Host state VM exits do not restore (28.5): the task's DS/ES/FS/GS
  * selectors (the exit loads the null selectors written in HOST_*_SELECTOR),
- * the syscall MSRs and KERNEL_GS_BASE, the GDT and TR limits (set to FFFFh
- * and 67h), DR7 and DEBUGCTL (cleared).  Kept here while the guest's are
- * in (vmx_vcpu.guest_in); see exit.c.
+ * LDTR (left null, 28.5.2), the syscall MSRs and KERNEL_GS_BASE, the GDT
+ * and TR limits (set to FFFFh and 67h), DR7 and DEBUGCTL (cleared).  Kept
+ * here while the guest's are in (vmx_vcpu.guest_in); see exit.c.
  */
 struct vmx_host_save {
 	u16 ds, es, fs, gs;
+	u16 ldt;		/* the mm's LDT (modify_ldt), 0: none */
 	u64 fs_base, kernel_gs_base;
 	struct desc_ptr gdt;
 	unsigned long debugctl;
