@@ -423,6 +423,7 @@ void hv_vm_put(struct hv_vm *vm);
 
 /* module/run.c: the RUN loop and what backends call back into */
 int hv_vcpu_run(struct hv_vcpu *vcpu);
+void hv_host_machine_check(void);
 struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa);
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
 void hv_vm_zap_mmu(struct hv_vm *vm);

@@ -333,6 +333,7 @@ static const struct svm_exit {
 } svm_exits[] = {
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_MC] = { svm_exit_resume,	HVLAB_STAT_EXCEPTION },	/* host's */
 	[SVM_EXIT_INTR]		= { svm_exit_resume,	HVLAB_STAT_EXTERNAL_INTERRUPT },
 	[SVM_EXIT_NMI]		= { svm_exit_resume,	HVLAB_STAT_NMI },
 	[SVM_EXIT_SMI]		= { svm_exit_resume,	HVLAB_STAT_SMI },
@@ -509,6 +510,9 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_pkru_guest_out(vcpu);
 	hv_db_guest_out(vcpu);
 	stgi();
+	/* A machine check the exit consumed: the host's, before IF comes back. */
+	if (unlikely(vmcb->control.exit_code == SVM_EXIT_EXCP_BASE + X86_TRAP_MC))
+		hv_host_machine_check();
 	local_irq_enable();
 
 	vcpu->regs.rax = vmcb->save.rax;

@@ -15,6 +15,7 @@
 #include <linux/io.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
+#include <asm/traps.h>
 
 #include "svm.h"
 
@@ -70,6 +71,8 @@ static void svm_init_control(struct svm_vcpu *svm)
 		svm_intercept(svm->vmcb, INTERCEPT_DR0_READ + i);
 		svm_intercept(svm->vmcb, INTERCEPT_DR0_WRITE + i);
 	}
+	/* Host machine checks go to the host (15.12; hv_host_machine_check). */
+	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_MC);
 	c->iopm_base_pa = page_to_phys(svm_iopm);
 	c->msrpm_base_pa = page_to_phys(svm_msrpm);
 	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */

@@ -11,8 +11,8 @@
  * Which exits to expect, given the controls vmx.c sets (SDM Vol. 3C 26.1,
  * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
  * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
- * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, guest
- * #DB (the exception bitmap), MONITOR/MWAIT, and EPT
+ * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, #DB
+ * and #MC (the exception bitmap), MONITOR/MWAIT, and EPT
  * violations/misconfigurations.  Anything else is a surprise,
  * reported with the VMCS dumped.
  *
@@ -352,8 +352,8 @@ static int vmx_exit_db(struct vmx_vcpu *vmx)
 }
 
 /*
- * Exit reason 0 (28.2.2): an NMI, which the host already took (see
- * vmx_vcpu_enter), or one of the exceptions in the bitmap.
+ * Exit reason 0 (28.2.2): an NMI or a machine check, which the host
+ * already took (see vmx_vcpu_enter), or a guest #DB.
  */
 static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
 {
@@ -366,6 +366,8 @@ static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
 	hv_count_exit(&vmx->vcpu, HVLAB_STAT_EXCEPTION);
 	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_DB)
 		return vmx_exit_db(vmx);
+	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
+		return 1;	/* the host's, handled right after the exit */
 
 	vmx_dump_vmcs(vmx);
 	{
@@ -849,6 +851,11 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 			vmx->exit_intr = vmcs_read(VM_EXIT_INTR_INFO);
 			if ((vmx->exit_intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
 				asm volatile("int $2");
+			else if ((vmx->exit_intr & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
+				hv_host_machine_check();
+		} else if ((u16)reason == EXIT_REASON_MCE_DURING_VMENTRY) {
+			/* The entry failed on a machine check (27.8): the host's too. */
+			hv_host_machine_check();
 		}
 	}
 	local_irq_enable();

@@ -161,12 +161,13 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(VM_EXIT_CONTROLS, vmx_caps.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_caps.entry);
 	/*
-	 * Guest exceptions stay in the guest, except #DB: a #DB that exits
-	 * leaves DR6 alone and reports its DR6 bits in the exit
+	 * Guest exceptions stay in the guest, except #DB and #MC.  A #DB
+	 * that exits leaves DR6 alone and reports its DR6 bits in the exit
 	 * qualification (28.1, 28.2.1), so the host's DR6 never carries the
-	 * guest's status and the guest's DR6 stays exact (exit.c).
+	 * guest's status and the guest's DR6 stays exact (exit.c).  A #MC
+	 * is the host's (hv_host_machine_check), never the guest's.
 	 */
-	vmcs_write(EXCEPTION_BITMAP, BIT(X86_TRAP_DB));
+	vmcs_write(EXCEPTION_BITMAP, BIT(X86_TRAP_DB) | BIT(X86_TRAP_MC));
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vmcs_write(CR3_TARGET_COUNT, 0);
