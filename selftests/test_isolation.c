@@ -317,4 +317,41 @@ TEST_F(iso, ldt_survives_run)
 	EXPECT_EQ(0, read_through_ldt(&val));
 }
 
+/* ---- RDPMC */
+
+#define X86_CR4_PCE	(1ull << 8)
+
+GUEST_CODE static void guest_rdpmc(void)
+{
+	uint32_t lo = 0x5a5a5a5a, hi = 0xa5a5a5a5;
+	uint64_t cr4;
+	uint8_t vector;
+
+	asm volatile("mov %%cr4, %0" : "=r"(cr4));
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | X86_CR4_PCE) : "memory");
+	asm volatile(GUEST_ASM_SAFE("rdpmc")
+		     : [vector] "=qm"(vector), "+a"(lo), "+d"(hi)
+		     : "c"(0) : GUEST_ASM_SAFE_CLOBBERS);
+	GUEST_SYNC_ARGS(vector, lo, hi, 0);
+}
+
+/*
+ * hvlab has no PMU for guests (CPUID leaf 0Ah reads 0): RDPMC of counter
+ * 0, with CR4.PCE set, raises #GP(0) and never returns a host counter.
+ */
+TEST_F(iso, rdpmc_gp)
+{
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_rdpmc, 0, 0);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(GP_VECTOR, uc.args[0]) TH_LOG("RDPMC raised %s (vector %llu), not #GP",
+					       hvt_vector_name(uc.args[0]),
+					       (unsigned long long)uc.args[0]);
+	EXPECT_EQ(0x5a5a5a5a, uc.args[1]) TH_LOG("EAX changed: a counter was read");
+	EXPECT_EQ(0xa5a5a5a5, uc.args[2]) TH_LOG("EDX changed: a counter was read");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
 TEST_HARNESS_MAIN

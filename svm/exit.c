@@ -343,6 +343,7 @@ static const struct svm_exit {
 	[SVM_EXIT_HLT]		= { svm_exit_hlt,	HVLAB_STAT_HLT },
 	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
 	[SVM_EXIT_RDTSCP]	= { svm_exit_ud,	HVLAB_STAT_OTHER },	/* CPUID hides it */
+	[SVM_EXIT_RDPMC]	= { svm_exit_gp,	HVLAB_STAT_OTHER },	/* no PMU (CPUID 0Ah) */
 	[SVM_EXIT_IOIO]		= { svm_exit_io,	HVLAB_STAT_IO },
 	[SVM_EXIT_MSR]		= { svm_exit_msr,	SVM_STAT_BY_HANDLER },
 	[SVM_EXIT_SHUTDOWN]	= { svm_exit_shutdown,	HVLAB_STAT_SHUTDOWN },

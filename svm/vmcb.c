@@ -56,6 +56,7 @@ static void svm_init_control(struct svm_vcpu *svm)
 		INTERCEPT_MWAIT,
 		INTERCEPT_XSETBV,	/* guest XCR0 is not switched */
 		INTERCEPT_RDTSCP,	/* TSC_AUX neither: #UD, as on VT-x */
+		INTERCEPT_RDPMC,	/* host counters (CR4.PCE is the guest's): #GP */
 	};
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	unsigned int i;

@@ -11,7 +11,7 @@
  * Which exits to expect, given the controls vmx.c sets (SDM Vol. 3C 26.1,
  * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
  * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
- * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, #DB
+ * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB
  * and #MC (the exception bitmap), MONITOR/MWAIT, and EPT
  * violations/misconfigurations.  Anything else is a surprise,
  * reported with the VMCS dumped.
@@ -546,6 +546,7 @@ static const struct vmx_exit {
 	[EXIT_REASON_INTERRUPT_WINDOW]		= { vmx_exit_irq_window,	HVLAB_STAT_IRQ_WINDOW },
 	[EXIT_REASON_CPUID]			= { vmx_exit_cpuid,		HVLAB_STAT_CPUID },
 	[EXIT_REASON_HLT]			= { vmx_exit_hlt,		HVLAB_STAT_HLT },
+	[EXIT_REASON_RDPMC]			= { vmx_exit_gp,		HVLAB_STAT_OTHER },	/* no PMU */
 	[EXIT_REASON_INVD]			= { vmx_exit_invd,		HVLAB_STAT_INVD },
 	[EXIT_REASON_VMCALL]			= { vmx_exit_vmcall,		HVLAB_STAT_HYPERCALL },
 	[EXIT_REASON_VMCLEAR]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
