@@ -17,6 +17,9 @@
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/msr.h>
+#include <asm/cpufeature.h>
+#include <asm/debugreg.h>
+#include <asm/special_insns.h>
 
 #include "../mmu/mmu.h"
 #include "decode.h"
@@ -102,6 +105,25 @@ struct hv_vcpu {
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
+	/*
+	 * PKRU is not part of what fpu_swap_kvm_fpstate() switches (the
+	 * kernel keeps it per task, outside the XSAVE buffer it restores),
+	 * and neither VM entry nor #VMEXIT touches it: the guest's lives
+	 * here and goes in only around the world switch (hv_pkru_guest_in).
+	 */
+	u32 pkru;		/* the guest's; 0 at reset (SDM Vol. 3A 4.6.2) */
+	u32 host_pkru;		/* the task's, while the guest's is in */
+
+	/*
+	 * Debug registers (module/debugreg.c).  Every MOV DR exits on both
+	 * vendors, so the guest never reads the host's DR0-3 and its own
+	 * survive host task switches.  DR0-3 live here and are loaded into
+	 * the CPU only while the guest's DR7 enables a breakpoint (@db_live
+	 * from hv_db_guest_in to hv_db_guest_out); DR6 and DR7 are kept by
+	 * the backend (get_dr/set_dr): SVM's VMCB switches them itself.
+	 */
+	u64 db[4];
+	bool db_live;
 
 	/*
 	 * An instruction that waits for userspace's answer: IN/INS (data),
@@ -185,6 +207,86 @@ static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
 	vcpu->exits++;
 	vcpu->stat[stat]++;
 	hv_tele_count(vcpu, stat);
+}
+
+/*
+ * PKRU around the world switch, for both backends, with interrupts off
+ * (so no context switch or interrupt handler runs with the guest's
+ * value).  VM entry and exit leave PKRU alone (SDM Vol. 3C 27.3, 28.5;
+ * APM Vol. 2 15.5), and a guest may set CR4.PKE and run WRPKRU without
+ * an exit, or load PKRU with XRSTOR (the host's XCR0 is live in the
+ * guest): without this the VMM thread would go back to user mode with
+ * the guest's keys.  Only hosts that use PKRU (CR4.PKE, "OSPKE") need
+ * it, and RDPKRU/WRPKRU fault without CR4.PKE.
+ */
+static __always_inline void hv_pkru_guest_in(struct hv_vcpu *vcpu)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return;
+	vcpu->host_pkru = rdpkru();
+	if (vcpu->pkru != vcpu->host_pkru)
+		wrpkru(vcpu->pkru);
+}
+
+static __always_inline void hv_pkru_guest_out(struct hv_vcpu *vcpu)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		return;
+	vcpu->pkru = rdpkru();
+	if (vcpu->pkru != vcpu->host_pkru)
+		wrpkru(vcpu->host_pkru);
+}
+
+/*
+ * Architectural debug-register bits (SDM Vol. 3B 18.2.3, 18.2.4; APM
+ * Vol. 2 13.1.1.5, 13.1.1.6).  DR6: B0-B3, BD, BS, BT can be written,
+ * bits 4-11 and 16-31 read as 1, bit 12 as 0.  DR7: L0-G3, LE, GE, GD,
+ * R/W0-LEN3 can be written, bit 10 reads as 1, bits 11, 12, 14, 15 as 0.
+ * Bits 63:32 of both must be 0.
+ */
+#define HV_DR6_RESET		0xffff0ff0ULL
+#define HV_DR6_VALID		0xe00fULL
+#define HV_DR6_BD		BIT_ULL(13)
+#define HV_DR6_BS		BIT_ULL(14)
+#define HV_DR7_RESET		0x400ULL
+#define HV_DR7_VALID		0xffff23ffULL
+#define HV_DR7_GD		BIT_ULL(13)
+#define HV_DR7_ENABLES		0xffULL		/* L0, G0 ... L3, G3 */
+
+/*
+ * Right before the world switch, interrupts off, with the DR7 the guest
+ * will run with: if it enables a breakpoint, the guest's DR0-3 go into
+ * the CPU (with DR7 cleared first when the host has breakpoints armed,
+ * so none of them fires on a guest address meanwhile).
+ */
+static __always_inline void hv_db_guest_in(struct hv_vcpu *vcpu, u64 guest_dr7)
+{
+	if (likely(!(guest_dr7 & HV_DR7_ENABLES)))
+		return;
+	if (hw_breakpoint_active())
+		set_debugreg(0, 7);
+	set_debugreg(vcpu->db[0], 0);
+	set_debugreg(vcpu->db[1], 1);
+	set_debugreg(vcpu->db[2], 2);
+	set_debugreg(vcpu->db[3], 3);
+	vcpu->db_live = true;
+}
+
+/*
+ * Right after the world switch, interrupts off.  The exit left DR7 at
+ * 400h (SDM Vol. 3C 28.5.1, APM Vol. 2 15.6): the host's breakpoints go
+ * back in if it has any; otherwise DR0-3 may keep the guest's values,
+ * which nothing in the host reads (the guest reads its own from
+ * hv_vcpu.db), and DR6 gets its reset value so no guest status bit
+ * reaches the host's #DB handler.
+ */
+static __always_inline void hv_db_guest_out(struct hv_vcpu *vcpu)
+{
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	else if (unlikely(vcpu->db_live))
+		set_debugreg(HV_DR6_RESET, 6);
+	vcpu->db_live = false;
 }
 
 /* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */
@@ -286,6 +388,12 @@ struct hv_backend_ops {
 	u64 (*get_msr)(struct hv_vcpu *vcpu, u32 index);
 	void (*set_msr)(struct hv_vcpu *vcpu, u32 index, u64 val);
 	u64 (*get_cr0)(struct hv_vcpu *vcpu);
+	/*
+	 * The guest's DR6 and DR7 (@dr is 6 or 7), for MOV DR emulation
+	 * (module/debugreg.c); set_dr gets an architecturally valid value.
+	 */
+	u64 (*get_dr)(struct hv_vcpu *vcpu, unsigned int dr);
+	void (*set_dr)(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
 };
 
 extern const struct hv_backend_ops *hv_ops;
@@ -321,6 +429,7 @@ void hv_vm_put(struct hv_vm *vm);
 
 /* module/run.c: the RUN loop and what backends call back into */
 int hv_vcpu_run(struct hv_vcpu *vcpu);
+void hv_host_machine_check(void);
 struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa);
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
 void hv_vm_zap_mmu(struct hv_vm *vm);
@@ -357,6 +466,10 @@ int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);
 int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa);
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault);
+int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn);
+/* module/debugreg.c: MOV DR, from either backend's exit */
+int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned int gpr,
+		   u64 next_rip);
 int hv_complete_mmio(struct hv_vcpu *vcpu);
 int hv_complete_string_in(struct hv_vcpu *vcpu);
 

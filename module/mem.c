@@ -98,6 +98,27 @@ static int hv_fetch_insn(struct hv_vcpu *vcpu, enum hv_cpu_mode mode, u8 *bytes)
 	return first;
 }
 
+/*
+ * Fetch and decode the instruction at CS:RIP, for exits that describe
+ * their instruction less than the handler needs (SVM without decode
+ * assists).  0, or -errno when it cannot be read or decoded.
+ */
+int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn)
+{
+	u8 bytes[HV_INSN_MAX_LEN];
+	enum hv_cpu_mode mode;
+	int n;
+
+	n = hv_sync_sregs(vcpu);
+	if (n)
+		return n;
+	mode = hv_cpu_mode(&vcpu->sregs, vcpu->regs.rflags);
+	n = hv_fetch_insn(vcpu, mode, bytes);
+	if (n < 0)
+		return n;
+	return hv_decode(bytes, n, mode, insn);
+}
+
 static u64 hv_seg_base(const struct hvlab_sregs *sr, unsigned int seg)
 {
 	switch (seg) {

@@ -17,9 +17,42 @@
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
 
+#include <asm/mce.h>
+#include <asm/processor-flags.h>
+#include <asm/segment.h>
 #include <asm/traps.h>
 
 #include "hv.h"
+
+/*
+ * A machine check the CPU took while a guest ran: both backends
+ * intercept #MC (SVM exception intercept 18, APM Vol. 2 15.12; VMX
+ * exception bitmap bit 18, SDM Vol. 3C 26.2), because delivered through
+ * the guest's IDT it would reach neither the host's handler nor anything
+ * that can act on it.  The exit consumed it, so the host's handler is
+ * called here, right after the exit with interrupts still off, the state
+ * a real #MC finds.  It is not raised with INT 12h: the handler would
+ * then see a machine check in host kernel code (this module), and an
+ * error that needs action there is fatal, while the error hit the guest,
+ * whose loss only the VMM task need pay for.  So the handler gets
+ * registers that say "user mode, interrupts on": it may then kill this
+ * task instead of panicking.  Never reflected into the guest.
+ *
+ * The emulated PCs cannot inject machine checks into a guest, so no test
+ * covers this path.
+ */
+void hv_host_machine_check(void)
+{
+#ifdef CONFIG_X86_MCE
+	struct pt_regs regs = {
+		.cs = __USER_CS,
+		.ss = __USER_DS,
+		.flags = X86_EFLAGS_FIXED | X86_EFLAGS_IF,
+	};
+
+	do_machine_check(&regs);
+#endif
+}
 
 struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa)
 {

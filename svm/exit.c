@@ -261,6 +261,45 @@ u64 svm_get_cr0(struct hv_vcpu *vcpu)
 	return to_svm(vcpu)->vmcb->save.cr0;
 }
 
+/* The guest's DR6 and DR7 are in the VMCB: VMRUN and #VMEXIT switch them (15.5, 15.6). */
+u64 svm_get_dr(struct hv_vcpu *vcpu, unsigned int dr)
+{
+	const struct vmcb_save_area *s = &to_svm(vcpu)->vmcb->save;
+
+	return dr == 6 ? s->dr6 : s->dr7;
+}
+
+void svm_set_dr(struct hv_vcpu *vcpu, unsigned int dr, u64 val)
+{
+	struct vmcb_save_area *s = &to_svm(vcpu)->vmcb->save;
+
+	if (dr == 6)
+		s->dr6 = val;
+	else
+		s->dr7 = val;
+}
+
+/*
+ * MOV to/from DRn (exit codes 20h-27h read, 30h-37h write; 15.9).
+ * Without decode assists EXITINFO1 does not name the GPR, so the
+ * instruction is decoded from guest memory (0F 21 / 0F 23 /r).
+ */
+static int svm_exit_dr(struct svm_vcpu *svm)
+{
+	struct hv_vcpu *vcpu = &svm->vcpu;
+	struct hv_insn insn;
+	int err;
+
+	err = hv_decode_at_rip(vcpu, &insn);
+	if (err || insn.kind != HV_INSN_MOV_DR) {
+		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, (u64)err };
+
+		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNSUPPORTED, 3, data);
+		return 0;
+	}
+	return hv_exit_mov_dr(vcpu, insn.ctl, insn.is_write, insn.reg, vcpu->regs.rip + insn.len);
+}
+
 /*
  * RDMSR (0F 32) / WRMSR (0F 30), EXITINFO1 = 0 or 1 (15.11).  The MSR
  * permission map sends every access here; module/msr.c decides.
@@ -327,6 +366,9 @@ static const struct svm_exit {
 	svm_exit_fn fn;
 	u8 stat;
 } svm_exits[] = {
+	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_MC] = { svm_exit_resume,	HVLAB_STAT_EXCEPTION },	/* host's */
 	[SVM_EXIT_INTR]		= { svm_exit_resume,	HVLAB_STAT_EXTERNAL_INTERRUPT },
 	[SVM_EXIT_NMI]		= { svm_exit_resume,	HVLAB_STAT_NMI },
 	[SVM_EXIT_SMI]		= { svm_exit_resume,	HVLAB_STAT_SMI },
@@ -336,6 +378,7 @@ static const struct svm_exit {
 	[SVM_EXIT_HLT]		= { svm_exit_hlt,	HVLAB_STAT_HLT },
 	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
 	[SVM_EXIT_RDTSCP]	= { svm_exit_ud,	HVLAB_STAT_OTHER },	/* CPUID hides it */
+	[SVM_EXIT_RDPMC]	= { svm_exit_gp,	HVLAB_STAT_OTHER },	/* no PMU (CPUID 0Ah) */
 	[SVM_EXIT_IOIO]		= { svm_exit_io,	HVLAB_STAT_IO },
 	[SVM_EXIT_MSR]		= { svm_exit_msr,	SVM_STAT_BY_HANDLER },
 	[SVM_EXIT_SHUTDOWN]	= { svm_exit_shutdown,	HVLAB_STAT_SHUTDOWN },
@@ -558,16 +601,20 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 
 	injected = vmcb->control.event_inj;
 	entry_rip = vmcb->save.rip;
+	hv_pkru_guest_in(vcpu);
+	hv_db_guest_in(vcpu, vmcb->save.dr7);
 	hv_tele_entry(vcpu);
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
-	/* #VMEXIT set DR7 to its reset value (15.7.2): put the host's back. */
-	if (hw_breakpoint_active())
-		hw_breakpoint_restore();
+	hv_pkru_guest_out(vcpu);
+	hv_db_guest_out(vcpu);
 	stgi();
+	/* A machine check the exit consumed: the host's, before IF comes back. */
+	if (unlikely(vmcb->control.exit_code == SVM_EXIT_EXCP_BASE + X86_TRAP_MC))
+		hv_host_machine_check();
 	local_irq_enable();
 
 	vcpu->regs.rax = vmcb->save.rax;

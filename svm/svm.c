@@ -191,4 +191,6 @@ const struct hv_backend_ops hv_svm_ops = {
 	.get_msr		= svm_get_msr,
 	.set_msr		= svm_set_msr,
 	.get_cr0		= svm_get_cr0,
+	.get_dr			= svm_get_dr,
+	.set_dr			= svm_set_dr,
 };

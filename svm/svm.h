@@ -59,6 +59,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu);
 u64 svm_get_msr(struct hv_vcpu *vcpu, u32 index);
 void svm_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val);
 u64 svm_get_cr0(struct hv_vcpu *vcpu);
+u64 svm_get_dr(struct hv_vcpu *vcpu, unsigned int dr);
+void svm_set_dr(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
 
 /* CLGI/STGI (15.17): GIF gates interrupts and NMIs around the switch. */
 static inline void clgi(void)

@@ -15,12 +15,9 @@
 #include <linux/io.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
+#include <asm/traps.h>
 
 #include "svm.h"
-
-/* Reset values of DR6 and DR7 (APM Vol. 2 13.1.1.5, 13.1.1.6). */
-#define SVM_DR6_RESET		0xffff0ff0ULL
-#define SVM_DR7_RESET		0x400ULL
 
 /* Power-on PAT value (APM Vol. 2 7.8.2): WB, WT, UC-, UC, twice. */
 #define SVM_PAT_DEFAULT		0x0007040600070406ULL
@@ -59,12 +56,24 @@ static void svm_init_control(struct svm_vcpu *svm)
 		INTERCEPT_MWAIT,
 		INTERCEPT_XSETBV,	/* guest XCR0 is not switched */
 		INTERCEPT_RDTSCP,	/* TSC_AUX neither: #UD, as on VT-x */
+		INTERCEPT_RDPMC,	/* host counters (CR4.PCE is the guest's): #GP */
 	};
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(bits); i++)
 		svm_intercept(svm->vmcb, bits[i]);
+	/*
+	 * Every MOV to or from DR0-DR7 (15.9, "Debug register intercepts"):
+	 * DR0-3 are not in the VMCB, so the guest would read the host's and
+	 * lose its own on a host task switch; module/debugreg.c emulates them.
+	 */
+	for (i = 0; i < 8; i++) {
+		svm_intercept(svm->vmcb, INTERCEPT_DR0_READ + i);
+		svm_intercept(svm->vmcb, INTERCEPT_DR0_WRITE + i);
+	}
+	/* Host machine checks go to the host (15.12; hv_host_machine_check). */
+	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_MC);
 	c->iopm_base_pa = page_to_phys(svm_iopm);
 	c->msrpm_base_pa = page_to_phys(svm_msrpm);
 	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */
@@ -168,8 +177,8 @@ int svm_load_state(struct hv_vcpu *vcpu)
 	save->cr4 = sr->cr4;
 	/* The guest runs with SVME set; it never sees it (RDMSR is ours). */
 	save->efer = sr->efer | EFER_SVME;
-	save->dr6 = SVM_DR6_RESET;
-	save->dr7 = SVM_DR7_RESET;
+	save->dr6 = HV_DR6_RESET;
+	save->dr7 = HV_DR7_RESET;
 	/*
 	 * New state from userspace: an event the last exit interrupted (its
 	 * re-delivery from EXITINTINFO, 15.7.2) belongs to the old state, as

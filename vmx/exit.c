@@ -11,8 +11,9 @@
  * Which exits to expect, given the controls vmx.c sets (SDM Vol. 3C 26.1,
  * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
  * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
- * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MONITOR/MWAIT,
- * and EPT violations/misconfigurations.  Anything else is a surprise,
+ * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB
+ * and #MC (the exception bitmap), MONITOR/MWAIT, and EPT
+ * violations/misconfigurations.  Anything else is a surprise,
  * reported with the VMCS dumped.
  *
  * Unlike SVM here, VMX reports the length of every instruction that
@@ -46,6 +47,12 @@ typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 #define VMX_CR_NUM(q)		((q) & 15)
 #define VMX_CR_TYPE(q)		(((q) >> 4) & 3)	/* 0: MOV to CR, 1: MOV from CR */
 #define VMX_CR_GPR(q)		(((q) >> 8) & 15)
+/* MOV DR (Table 28-4): the register, 1 for MOV from DR, the GPR. */
+#define VMX_DR_NUM(q)		((q) & 7)
+#define VMX_DR_FROM		BIT_ULL(4)
+#define VMX_DR_GPR(q)		(((q) >> 8) & 15)
+/* Debug exceptions (Table 28-1): B0-B3, BD, BS as DR6 would have them. */
+#define VMX_DB_DR6_BITS		(0xfULL | HV_DR6_BD | HV_DR6_BS)
 /*
  * EPT violations (Table 28-7): bit 1, the access was a write; bit 7, the
  * guest-linear address is valid, and then bit 8 clear: the access was to
@@ -321,6 +328,97 @@ u64 vmx_get_cr0(struct hv_vcpu *vcpu)
 	return vmx_guest_cr0(to_vmx(vcpu));
 }
 
+/* DR6 lives in software, DR7 in GUEST_DR7 as well (the VMCS is current). */
+u64 vmx_get_dr(struct hv_vcpu *vcpu, unsigned int dr)
+{
+	return dr == 6 ? to_vmx(vcpu)->dr6 : to_vmx(vcpu)->dr7;
+}
+
+void vmx_set_dr(struct hv_vcpu *vcpu, unsigned int dr, u64 val)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (dr == 6) {
+		vmx->dr6 = val;
+	} else {
+		vmx->dr7 = val;
+		vmcs_write(GUEST_DR7, val);
+	}
+}
+
+/* MOV DR (25.1.3 "MOV DR", "MOV-DR exiting"): emulated by module/debugreg.c. */
+static int vmx_exit_dr(struct vmx_vcpu *vmx)
+{
+	u64 q = vmx->exit_qual;
+	int ret;
+
+	ret = vmx_vcpu_load(vmx);
+	if (ret)
+		return ret;
+	ret = hv_exit_mov_dr(&vmx->vcpu, VMX_DR_NUM(q), !(q & VMX_DR_FROM), VMX_DR_GPR(q),
+			     vmx_next_rip(vmx));
+	vmx_vcpu_put(vmx);
+	return ret;
+}
+
+/*
+ * A guest #DB (exception bitmap bit 1): the exit did not touch DR6 and
+ * did not clear DR7.GD (28.1), so do what delivery would have done to the
+ * guest's copies (SDM Vol. 3B 18.2.3, 18.2.4) and deliver it.  INT1
+ * (ICEBP) exits as a privileged software exception: it is delivered again
+ * as one, with its instruction length (27.6.1.1).
+ */
+static int vmx_exit_db(struct vmx_vcpu *vmx)
+{
+	u32 type = vmx->exit_intr & INTR_INFO_INTR_TYPE_MASK;
+
+	int ret;
+
+	vmx->dr6 |= vmx->exit_qual & VMX_DB_DR6_BITS;
+	if ((vmx->exit_qual & HV_DR6_BD) && (vmx->dr7 & HV_DR7_GD)) {
+		ret = vmx_vcpu_load(vmx);
+		if (ret)
+			return ret;
+		vmx_set_dr(&vmx->vcpu, 7, vmx->dr7 & ~HV_DR7_GD);
+		vmx_vcpu_put(vmx);
+	}
+	if (type == INTR_TYPE_PRIV_SW_EXCEPTION && !vmx->inject_info) {
+		vmx->inject_info = vmx->exit_intr & ~INTR_INFO_UNBLOCK_NMI;
+		vmx->inject_err = 0;
+		vmx->inject_len = vmx->exit_len;
+	} else {
+		hv_queue_exception(&vmx->vcpu, X86_TRAP_DB, false, 0);
+	}
+	return 1;
+}
+
+/*
+ * Exit reason 0 (28.2.2): an NMI or a machine check, which the host
+ * already took (see vmx_vcpu_enter), or a guest #DB.
+ */
+static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
+{
+	u32 info = vmx->exit_intr;
+
+	if ((info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR) {
+		hv_count_exit(&vmx->vcpu, HVLAB_STAT_NMI);
+		return 1;
+	}
+	hv_count_exit(&vmx->vcpu, HVLAB_STAT_EXCEPTION);
+	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_DB)
+		return vmx_exit_db(vmx);
+	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
+		return 1;	/* the host's, handled right after the exit */
+
+	vmx_dump_vmcs(vmx);
+	{
+		u64 data[3] = { vmx->exit_reason, info, vmx->exit_qual };
+
+		hv_exit_internal(&vmx->vcpu, HVLAB_INTERNAL_UNHANDLED_EXIT, 3, data);
+	}
+	return 0;
+}
+
 /*
  * RDMSR / WRMSR: the all-ones MSR bitmap sends every access here (25.6.9,
  * 26.1.3); module/msr.c decides, with this vCPU's VMCS current.
@@ -555,13 +653,13 @@ static const struct vmx_exit {
 	vmx_exit_fn fn;
 	u8 stat;
 } vmx_exits[] = {
-	/* With an exception bitmap of 0, only NMIs exit with reason 0. */
-	[EXIT_REASON_EXCEPTION_NMI]		= { vmx_exit_resume,		HVLAB_STAT_NMI },
+	[EXIT_REASON_EXCEPTION_NMI]		= { vmx_exit_exception_nmi,	VMX_STAT_BY_HANDLER },
 	[EXIT_REASON_EXTERNAL_INTERRUPT]	= { vmx_exit_resume,		HVLAB_STAT_EXTERNAL_INTERRUPT },
 	[EXIT_REASON_TRIPLE_FAULT]		= { vmx_exit_triple_fault,	HVLAB_STAT_SHUTDOWN },
 	[EXIT_REASON_INTERRUPT_WINDOW]		= { vmx_exit_irq_window,	HVLAB_STAT_IRQ_WINDOW },
 	[EXIT_REASON_CPUID]			= { vmx_exit_cpuid,		HVLAB_STAT_CPUID },
 	[EXIT_REASON_HLT]			= { vmx_exit_hlt,		HVLAB_STAT_HLT },
+	[EXIT_REASON_RDPMC]			= { vmx_exit_gp,		HVLAB_STAT_OTHER },	/* no PMU */
 	[EXIT_REASON_INVD]			= { vmx_exit_invd,		HVLAB_STAT_INVD },
 	[EXIT_REASON_VMCALL]			= { vmx_exit_vmcall,		HVLAB_STAT_HYPERCALL },
 	[EXIT_REASON_VMCLEAR]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
@@ -574,6 +672,7 @@ static const struct vmx_exit {
 	[EXIT_REASON_VMOFF]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 	[EXIT_REASON_VMON]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 	[EXIT_REASON_CR_ACCESS]			= { vmx_exit_cr,		HVLAB_STAT_CR_ACCESS },
+	[EXIT_REASON_DR_ACCESS]			= { vmx_exit_dr,		HVLAB_STAT_OTHER },
 	[EXIT_REASON_IO_INSTRUCTION]		= { vmx_exit_io,		HVLAB_STAT_IO },
 	[EXIT_REASON_MSR_READ]			= { vmx_exit_msr,		VMX_STAT_BY_HANDLER },
 	[EXIT_REASON_MSR_WRITE]			= { vmx_exit_msr,		VMX_STAT_BY_HANDLER },
@@ -654,6 +753,7 @@ static void vmx_guest_in(struct vmx_vcpu *vmx)
 	}
 	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_store_gdt(&h->gdt);
+	asm volatile("sldt %0" : "=r" (h->ldt));
 	h->debugctl = get_debugctlmsr();
 	h->switched = 0;
 	h->syscall = false;
@@ -693,6 +793,14 @@ static void vmx_guest_out(struct vmx_vcpu *vmx)
 	if (h->syscall || h->gs)
 		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_load_gdt(&h->gdt);
+	/*
+	 * A process with an LDT (modify_ldt) has its selector loaded by the
+	 * kernel on every switch to it; the exit nulled LDTR, and a switch
+	 * to another thread of the same mm would not reload it.  The GDT
+	 * (its limit back first) still holds the descriptor.
+	 */
+	if (h->ldt)
+		asm volatile("lldt %0" : : "r" (h->ldt));
 	invalidate_tss_limit();
 	vmx->guest_in = false;
 }
@@ -846,25 +954,34 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	if (native_read_cr2() != vcpu->sregs.cr2)
 		native_write_cr2(vcpu->sregs.cr2);
 
+	hv_pkru_guest_in(vcpu);
+	hv_db_guest_in(vcpu, vmx->dr7);
 	hv_tele_entry(vcpu);
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
 	hv_tele_exit(vcpu);
+	hv_pkru_guest_out(vcpu);
 
 	vcpu->sregs.cr2 = native_read_cr2();
 	/* The exit cleared DEBUGCTL and set DR7 to 400h (28.5). */
 	if (vmx->host.debugctl)
 		update_debugctlmsr(vmx->host.debugctl);
-	if (hw_breakpoint_active())
-		hw_breakpoint_restore();
+	hv_db_guest_out(vcpu);
 	if (!fail) {
 		reason = vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
 		/*
 		 * An NMI that exits is consumed by the exit (26.2, 28.1 "NMI
 		 * exiting"), not left pending: hand it to the host's handler.
 		 */
-		if ((u16)reason == EXIT_REASON_EXCEPTION_NMI &&
-		    (vmcs_read(VM_EXIT_INTR_INFO) & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
-			asm volatile("int $2");
+		if ((u16)reason == EXIT_REASON_EXCEPTION_NMI) {
+			vmx->exit_intr = vmcs_read(VM_EXIT_INTR_INFO);
+			if ((vmx->exit_intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
+				asm volatile("int $2");
+			else if ((vmx->exit_intr & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
+				hv_host_machine_check();
+		} else if ((u16)reason == EXIT_REASON_MCE_DURING_VMENTRY) {
+			/* The entry failed on a machine check (27.8): the host's too. */
+			hv_host_machine_check();
+		}
 	}
 	local_irq_enable();
 

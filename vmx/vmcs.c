@@ -20,12 +20,12 @@
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
 #include <asm/special_insns.h>
+#include <asm/traps.h>
 
 #include "vmx.h"
 
 /* Power-on PAT (SDM Vol. 3A 13.12.4): WB, WT, UC-, UC, twice. */
 #define VMX_PAT_DEFAULT		0x0007040600070406ULL
-#define VMX_DR7_RESET		0x400ULL
 
 /*
  * The eight guest segment registers, in VMCS encoding order: each field
@@ -160,7 +160,14 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx_caps.proc2);
 	vmcs_write(VM_EXIT_CONTROLS, vmx_caps.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_caps.entry);
-	vmcs_write(EXCEPTION_BITMAP, 0);		/* guest exceptions stay in the guest */
+	/*
+	 * Guest exceptions stay in the guest, except #DB and #MC.  A #DB
+	 * that exits leaves DR6 alone and reports its DR6 bits in the exit
+	 * qualification (28.1, 28.2.1), so the host's DR6 never carries the
+	 * guest's status and the guest's DR6 stays exact (exit.c).  A #MC
+	 * is the host's (hv_host_machine_check), never the guest's.
+	 */
+	vmcs_write(EXCEPTION_BITMAP, BIT(X86_TRAP_DB) | BIT(X86_TRAP_MC));
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vmcs_write(CR3_TARGET_COUNT, 0);
@@ -186,7 +193,9 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, 0);
 	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
 	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
-	vmcs_write(GUEST_DR7, VMX_DR7_RESET);
+	vmx->dr6 = HV_DR6_RESET;
+	vmx->dr7 = HV_DR7_RESET;
+	vmcs_write(GUEST_DR7, vmx->dr7);
 	vmcs_write(GUEST_IA32_PAT, VMX_PAT_DEFAULT);
 	vmcs_write(GUEST_SYSENTER_CS, 0);
 	vmcs_write(GUEST_SYSENTER_ESP, 0);

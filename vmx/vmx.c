@@ -156,11 +156,16 @@ static int vmx_setup_controls(void)
 	 * Primary (25.6.2): HLT, all port I/O (unconditional I/O exiting),
 	 * all MSRs (an all-ones MSR bitmap), MONITOR/MWAIT, and CR8 both
 	 * ways: without a TPR shadow a 64-bit guest's MOV CR8 would reach
-	 * the host's own APIC TPR (25.6.2, 26.3).
+	 * the host's own APIC TPR (25.6.2, 26.3).  MOV DR: DR0-3 are not in
+	 * the VMCS, so the guest would read the host's (module/debugreg.c).
+	 * RDPMC: it would read the host's counters (the guest may set
+	 * CR4.PCE, and runs at CPL 0 anyway); hvlab offers no PMU (CPUID
+	 * leaf 0Ah is zero), so it raises #GP.
 	 */
 	err = err ?: vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS,
 			     CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
 			     CPU_BASED_USE_MSR_BITMAPS | CPU_BASED_MONITOR_EXITING |
+			     CPU_BASED_MOV_DR_EXITING | CPU_BASED_RDPMC_EXITING |
 			     CPU_BASED_MWAIT_EXITING | CPU_BASED_CR8_LOAD_EXITING |
 			     CPU_BASED_CR8_STORE_EXITING | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
 			     CPU_BASED_INTR_WINDOW_EXITING,
@@ -615,4 +620,6 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.get_msr		= vmx_get_msr,
 	.set_msr		= vmx_set_msr,
 	.get_cr0		= vmx_get_cr0,
+	.get_dr			= vmx_get_dr,
+	.set_dr			= vmx_set_dr,
 };

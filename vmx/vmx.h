@@ -46,12 +46,13 @@ DECLARE_PER_CPU(struct vmx_cpu, vmx_cpus);
 /*
  * Host state VM exits do not restore (28.5): the task's DS/ES/FS/GS
  * selectors (the exit loads the null selectors written in HOST_*_SELECTOR),
- * the syscall MSRs and KERNEL_GS_BASE, the GDT and TR limits (set to FFFFh
- * and 67h), DR7 and DEBUGCTL (cleared).  Kept here while the guest's are
- * in (vmx_vcpu.guest_in); see exit.c.
+ * LDTR (left null, 28.5.2), the syscall MSRs and KERNEL_GS_BASE, the GDT
+ * and TR limits (set to FFFFh and 67h), DR7 and DEBUGCTL (cleared).  Kept
+ * here while the guest's are in (vmx_vcpu.guest_in); see exit.c.
  */
 struct vmx_host_save {
 	u16 ds, es, fs, gs;
+	u16 ldt;		/* the mm's LDT (modify_ldt), 0: none */
 	u64 fs_base, kernel_gs_base;
 	struct desc_ptr gdt;
 	unsigned long debugctl;
@@ -90,6 +91,13 @@ struct vmx_vcpu {
 	struct vmx_host_save host;
 	struct preempt_notifier pn;
 	u64 cr0_shadow, cr4_shadow;	/* the read shadows: valid for the masked bits only */
+	/*
+	 * The guest's DR6 and DR7.  MOV DR and #DB always exit, so nothing
+	 * else changes them: DR7 is what GUEST_DR7 holds, DR6 is not in the
+	 * VMCS at all, and the CPU's DR6 stays the host's (a #DB that exits
+	 * does not write DR6, SDM Vol. 3C 28.1).
+	 */
+	u64 dr6, dr7;
 
 	/*
 	 * An event to deliver again at the next entry (IDT-vectoring info of
@@ -104,6 +112,7 @@ struct vmx_vcpu {
 
 	/* The last exit, read while the VMCS was current (27.2). */
 	u32 exit_reason;
+	u32 exit_intr;		/* VM-exit interruption information (reason 0 only) */
 	u64 exit_qual;
 	u64 exit_gpa;
 	u32 exit_len;
@@ -189,6 +198,8 @@ void vmx_run_end(struct hv_vcpu *vcpu);
 u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index);
 void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val);
 u64 vmx_get_cr0(struct hv_vcpu *vcpu);
+u64 vmx_get_dr(struct hv_vcpu *vcpu, unsigned int dr);
+void vmx_set_dr(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
 
 /* vmx_run.S: 0 after a VM exit, 1 on VMfailValid, 2 on VMfailInvalid. */
 int vmx_run_asm(struct hvlab_regs *regs, int launched, unsigned long host_rsp_field);
