@@ -217,14 +217,26 @@ HVT_ASM_MODES_LABEL(msr_gp, rdmsr);
 HVT_ASM_MODES_LABEL(msr_gp, wrmsr);
 HVT_ASM_MODES_LABEL(msr_gp, wrpat);
 
-/* An IDT (IVT) of limit 0: #UD cannot be delivered, nor #GP, nor #DF. */
+/*
+ * An IDT (IVT) of limit 0 and base 0: #UD cannot be delivered, nor #GP,
+ * nor #DF.  The two pushes are the pseudo-descriptor LIDT reads (6 bytes
+ * in 16/32-bit code, 10 in 64-bit: SDM Vol. 2A LGDT/LIDT).  Just before the
+ * UD2 the guest leaves marks the host must find after the SHUTDOWN exit:
+ * EBX and ESI, and RSP below its start by the two pushes.
+ */
+#define TRIPLE_EBX	0x7e1b5a3c
+#define TRIPLE_ESI	0x0dd5eed5
 #define TRIPLE_BODY(p)					\
 	"push $0\n"					\
 	"push $0\n"					\
 	"lidt (%esp)\n"					\
+	"mov $" __hvt_str(TRIPLE_EBX) ", %ebx\n"	\
+	"mov $" __hvt_str(TRIPLE_ESI) ", %esi\n"	\
+	HVT_ASM_LABEL(p, ud2)				\
 	"ud2\n"						\
 	HVT_ASM_UCALL(UCALL_DONE)
 HVT_ASM_MODES(triple, TRIPLE_BODY);
+HVT_ASM_MODES_LABEL(triple, ud2);
 
 /* Count in EBX until the host writes a non-zero byte at RAW_DATA. */
 #define LOOP_BODY(p)					\
@@ -423,11 +435,41 @@ TEST_F(mode, msr_gp)
 	}
 }
 
+/*
+ * The triple fault leaves the guest's last state readable: RIP at the
+ * UD2 whose #UD could not be delivered (a fault: RIP is not advanced,
+ * SDM Vol. 3A 6.5), the IDT the guest loaded, and the registers it set
+ * just before.  Delivery fails on the IDT limit before anything is pushed
+ * (SDM Vol. 3A 6.10; in real mode the IVT limit is checked too), so RSP
+ * is where the pushes left it.
+ */
 TEST_F(mode, triple_fault)
 {
+	/* Two pushes of the operand size: 2, 4, 8 bytes. */
+	static const uint64_t push[HVT_NR_MODES] = { 4, 8, 8, 16 };
+	uint64_t stack0, ud2 = LABEL(triple, ud2);
+	struct hvlab_sregs sr;
+	struct hvlab_regs regs;
+
 	HVT_SKIPPED_IN_SETUP();
 	ENTER(triple);
+	ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
+	stack0 = regs.rsp;
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_SHUTDOWN);
+	ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
+	ASSERT_EQ(0, hvlab_get_sregs(self->vcpu->fd, &sr));
+	EXPECT_EQ(ud2, regs.rip) TH_LOG("RIP %#llx, the UD2 is at %#llx",
+					 (unsigned long long)regs.rip, (unsigned long long)ud2);
+	EXPECT_EQ((uint64_t)TRIPLE_EBX, (uint32_t)regs.rbx) TH_LOG("EBX set just before the fault");
+	EXPECT_EQ((uint64_t)TRIPLE_ESI, (uint32_t)regs.rsi) TH_LOG("ESI set just before the fault");
+	EXPECT_EQ(stack0 - push[variant->mode], regs.rsp)
+		TH_LOG("RSP %#llx, started at %#llx", (unsigned long long)regs.rsp,
+		       (unsigned long long)stack0);
+	EXPECT_EQ(0, sr.idt.limit) TH_LOG("the IDT limit the guest loaded");
+	EXPECT_EQ(0u, sr.idt.base) TH_LOG("the IDT base the guest loaded");
+	/* Still in the mode it ran in. */
+	EXPECT_EQ(variant->mode == HVT_MODE_REAL ? 0u : 1u, sr.cr0 & 1) TH_LOG("CR0.PE");
+	EXPECT_EQ(variant->mode == HVT_MODE_LONG64 ? 1 : 0, sr.cs.l) TH_LOG("CS.L");
 }
 
 static void on_sigusr1(int sig)
