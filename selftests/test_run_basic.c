@@ -238,8 +238,15 @@ HVT_ASM_MODES_LABEL(msr_gp, wrpat);
 HVT_ASM_MODES(triple, TRIPLE_BODY);
 HVT_ASM_MODES_LABEL(triple, ud2);
 
-/* Count in EBX until the host writes a non-zero byte at RAW_DATA. */
+/*
+ * Count in EBX until the host writes a non-zero byte at RAW_DATA.  ESI
+ * and EDI hold marks the loop never touches: they must survive -EINTR.
+ */
+#define LOOP_ESI	0x51a1e5e5
+#define LOOP_EDI	0x0c0ffee0
 #define LOOP_BODY(p)					\
+	"mov $" __hvt_str(LOOP_ESI) ", %esi\n"		\
+	"mov $" __hvt_str(LOOP_EDI) ", %edi\n"		\
 	"xor %ebx, %ebx\n"				\
 	HVT_ASM_LABEL(p, loop)				\
 	"1: inc %ebx\n"					\
@@ -472,13 +479,17 @@ TEST_F(mode, triple_fault)
 	EXPECT_EQ(variant->mode == HVT_MODE_LONG64 ? 1 : 0, sr.cs.l) TH_LOG("CS.L");
 }
 
+/* CLOCK_MONOTONIC when the handler ran (0: not yet). */
+static volatile uint64_t sig_ns;
+
 static void on_sigusr1(int sig)
 {
 	(void)sig;
+	sig_ns = ns_now();	/* clock_gettime is async-signal-safe */
 }
 
-/* Arm a one-shot timer that sends SIGUSR1 to this thread after @ms. */
-static int arm_timer(timer_t *timer, unsigned int ms)
+/* Arm a one-shot timer that sends SIGUSR1 to this thread at @at_ns (absolute). */
+static int arm_timer(timer_t *timer, uint64_t at_ns)
 {
 	struct sigevent sev = { 0 };
 	struct itimerspec its = { 0 };
@@ -488,22 +499,51 @@ static int arm_timer(timer_t *timer, unsigned int ms)
 	sev._sigev_un._tid = gettid();
 	if (timer_create(CLOCK_MONOTONIC, &sev, timer))
 		return -errno;
-	its.it_value.tv_sec = ms / 1000;
-	its.it_value.tv_nsec = (ms % 1000) * 1000000ull;
-	if (timer_settime(*timer, 0, &its, NULL))
+	its.it_value.tv_sec = at_ns / 1000000000ull;
+	its.it_value.tv_nsec = at_ns % 1000000000ull;
+	if (timer_settime(*timer, TIMER_ABSTIME, &its, NULL)) {
+		timer_delete(*timer);
 		return -errno;
+	}
 	return 0;
 }
 
 /*
+ * How long a signal may take to end RUN, from the timer's expiry to the
+ * handler (which runs as the RUN ioctl returns to userspace), and from
+ * the handler to the caller seeing -EINTR.  The path is: the host timer
+ * interrupt makes the guest exit (external interrupt intercept), the
+ * module sees the pending signal and returns; nothing in it waits.
+ *   AMD (QEMU TCG, wall time): 50 ms.  Measured 0.3-5 ms, once 19.5 ms
+ *   when other PCs' builds loaded the 2-core host: QEMU's time in the PC
+ *   is the host's wall time, so host load shows up here; 20 ms would
+ *   fail now and then on a shared machine without hvlab being slower.
+ *   Intel (Bochs, clock sync=none): 20 ms, the issue's figure.  Bochs
+ *   is ~15x slower in wall time, but time in the PC follows the
+ *   instructions it executes, so neither its slowness nor host load
+ *   stretches what the test measures: 20-50 us measured.
+ */
+#define SIGNAL_LATENCY_AMD_NS		(50ull * 1000000)
+#define SIGNAL_LATENCY_INTEL_NS		(20ull * 1000000)
+/*
+ * The loop is INC, CMP with memory, JE: even an emulator cannot run 10
+ * iterations per nanosecond of its own time (Bochs, whose clock follows
+ * its instruction count, did 1.2; QEMU 0.3-0.8).
+ */
+#define LOOP_MAX_PER_NS			10
+
+/*
  * A guest that never exits is still interruptible: RUN returns -EINTR
- * soon after a signal, with the guest's state intact, and RUN goes on.
+ * within milliseconds of a signal, with the guest's state intact, and
+ * RUN goes on.
  */
 TEST_F(mode, signal_interrupts_loop)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };	/* no SA_RESTART */
 	uint64_t loop = LABEL(loop_code, loop), end = LABEL(loop_code, loop_end);
-	uint64_t t0, dt, count1;
+	uint64_t limit = hvt_cpu_vendor() == HVLAB_VENDOR_INTEL ?
+			 SIGNAL_LATENCY_INTEL_NS : SIGNAL_LATENCY_AMD_NS;
+	uint64_t t0, expiry, t_ret, t_sig, count1;
 	struct hvlab_regs regs;
 	timer_t timer;
 	int ret, round;
@@ -514,25 +554,47 @@ TEST_F(mode, signal_interrupts_loop)
 	ENTER(loop_code);
 	count1 = 0;
 	for (round = 0; round < 2; round++) {
-		ASSERT_EQ(0, arm_timer(&timer, 100));
+		sig_ns = 0;
 		t0 = ns_now();
+		expiry = t0 + 100000000ull;	/* 100 ms: the guest is deep in its loop */
+		ASSERT_EQ(0, arm_timer(&timer, expiry));
 		ret = hvt_vcpu_run(self->vcpu);
-		dt = ns_now() - t0;
+		t_ret = ns_now();
+		t_sig = sig_ns;
 		timer_delete(timer);
 		ASSERT_EQ(-EINTR, ret) TH_LOG("round %d: RUN returned %d (%s)", round, ret,
 					      ret ? strerror(-ret) : hvlab_exit_name(self->vcpu->run->exit_reason));
-		EXPECT_LT(dt, 600000000ull) TH_LOG("RUN took %llu ms to see a signal sent after 100 ms",
-						   (unsigned long long)dt / 1000000);
-		EXPECT_LE(90000000ull, dt) TH_LOG("RUN returned before the signal");
+		ASSERT_NE(0u, t_sig) TH_LOG("round %d: -EINTR but the handler never ran", round);
+		EXPECT_LE(expiry, t_sig) TH_LOG("round %d: the handler ran before the timer expired", round);
+		EXPECT_LE(expiry, t_ret) TH_LOG("round %d: RUN returned before the signal", round);
+		EXPECT_LE(t_sig, t_ret);
+		EXPECT_LT(t_sig - expiry, limit)
+			TH_LOG("round %d: %llu us from the signal to its handler (limit %llu ms)", round,
+			       (unsigned long long)(t_sig - expiry) / 1000,
+			       (unsigned long long)limit / 1000000);
+		EXPECT_LT(t_ret - t_sig, limit)
+			TH_LOG("round %d: %llu us from the handler to RUN's -EINTR (limit %llu ms)", round,
+			       (unsigned long long)(t_ret - t_sig) / 1000,
+			       (unsigned long long)limit / 1000000);
 		ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
 		EXPECT_LE(loop, regs.rip) TH_LOG("round %d: RIP %#llx outside the loop [%#llx, %#llx)",
 						 round, (unsigned long long)regs.rip,
 						 (unsigned long long)loop, (unsigned long long)end);
 		EXPECT_LT(regs.rip, end);
-		EXPECT_LT(count1, (uint32_t)regs.rbx) TH_LOG("round %d: the loop counter did not move", round);
-		count1 = (uint32_t)regs.rbx;
-		TH_LOG("round %d: -EINTR after %llu ms, %llu iterations", round,
-		       (unsigned long long)dt / 1000000, (unsigned long long)count1);
+		EXPECT_EQ((uint64_t)LOOP_ESI, regs.rsi) TH_LOG("round %d: ESI mark lost", round);
+		EXPECT_EQ((uint64_t)LOOP_EDI, regs.rdi) TH_LOG("round %d: EDI mark lost", round);
+		/* EBX counts up from 0: more than before, and not absurdly fast. */
+		EXPECT_EQ(0u, regs.rbx >> 32) TH_LOG("round %d: RBX %#llx", round,
+						     (unsigned long long)regs.rbx);
+		EXPECT_LT(count1, regs.rbx) TH_LOG("round %d: the loop counter did not move", round);
+		EXPECT_GT((t_ret - t0) * LOOP_MAX_PER_NS, regs.rbx - count1)
+			TH_LOG("round %d: %llu iterations in %llu ns is not this loop", round,
+			       (unsigned long long)(regs.rbx - count1),
+			       (unsigned long long)(t_ret - t0));
+		count1 = regs.rbx;
+		TH_LOG("round %d: signal -> handler %llu us, handler -> -EINTR %llu us, %llu iterations",
+		       round, (unsigned long long)(t_sig - expiry) / 1000,
+		       (unsigned long long)(t_ret - t_sig) / 1000, (unsigned long long)count1);
 	}
 	/* Now let it leave the loop. */
 	*(uint8_t *)hvt_gpa2hva(self->vm, HVT_RAW_DATA_GPA, 1) = 1;
