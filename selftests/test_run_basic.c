@@ -1007,4 +1007,76 @@ TEST_F(run, two_threads_ebusy)
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }
 
+/* --- entry failure ----------------------------------------------------------- */
+
+/*
+ * Where each vendor reports a broken CS: VMCB offset of save.cs (APM
+ * Vol. 2 appendix B, Table B-2: the save area starts at 0x400, ES then CS
+ * at 0x410) or the VMCS encoding of the guest CS access rights (SDM
+ * Vol. 3D appendix B.3.3: 0x4816).
+ */
+#define VMCB_SAVE_CS		0x410
+#define VMCS_GUEST_CS_AR	0x4816
+
+/*
+ * A state SET_SREGS accepts (it checks each register, not the entry
+ * rules) but no entry may: 64-bit mode with CS.L=1 and CS.D=1 (APM Vol. 2
+ * 15.5.1 VMRUN consistency checks; SDM Vol. 3C 27.3.1.2).  RUN reports
+ * FAIL_ENTRY naming the rule and the field, on either vendor, and the
+ * vCPU is not harmed: repaired, the same vCPU runs the guest.
+ */
+TEST_F(run, entry_failure_then_repair)
+{
+	int vendor = hvt_cpu_vendor();
+	struct hvlab_exit_stats st0, st1;
+	struct hvlab_run *run;
+	struct hvlab_sregs sr;
+	char buf[512];
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
+	ENTER_C(guest_done, 0, 0);
+	ASSERT_EQ(0, hvlab_get_sregs(self->vcpu->fd, &sr));
+	ASSERT_EQ(1, sr.cs.l);
+	sr.cs.db = 1;
+	ASSERT_EQ(0, hvlab_set_sregs(self->vcpu->fd, &sr)) TH_LOG("SET_SREGS must accept it");
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, &st0));
+	memset(run->fail_entry.rule, 0x55, sizeof(run->fail_entry.rule));
+
+	ret = hvt_vcpu_run(self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
+	ASSERT_EQ(HVLAB_EXIT_FAIL_ENTRY, run->exit_reason)
+		TH_LOG("got %s", hvt_exit_str(self->vcpu, buf, sizeof(buf)));
+	ASSERT_NE(NULL, memchr(run->fail_entry.rule, 0, sizeof(run->fail_entry.rule)))
+		TH_LOG("rule not NUL-terminated");
+	TH_LOG("refused: field %#x, '%s'", run->fail_entry.field, run->fail_entry.rule);
+	EXPECT_LT(10u, strlen(run->fail_entry.rule)) TH_LOG("rule too short to say anything");
+	if (vendor == HVLAB_VENDOR_AMD) {
+		EXPECT_EQ(VMCB_SAVE_CS, run->fail_entry.field);
+		EXPECT_EQ(0, strncmp(run->fail_entry.rule, "APM 15.5.1", 10));
+	} else {
+		EXPECT_EQ(VMCS_GUEST_CS_AR, run->fail_entry.field);
+		EXPECT_EQ(0, strncmp(run->fail_entry.rule, "SDM 27.3.1.2", 12));
+	}
+	EXPECT_NE(NULL, strstr(run->fail_entry.rule, "CS.L")) TH_LOG("the rule names CS.L");
+	/* Nothing ran. */
+	EXPECT_EQ((uintptr_t)guest_done, get_rip(_metadata, self->vcpu));
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, &st1));
+	TH_LOG("ENTRY_FAILURE count went %llu -> %llu",
+	       (unsigned long long)st0.count[HVLAB_STAT_ENTRY_FAILURE],
+	       (unsigned long long)st1.count[HVLAB_STAT_ENTRY_FAILURE]);
+
+	/* Refused again while unchanged: nothing was half-entered. */
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_FAIL_ENTRY);
+
+	/* Repaired: the same vCPU runs the guest to its end. */
+	ASSERT_EQ(0, hvlab_get_sregs(self->vcpu->fd, &sr));
+	sr.cs.db = 0;
+	ASSERT_EQ(0, hvlab_set_sregs(self->vcpu->fd, &sr));
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+	ENTER_C(guest_sync_args, 3, 4);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 3);
+}
+
 TEST_HARNESS_MAIN
