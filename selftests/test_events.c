@@ -3,7 +3,16 @@
  * test_events - what userspace can ask of a running vCPU besides RUN:
  * injecting exceptions and interrupts (with the interrupt window), the
  * CPUID table, the policy for unknown MSRs, the exit counters, and string
- * port I/O (INS/OUTS with REP), all with 64-bit C guests.
+ * port I/O (INS/OUTS with REP), with 64-bit C guests; and, in every CPU
+ * mode (real mode, 32-bit protected mode with paging off and on, 64-bit
+ * mode), string port I/O and injection with the interrupt window, with
+ * the same assembler text assembled for 16, 32 and 64 bits.
+ *
+ * Event delivery: SDM Vol. 3A 6.12 (protected and 64-bit mode frames,
+ * 6.14.2 for the 64-bit one), 6.13 (error codes); real mode, where the
+ * CPU pushes FLAGS, CS and IP and never an error code: SDM Vol. 3B 20.1.4
+ * (APM Vol. 2 8.9.1 for real mode, 8.9.3 for long mode).  INS/OUTS: SDM
+ * Vol. 2B.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -493,6 +502,360 @@ TEST_F(ev, string_io)
 	for (i = 0; i < 10; i++)
 		EXPECT_EQ(expect[9 - i], ((uint8_t *)run + run->io.data_offset)[i]);
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* ---------------------------------------------------------------------------
+ * The same text in every mode
+ */
+
+/* RAM the string I/O reads and writes (the scratch page). */
+#define STR_OUT_GPA	0x7000
+#define STR_IN_GPA	0x7100
+_Static_assert(STR_OUT_GPA == HVT_RAW_DATA_GPA, "the string buffers live in the scratch page");
+
+/*
+ * OUTS and INS of each size, with REP and without, forwards, then
+ * REP OUTSB backwards (DF=1).  Reported: ESI or EDI after each group.
+ * In 16-bit code the address size is 16 bits: SI/DI, which suffices below
+ * 64 KiB.
+ */
+#define STRIO_BODY(p)					\
+	"cld\n"						\
+	"mov $" __hvt_str(STR_OUT_GPA) ", %esi\n"	\
+	"mov $" __hvt_str(PORT_STR) ", %dx\n"		\
+	"mov $5, %ecx\n"				\
+	"rep outsb\n"					\
+	"mov $3, %ecx\n"				\
+	"rep outsw\n"					\
+	"mov $2, %ecx\n"				\
+	"rep outsl\n"					\
+	"outsb\n"					\
+	"outsw\n"					\
+	"outsl\n"					\
+	"mov %esi, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $" __hvt_str(STR_IN_GPA) ", %edi\n"	\
+	"mov $" __hvt_str(PORT_INS) ", %dx\n"		\
+	"mov $4, %ecx\n"				\
+	"rep insb\n"					\
+	"mov $2, %ecx\n"				\
+	"rep insw\n"					\
+	"insl\n"					\
+	"insb\n"					\
+	"mov %edi, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"std\n"						\
+	"mov $" __hvt_str(STR_OUT_GPA) " + 3, %esi\n"	\
+	"mov $" __hvt_str(PORT_STR) ", %dx\n"		\
+	"mov $4, %ecx\n"				\
+	"rep outsb\n"					\
+	"cld\n"						\
+	"mov %esi, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(strio_code, STRIO_BODY);
+
+/*
+ * Injection and the interrupt window.  EBP counts interrupts (the handler
+ * at irq_handler).  The exception handlers report the stack pointer they
+ * start with (ECX) and their vector (EBX), so the host can read the frame
+ * the CPU pushed; the #GP handler then drops the error code, which exists
+ * in protected and 64-bit mode only.  IRET must be IRETQ in 64-bit mode.
+ */
+#define INJ_IRET(p)					\
+	".ifc " #p ",inj_code_64\n"			\
+	"iretq\n"					\
+	".else\n"					\
+	"iret\n"					\
+	".endif\n"
+#define INJ_DROP_ERRCODE(p)				\
+	".ifc " #p ",inj_code_64\n"			\
+	"add $8, %rsp\n"				\
+	".endif\n"					\
+	".ifc " #p ",inj_code_32\n"			\
+	"add $4, %esp\n"				\
+	".endif\n"
+#define INJ_SPIN					\
+	"mov $20000, %ecx\n"				\
+	"1: dec %ecx\n"					\
+	"jnz 1b\n"
+#define INJ_BODY(p)					\
+	"xor %ebp, %ebp\n"				\
+	"mov $0xa1, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* host: #UD */	\
+	HVT_ASM_LABEL(p, after_ud)			\
+	"mov $0xa2, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* host: #GP */	\
+	HVT_ASM_LABEL(p, after_gp)			\
+	"cli\n"						\
+	"mov $0xa3, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* host: IRQ */	\
+	INJ_SPIN					\
+	"mov %ebp, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* IF=0: 0 */	\
+	"sti\n"						\
+	"nop\n"						\
+	"cli\n"						\
+	"mov %ebp, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* 1 */		\
+	INJ_SPIN					\
+	"sti\n"						\
+	"nop\n"						\
+	"nop\n"						\
+	"cli\n"						\
+	"mov %ebp, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* 2 */		\
+	"sti\n"						\
+	"hlt\n"						\
+	"cli\n"						\
+	"mov %ebp, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)	/* 3 */		\
+	HVT_ASM_UCALL(UCALL_DONE)			\
+	HVT_ASM_LABEL(p, ud_handler)			\
+	"mov %esp, %ecx\n"				\
+	"mov $6, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	INJ_IRET(p)					\
+	HVT_ASM_LABEL(p, gp_handler)			\
+	"mov %esp, %ecx\n"				\
+	"mov $13, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	INJ_DROP_ERRCODE(p)				\
+	INJ_IRET(p)					\
+	HVT_ASM_LABEL(p, irq_handler)			\
+	"inc %ebp\n"					\
+	INJ_IRET(p)
+HVT_ASM_MODES(inj_code, INJ_BODY);
+HVT_ASM_MODES_LABEL(inj_code, after_ud);
+HVT_ASM_MODES_LABEL(inj_code, after_gp);
+HVT_ASM_MODES_LABEL(inj_code, ud_handler);
+HVT_ASM_MODES_LABEL(inj_code, gp_handler);
+HVT_ASM_MODES_LABEL(inj_code, irq_handler);
+
+FIXTURE(evmode) {
+	struct hvt_vm *vm;
+	struct hvt_vcpu *vcpu;
+};
+
+FIXTURE_VARIANT(evmode) {
+	enum hvt_mode mode;
+};
+
+FIXTURE_VARIANT_ADD(evmode, real) { .mode = HVT_MODE_REAL };
+FIXTURE_VARIANT_ADD(evmode, prot32) { .mode = HVT_MODE_PROT32 };
+FIXTURE_VARIANT_ADD(evmode, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING };
+FIXTURE_VARIANT_ADD(evmode, long64) { .mode = HVT_MODE_LONG64 };
+
+FIXTURE_SETUP(evmode)
+{
+	int ret;
+
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
+	HVT_REQUIRE_RUN();
+	ret = hvt_vm_create(0, 0, &self->vm);
+	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
+	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
+	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	TH_LOG("%s", hvt_mode_name(variant->mode));
+}
+
+FIXTURE_TEARDOWN(evmode)
+{
+	hvt_vm_free(self->vm);
+}
+
+#define ENTER(code) do {							\
+	int __r = hvt_vcpu_enter_raw(self->vcpu, variant->mode,			\
+				     hvt_code_for(code, variant->mode));	\
+	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
+} while (0)
+
+#define LABEL(code, l)	hvt_raw_gpa(hvt_code_for(code, variant->mode),		\
+				    hvt_label_for(code, l, variant->mode))
+
+/* RUN; the exit must be port I/O with these properties. */
+static void expect_str_io(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
+			  uint8_t dir, uint16_t port, uint8_t size, uint32_t count)
+{
+	struct hvlab_run *run = vcpu->run;
+
+	HVT_RUN_EXPECT_EXIT(vcpu, HVLAB_EXIT_IO);
+	EXPECT_EQ(dir, run->io.direction);
+	EXPECT_EQ(port, run->io.port);
+	EXPECT_EQ(size, run->io.size);
+	ASSERT_EQ(count, run->io.count) TH_LOG("%s of %u x %u bytes", dir == HVLAB_IO_IN ? "INS" : "OUTS",
+					       count, size);
+	EXPECT_EQ(HVLAB_RUN_IO_DATA_OFFSET, run->io.data_offset);
+}
+
+TEST_F(evmode, string_io)
+{
+	/* OUTS: (size, count) in order, over consecutive bytes of RAM. */
+	static const struct { uint8_t size; uint32_t count; } outs[] = {
+		{ 1, 5 }, { 2, 3 }, { 4, 2 }, { 1, 1 }, { 2, 1 }, { 4, 1 },
+	};
+	static const struct { uint8_t size; uint32_t count; } ins[] = {
+		{ 1, 4 }, { 2, 2 }, { 4, 1 }, { 1, 1 },
+	};
+	struct hvlab_run *run;
+	uint8_t *out, *in, *data;
+	unsigned int i, at = 0, n;
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
+	out = hvt_gpa2hva(self->vm, STR_OUT_GPA, 0x200);
+	ASSERT_NE(NULL, out);
+	in = out + (STR_IN_GPA - STR_OUT_GPA);
+	for (i = 0; i < 0x100; i++)
+		out[i] = (uint8_t)(i * 7 + 1);
+	memset(in, 0xcc, 0x100);
+	ENTER(strio_code);
+
+	for (i = 0; i < ARRAY_SIZE(outs); i++) {
+		expect_str_io(_metadata, self->vcpu, HVLAB_IO_OUT, PORT_STR, outs[i].size, outs[i].count);
+		n = outs[i].size * outs[i].count;
+		data = (uint8_t *)run + run->io.data_offset;
+		EXPECT_EQ(0, memcmp(data, out + at, n)) TH_LOG("OUTS #%u: the bytes at %#x", i,
+							       STR_OUT_GPA + at);
+		at += n;
+	}
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(STR_OUT_GPA + at, (uint32_t)uc.args[0]) TH_LOG("ESI after the OUTS");
+
+	at = 0;
+	for (i = 0; i < ARRAY_SIZE(ins); i++) {
+		unsigned int b;
+
+		expect_str_io(_metadata, self->vcpu, HVLAB_IO_IN, PORT_INS, ins[i].size, ins[i].count);
+		n = ins[i].size * ins[i].count;
+		data = (uint8_t *)run + run->io.data_offset;
+		for (b = 0; b < n; b++)
+			data[b] = 0xa0 ^ (at + b);
+		at += n;
+	}
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(STR_IN_GPA + at, (uint32_t)uc.args[0]) TH_LOG("EDI after the INS");
+	for (i = 0; i < at; i++) {
+		EXPECT_EQ((uint8_t)(0xa0 ^ i), in[i]) TH_LOG("INS byte %u", i);
+	}
+	EXPECT_EQ(0xcc, in[at]) TH_LOG("INS wrote a byte too many");
+
+	/* DF=1: from STR_OUT_GPA + 3 down to STR_OUT_GPA. */
+	expect_str_io(_metadata, self->vcpu, HVLAB_IO_OUT, PORT_STR, 1, 4);
+	data = (uint8_t *)run + run->io.data_offset;
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(out[3 - i], data[i]) TH_LOG("backwards OUTSB byte %u", i);
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(STR_OUT_GPA - 1u, (uint32_t)uc.args[0] & (variant->mode == HVT_MODE_REAL ? 0xffff : ~0u))
+		TH_LOG("ESI after the backwards OUTSB");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* The guest's stack pointer now (SP, ESP or RSP). */
+static uint64_t guest_sp(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu)
+{
+	struct hvlab_regs regs;
+
+	EXPECT_EQ(0, hvlab_get_regs(vcpu->fd, &regs));
+	return regs.rsp;
+}
+
+/*
+ * The frame the CPU pushed for an exception raised with the guest at
+ * @sp0, returning to @rip, that the handler found at @sp: read from guest
+ * memory and compared field by field.  @err: the error code, < 0 for none.
+ */
+static void check_frame(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
+			enum hvt_mode mode, uint64_t sp0, uint64_t sp, uint64_t rip, int64_t err)
+{
+	unsigned int w = mode == HVT_MODE_REAL ? 2 : mode == HVT_MODE_LONG64 ? 8 : 4;
+	unsigned int nr = (mode == HVT_MODE_LONG64 ? 5 : 3) + (err >= 0 && mode != HVT_MODE_REAL);
+	uint64_t top = mode == HVT_MODE_LONG64 ? (sp0 & ~15ull) : sp0;
+	uint64_t f[6] = { 0 };
+	unsigned int i = 0, k;
+	uint8_t *p;
+
+	EXPECT_EQ(top - nr * w, sp) TH_LOG("%s: the handler's SP %#llx, interrupted at %#llx: %u pushes of %u bytes expected",
+					   hvt_mode_name(mode), (unsigned long long)sp,
+					   (unsigned long long)sp0, nr, w);
+	p = hvt_gpa2hva(vcpu->vm, sp, nr * w);
+	ASSERT_NE(NULL, p);
+	for (k = 0; k < nr; k++)
+		memcpy(&f[k], p + k * w, w);
+	if (err >= 0 && mode != HVT_MODE_REAL) {
+		EXPECT_EQ((uint64_t)err, f[i]) TH_LOG("error code");
+		i++;
+	}
+	EXPECT_EQ(rip, f[i]) TH_LOG("return IP in the frame");
+	EXPECT_EQ(mode == HVT_MODE_REAL ? 0u : mode == HVT_MODE_LONG64 ? 0x08u : 0x18u, f[i + 1])
+		TH_LOG("CS in the frame");
+	EXPECT_EQ(2u, f[i + 2] & 0x2) TH_LOG("FLAGS in the frame: bit 1 is always set");
+	if (mode == HVT_MODE_LONG64) {
+		EXPECT_EQ(sp0, f[i + 3]) TH_LOG("RSP in the frame");
+		EXPECT_EQ(0x10u, f[i + 4]) TH_LOG("SS in the frame");
+	}
+}
+
+/*
+ * Exceptions and an external interrupt injected from userspace, and the
+ * interrupt window: held while IF=0, delivered in the STI window, an
+ * interrupt-window exit, and a wake from HLT.
+ */
+TEST_F(evmode, inject_and_window)
+{
+	struct hvlab_run *run;
+	uint64_t sp0;
+	struct ucall uc;
+
+	HVT_SKIPPED_IN_SETUP();
+	run = self->vcpu->run;
+	ENTER(inj_code);
+	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, UD_VECTOR, LABEL(inj_code, ud_handler)));
+	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, GP_VECTOR, LABEL(inj_code, gp_handler)));
+	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, IRQ_VECTOR, LABEL(inj_code, irq_handler)));
+
+	/* #UD: no error code in any mode. */
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xa1);
+	sp0 = guest_sp(_metadata, self->vcpu);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, UD_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(UD_VECTOR, uc.args[0]) TH_LOG("the #UD handler ran");
+	check_frame(_metadata, self->vcpu, variant->mode, sp0, (uint32_t)uc.args[1],
+		    LABEL(inj_code, after_ud), -1);
+
+	/* #GP(0x1234): the error code is pushed except in real mode. */
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xa2);
+	sp0 = guest_sp(_metadata, self->vcpu);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_EXCEPTION, GP_VECTOR, 1, 0x1234));
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(GP_VECTOR, uc.args[0]) TH_LOG("the #GP handler ran");
+	check_frame(_metadata, self->vcpu, variant->mode, sp0, (uint32_t)uc.args[1],
+		    LABEL(inj_code, after_gp), 0x1234);
+
+	/* An interrupt while IF=0 waits for STI. */
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xa3);
+	EXPECT_EQ(0, run->if_flag);
+	EXPECT_EQ(0, run->ready_for_interrupt);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, IRQ_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);
+
+	/* The interrupt-window exit. */
+	run->request_interrupt_window = 1;
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IRQ_WINDOW);
+	EXPECT_EQ(1, run->if_flag);
+	EXPECT_EQ(1, run->ready_for_interrupt);
+	run->request_interrupt_window = 0;
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, IRQ_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 2);
+
+	/* HLT exits; the interrupt injected then wakes it. */
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
+	EXPECT_EQ(1, run->if_flag);
+	ASSERT_EQ(0, inject(self->vcpu, HVLAB_EVENT_INTERRUPT, IRQ_VECTOR, 0, 0));
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 3);
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }
 

@@ -183,6 +183,49 @@ HVT_ASM_MODES(stos_code, STOS_BODY);
 	HVT_ASM_UCALL(UCALL_DONE)
 HVT_ASM_MODES(movs_code, MOVS_BODY);
 
+/*
+ * STOS without REP, one of each size, then REP STOSW: ES:EDI is MMIO.
+ * Reported: EDI (and ECX) after each group.
+ */
+#define STOS1_BODY(p)					\
+	"cld\n"						\
+	"mov $0x44332211, %eax\n"			\
+	"stosb\n"					\
+	"stosw\n"					\
+	"stosl\n"					\
+	"mov %edi, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $0x5a6b7c8d, %eax\n"			\
+	"mov $3, %ecx\n"				\
+	"rep stosw\n"					\
+	"mov %edi, %ebx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(stos1_code, STOS1_BODY);
+
+/*
+ * MOVS without REP, one of each size, then REP MOVSW and REP MOVSD:
+ * DS:ESI -> ES:EDI, the host says which side is MMIO.  19 bytes in all.
+ */
+#define MOVS1_BODY(p)					\
+	"cld\n"						\
+	"movsb\n"					\
+	"movsw\n"					\
+	"movsl\n"					\
+	"mov %esi, %ebx\n"				\
+	"mov %edi, %edx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	"mov $2, %ecx\n"				\
+	"rep movsw\n"					\
+	"mov $2, %ecx\n"				\
+	"rep movsl\n"					\
+	"mov %esi, %ebx\n"				\
+	"mov %edi, %edx\n"				\
+	HVT_ASM_UCALL(UCALL_SYNC)			\
+	HVT_ASM_UCALL(UCALL_DONE)
+HVT_ASM_MODES(movs1_code, MOVS1_BODY);
+#define MOVS1_BYTES	19
+
 /* A read-only slot: reads see its memory, writes exit, memory stays. */
 #define ROM_BODY(p)					\
 	"mov (%edi), %ebx\n"				\
@@ -388,6 +431,103 @@ TEST_F(mode, rep_movsb_to_mmio)
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }
 
+/* STOSB, STOSW, STOSD one at a time, then REP STOSW. */
+TEST_F(mode, stos_sizes)
+{
+	static const struct mmio_op ops1[] = {
+		WR(0, 1, 0x11), WR(1, 2, 0x2211), WR(3, 4, 0x44332211),
+	};
+	static const struct mmio_op ops2[] = {
+		WR(7, 2, 0x7c8d), WR(9, 2, 0x7c8d), WR(11, 2, 0x7c8d),
+	};
+	struct ucall uc;
+	uint64_t off;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER(stos1_code);
+	off = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
+	set_regs(_metadata, self->vcpu, 0, off);
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops1, ARRAY_SIZE(ops1), UCALL_SYNC, &uc);
+	EXPECT_EQ(off + 7, (uint32_t)uc.args[0]) TH_LOG("EDI after STOSB, STOSW, STOSD");
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops2, ARRAY_SIZE(ops2), UCALL_SYNC, &uc);
+	EXPECT_EQ(off + 13, (uint32_t)uc.args[0]) TH_LOG("EDI after REP STOSW");
+	EXPECT_EQ(0u, (uint32_t)uc.args[1]) TH_LOG("ECX after REP STOSW");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+}
+
+/* The accesses of MOVS1_BODY, at the MMIO side. */
+#define MOVS1_OPS(OP)							\
+	OP(0, 1), OP(1, 2), OP(3, 4),		/* MOVSB, MOVSW, MOVSD */	\
+	OP(7, 2), OP(9, 2),			/* REP MOVSW, ECX = 2 */	\
+	OP(11, 4), OP(15, 4)			/* REP MOVSD, ECX = 2 */
+
+TEST_F(mode, movs_sizes_from_mmio)
+{
+#define MOVS1_RD(o, l)	RD(o, l)
+	static const struct mmio_op ops[] = { MOVS1_OPS(MOVS1_RD) };
+	static const unsigned int split = 3;	/* accesses before the first ucall */
+	uint64_t src, dst;
+	struct ucall uc;
+	unsigned int i;
+	uint8_t *ram;
+
+	HVT_SKIPPED_IN_SETUP();
+	ram = hvt_gpa2hva(self->vm, RAW_DATA, 32);
+	memset(ram, 0xcc, 32);
+	ENTER(movs1_code);
+	src = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
+	dst = aim(_metadata, self->vcpu, variant->mode, true, RAW_DATA);
+	set_regs(_metadata, self->vcpu, src, dst);
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, split, UCALL_SYNC, &uc);
+	EXPECT_EQ(src + 7, (uint32_t)uc.args[0]) TH_LOG("ESI after MOVSB, MOVSW, MOVSD");
+	EXPECT_EQ(dst + 7, (uint32_t)uc.args[2]) TH_LOG("EDI after MOVSB, MOVSW, MOVSD");
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops + split, ARRAY_SIZE(ops) - split,
+		 UCALL_SYNC, &uc);
+	EXPECT_EQ(src + MOVS1_BYTES, (uint32_t)uc.args[0]) TH_LOG("ESI after REP MOVSW, MOVSD");
+	EXPECT_EQ(dst + MOVS1_BYTES, (uint32_t)uc.args[2]) TH_LOG("EDI after REP MOVSW, MOVSD");
+	EXPECT_EQ(0u, (uint32_t)uc.args[1]) TH_LOG("ECX after REP MOVSD");
+	for (i = 0; i < MOVS1_BYTES; i++) {
+		EXPECT_EQ(mmio_byte(MMIO_GPA + i), ram[i]) TH_LOG("RAM byte %u", i);
+	}
+	EXPECT_EQ(0xcc, ram[MOVS1_BYTES]) TH_LOG("one byte too many");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+#undef MOVS1_RD
+}
+
+TEST_F(mode, movs_sizes_to_mmio)
+{
+	/* RAM byte i is 0x31 + i: each write carries those bytes, little-endian. */
+#define B(i)		(0x31ull + (i))
+#define MOVS1_WR(o, l)	WR(o, l, (l) == 1 ? B(o) : (l) == 2 ? B(o) | B(o + 1) << 8 :	\
+			   B(o) | B(o + 1) << 8 | B(o + 2) << 16 | B(o + 3) << 24)
+	static const struct mmio_op ops[] = { MOVS1_OPS(MOVS1_WR) };
+	static const unsigned int split = 3;
+	uint64_t src, dst;
+	struct ucall uc;
+	unsigned int i;
+	uint8_t *ram;
+
+	HVT_SKIPPED_IN_SETUP();
+	ram = hvt_gpa2hva(self->vm, RAW_DATA, 32);
+	for (i = 0; i < 32; i++)
+		ram[i] = B(i);
+	ENTER(movs1_code);
+	src = aim(_metadata, self->vcpu, variant->mode, false, RAW_DATA);
+	dst = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
+	set_regs(_metadata, self->vcpu, src, dst);
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, split, UCALL_SYNC, &uc);
+	EXPECT_EQ(src + 7, (uint32_t)uc.args[0]) TH_LOG("ESI after MOVSB, MOVSW, MOVSD");
+	EXPECT_EQ(dst + 7, (uint32_t)uc.args[2]) TH_LOG("EDI after MOVSB, MOVSW, MOVSD");
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops + split, ARRAY_SIZE(ops) - split,
+		 UCALL_SYNC, &uc);
+	EXPECT_EQ(src + MOVS1_BYTES, (uint32_t)uc.args[0]) TH_LOG("ESI after REP MOVSW, MOVSD");
+	EXPECT_EQ(dst + MOVS1_BYTES, (uint32_t)uc.args[2]) TH_LOG("EDI after REP MOVSW, MOVSD");
+	EXPECT_EQ(0u, (uint32_t)uc.args[1]) TH_LOG("ECX after REP MOVSD");
+	HVT_RUN_EXPECT_DONE(self->vcpu);
+#undef MOVS1_WR
+#undef B
+}
+
 TEST_F(mode, readonly_slot)
 {
 	static const struct mmio_op ops[] = { WR(0, 4, 0x12345678), WR(5, 1, 0x99) };
@@ -580,6 +720,72 @@ TEST_F(mmio64, rep_movsq_to_mmio)
 		ram[i] = i + 1;
 	ENTER_C(guest_movsq, HIGH_MMIO_GPA, RAW_DATA);
 	run_mmio(_metadata, self->vcpu, HIGH_MMIO_GPA, ops, ARRAY_SIZE(ops), UCALL_DONE, &uc);
+}
+
+/*
+ * The 8-byte string forms: STOSQ, REP STOSQ, MOVSQ both ways and REP
+ * MOVSQ from MMIO.  RAM is the scratch page at RAW_DATA.  Device bytes at
+ * offset o of MMIO_GPA read as 0x80 + o (mmio_byte(), o < 128).
+ */
+GUEST_CODE static void guest_strings64(uint64_t base, uint64_t ram)
+{
+	volatile uint64_t *r = (volatile uint64_t *)ram;
+	uint64_t rdi = base, rsi, rcx;
+
+	asm volatile("cld\n\tstosq" : "+D"(rdi) : "a"(0x1122334455667788ull) : "memory");
+	GUEST_ASSERT_EQ(rdi, base + 8);
+	rcx = 2;
+	asm volatile("rep stosq" : "+D"(rdi), "+c"(rcx) : "a"(0xa5a4a3a2a1a0a9a8ull) : "memory");
+	GUEST_ASSERT_EQ(rcx, 0);
+	GUEST_ASSERT_EQ(rdi, base + 24);
+	/* MOVSQ RAM -> MMIO. */
+	rsi = ram;
+	asm volatile("movsq" : "+S"(rsi), "+D"(rdi) : : "memory");
+	GUEST_ASSERT_EQ(rsi, ram + 8);
+	GUEST_ASSERT_EQ(rdi, base + 32);
+	/* MOVSQ MMIO -> RAM. */
+	rsi = base + 32;
+	rdi = ram + 8;
+	asm volatile("movsq" : "+S"(rsi), "+D"(rdi) : : "memory");
+	GUEST_ASSERT_EQ(rsi, base + 40);
+	GUEST_ASSERT_EQ(rdi, ram + 16);
+	GUEST_ASSERT_EQ(r[1], 0xa7a6a5a4a3a2a1a0ull);
+	/* REP MOVSQ MMIO -> RAM. */
+	rcx = 2;
+	asm volatile("rep movsq" : "+S"(rsi), "+D"(rdi), "+c"(rcx) : : "memory");
+	GUEST_ASSERT_EQ(rcx, 0);
+	GUEST_ASSERT_EQ(rsi, base + 56);
+	GUEST_ASSERT_EQ(rdi, ram + 32);
+	GUEST_ASSERT_EQ(r[2], 0xafaeadacabaaa9a8ull);
+	GUEST_ASSERT_EQ(r[3], 0xb7b6b5b4b3b2b1b0ull);
+	GUEST_ASSERT_EQ(r[4], 0xccccccccccccccccull);
+	GUEST_DONE();
+}
+
+TEST_F(mmio64, string_forms_8_bytes)
+{
+	static const struct mmio_op ops[] = {
+		WR(0, 8, 0x1122334455667788ull),			/* STOSQ */
+		WR(8, 8, 0xa5a4a3a2a1a0a9a8ull), WR(16, 8, 0xa5a4a3a2a1a0a9a8ull), /* REP STOSQ */
+		WR(24, 8, 0x0807060504030201ull),			/* MOVSQ to MMIO */
+		RD(32, 8),						/* MOVSQ from MMIO */
+		RD(40, 8), RD(48, 8),					/* REP MOVSQ from MMIO */
+	};
+	uint64_t *ram;
+	struct ucall uc;
+	unsigned int i;
+
+	HVT_SKIPPED_IN_SETUP();
+	ram = hvt_gpa2hva(self->vm, RAW_DATA, 48);
+	memset(ram, 0xcc, 48);
+	for (i = 0; i < 8; i++)
+		((uint8_t *)ram)[i] = i + 1;
+	ENTER_C(guest_strings64, MMIO_GPA, RAW_DATA);
+	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, ARRAY_SIZE(ops), UCALL_DONE, &uc);
+	EXPECT_EQ(mmio_value(MMIO_GPA + 32, 8), ram[1]);
+	EXPECT_EQ(mmio_value(MMIO_GPA + 40, 8), ram[2]);
+	EXPECT_EQ(mmio_value(MMIO_GPA + 48, 8), ram[3]);
+	EXPECT_EQ(0xccccccccccccccccull, ram[4]) TH_LOG("one qword too many");
 }
 
 TEST_HARNESS_MAIN

@@ -12,7 +12,9 @@
  * Two variants: "pinned" spreads the vCPU threads round-robin over the
  * online CPUs and keeps them there, so every CPU runs guests at the same
  * time but no vCPU changes CPU; "migrating" leaves placement to the
- * scheduler.
+ * scheduler, nudging each thread to another CPU now and then (see
+ * NUDGE_EVERY), and checks that vCPU threads did change CPU between RUNs
+ * (sched_getcpu() after every RUN).
  *
  * This test found an emulator bug, not an hvlab one: QEMU 7.2's
  * multi-threaded TCG now and then raises a nested-page-fault #VMEXIT while
@@ -58,11 +60,28 @@ struct worker {
 	struct hvt_vcpu *vcpu;
 	uint64_t tag;
 	int cpu;		/* pin to this CPU, -1: do not pin */
+	int nr_cpus;		/* online CPUs (the migrating variant nudges) */
 	pthread_barrier_t *start;
 	atomic_int *in_run, *max_in_run;
 	uint64_t counted;
+	uint64_t cpus_seen;	/* bit n: sched_getcpu() returned n after a RUN */
+	unsigned int cpu_moves;	/* RUNs that returned on another CPU than the last */
 	char err[768];		/* empty: success */
 };
+
+/* After each RUN: on which CPU the vCPU thread is now. */
+static void note_cpu(struct worker *w, int *last)
+{
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return;
+	if (cpu < 64)
+		w->cpus_seen |= 1ull << cpu;
+	if (*last >= 0 && cpu != *last)
+		w->cpu_moves++;
+	*last = cpu;
+}
 
 static int run_one(struct worker *w, struct ucall *uc)
 {
@@ -77,14 +96,36 @@ static int run_one(struct worker *w, struct ucall *uc)
 	return ret;
 }
 
+/*
+ * The migrating variant: every NUDGE_EVERY counts the thread moves itself
+ * to another CPU for one RUN and then lets the scheduler place it again.
+ * Left alone, 16 busy threads on 2 CPUs are balanced and rarely move (2
+ * moves in a whole run were seen), so without this a vCPU following its
+ * thread to another CPU would be a matter of luck.
+ */
+#define NUDGE_EVERY	250
+
+static void nudge(struct worker *w)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET((cpu + 1) % w->nr_cpus, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+}
+
 /* No ASSERT here (not the test's thread): the first problem goes to err. */
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
 	char buf[640];
 	struct ucall uc;
+	int ret, last = -1;
+	cpu_set_t all;
 	uint64_t i;
-	int ret;
 
 	if (w->cpu >= 0) {
 		ret = hvt_pin_to_cpu(w->cpu);
@@ -94,9 +135,17 @@ static void *worker_thread(void *arg)
 			return NULL;
 		}
 	}
+	sched_getaffinity(0, sizeof(all), &all);
 	pthread_barrier_wait(w->start);
 	for (i = 0; i < COUNT; i++) {
+		bool nudged = w->cpu < 0 && w->nr_cpus > 1 && i % NUDGE_EVERY == NUDGE_EVERY / 2;
+
+		if (nudged)
+			nudge(w);
 		ret = run_one(w, &uc);
+		note_cpu(w, &last);
+		if (nudged)
+			sched_setaffinity(0, sizeof(all), &all);
 		if (ret != UCALL_SYNC) {
 			snprintf(w->err, sizeof(w->err), "count %llu: %s",
 				 (unsigned long long)i,
@@ -171,6 +220,7 @@ TEST_F_TIMEOUT(multi, vms_8_vcpus_2_count, 60)
 			ASSERT_EQ(0, ret);
 			wk->tag = 0x7a600000ull + v;
 			wk->cpu = variant->pin ? (int)((v * NR_VCPUS + c) % cpus) : -1;
+			wk->nr_cpus = cpus;
 			wk->start = &start;
 			wk->in_run = &in_run;
 			wk->max_in_run = &max_in_run;
@@ -202,6 +252,36 @@ TEST_F_TIMEOUT(multi, vms_8_vcpus_2_count, 60)
 	EXPECT_EQ(0u, vm_sum) TH_LOG("the host's own copy changed");
 	if (cpus > 1) {
 		EXPECT_LT(1, atomic_load(&max_in_run)) TH_LOG("the vCPUs never ran at the same time");
+	}
+	/*
+	 * Which CPUs each vCPU thread came back from RUN on.  Pinned, one
+	 * each; migrating, the point of the variant is that vCPUs did change
+	 * CPU between RUNs (their state then follows them: VMCS clear/load,
+	 * new ASID), so with 2 CPUs or more at least one must have.
+	 */
+	{
+		unsigned int movers = 0, moves = 0;
+		char line[NR_VMS * NR_VCPUS * 24] = "", *p = line;
+
+		for (i = 0; i < NR_VMS * NR_VCPUS; i++) {
+			int n = __builtin_popcountll(w[i].cpus_seen);
+
+			movers += n > 1;
+			moves += w[i].cpu_moves;
+			p += snprintf(p, line + sizeof(line) - p, " %u.%u:%d/%u", i / NR_VCPUS,
+				      i % NR_VCPUS, n, w[i].cpu_moves);
+			if (variant->pin) {
+				EXPECT_EQ(1ull << w[i].cpu, w[i].cpus_seen)
+					TH_LOG("VM %u vCPU %u left its CPU %d", i / NR_VCPUS, i % NR_VCPUS,
+					       w[i].cpu);
+			}
+		}
+		TH_LOG("CPUs per vCPU thread (VM.vCPU:CPUs/moves):%s", line);
+		TH_LOG("%u of %u vCPU threads ran on more than one CPU, %u moves in all",
+		       movers, NR_VMS * NR_VCPUS, moves);
+		if (!variant->pin && cpus > 1) {
+			EXPECT_LE(1u, movers) TH_LOG("no vCPU thread ever changed CPU");
+		}
 	}
 	pthread_barrier_destroy(&start);
 }

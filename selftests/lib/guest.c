@@ -145,6 +145,21 @@ static int hvt_end_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* --- descriptor tables and page tables ------------------------------------------ */
 
+/* An interrupt gate (type 0xe, P, DPL 0): 16 bytes in 64-bit mode, 8 in 32-bit. */
+static void idt_gate(uint8_t *idt, bool long_mode, unsigned int vector, uint64_t off)
+{
+	if (long_mode) {
+		uint64_t *g = (uint64_t *)(idt + 16 * vector);
+
+		g[0] = (off & 0xffff) | (uint64_t)SEL_CODE64 << 16 | 0x8eull << 40 |
+		       ((off >> 16) & 0xffff) << 48;
+		g[1] = off >> 32;
+	} else {
+		*(uint64_t *)(idt + 8 * vector) = (off & 0xffff) | (uint64_t)SEL_CODE32 << 16 |
+						  0x8eull << 40 | ((off >> 16) & 0xffff) << 48;
+	}
+}
+
 static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
 {
 	return (limit & 0xffffull) | (uint64_t)(base & 0xffffff) << 16 |
@@ -177,24 +192,14 @@ static void hvt_build_tables(struct hvt_vm *vm)
 	vm->idt64 = hvt_alloc_pages(vm, 1);
 	idt = vm->mem + vm->idt64;
 	stubs = (uintptr_t)guest_stubs64;
-	for (i = 0; i < 256; i++) {
-		uint64_t off = stubs + 16 * i;
-		uint64_t *g = (uint64_t *)(idt + 16 * i);
-
-		g[0] = (off & 0xffff) | (uint64_t)SEL_CODE64 << 16 | 0x8eull << 40 |
-		       ((off >> 16) & 0xffff) << 48;
-		g[1] = off >> 32;
-	}
+	for (i = 0; i < 256; i++)
+		idt_gate(idt, true, i, stubs + 16 * i);
 	/* 32-bit IDT: 32-bit interrupt gates to guest_stubs32. */
 	vm->idt32 = hvt_alloc_pages(vm, 1);
 	idt = vm->mem + vm->idt32;
 	stubs = (uintptr_t)guest_stubs32;
-	for (i = 0; i < 256; i++) {
-		uint64_t off = stubs + 16 * i;
-
-		*(uint64_t *)(idt + 8 * i) = (off & 0xffff) | (uint64_t)SEL_CODE32 << 16 |
-					     0x8eull << 40 | ((off >> 16) & 0xffff) << 48;
-	}
+	for (i = 0; i < 256; i++)
+		idt_gate(idt, false, i, stubs + 16 * i);
 	/* Real mode: the 16-bit stubs below 1 MiB, the IVT at 0 pointing there. */
 	memcpy(vm->mem + STUBS16_GPA, guest_stubs16, guest_stubs16_end - guest_stubs16);
 	ivt = (uint16_t *)(vm->mem + IVT_GPA);
@@ -364,6 +369,33 @@ int hvt_vm_install_handler(struct hvt_vm *vm, unsigned int vector, guest_handler
 		return -EFAULT;
 	*slot = handler;
 	return 0;
+}
+
+int hvt_vm_set_gate(struct hvt_vm *vm, enum hvt_mode mode, unsigned int vector, uint64_t gpa)
+{
+	uint16_t *ivt = (uint16_t *)(vm->mem + IVT_GPA);
+
+	if (vector > 255)
+		return -EINVAL;
+	switch (mode) {
+	case HVT_MODE_REAL:
+		if (gpa > 0xffff)
+			return -ERANGE;
+		ivt[2 * vector] = gpa;		/* offset */
+		ivt[2 * vector + 1] = 0;	/* segment */
+		return 0;
+	case HVT_MODE_PROT32:
+	case HVT_MODE_PROT32_PAGING:
+		if (gpa >> 32)
+			return -ERANGE;
+		idt_gate(vm->mem + vm->idt32, false, vector, gpa);
+		return 0;
+	case HVT_MODE_LONG64:
+		idt_gate(vm->mem + vm->idt64, true, vector, gpa);
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }
 
 /* --- CPU modes ------------------------------------------------------------------ */

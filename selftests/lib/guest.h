@@ -369,6 +369,15 @@ void *hvt_gpa2hva(struct hvt_vm *vm, uint64_t gpa, uint64_t len);
 /* 64-bit mode: vector @vector calls @handler (NULL: default behaviour). */
 int hvt_vm_install_handler(struct hvt_vm *vm, unsigned int vector, guest_handler_t handler);
 
+/*
+ * Route vector @vector, in the IDT the library gives @mode (the IVT in
+ * real mode), to guest address @gpa instead of the library's stub: a
+ * 64-bit or 32-bit interrupt gate (IF cleared on entry) with the mode's
+ * code selector, or IVT entry 0:@gpa (@gpa below 64 KiB).  For raw-code
+ * handlers, e.g. at hvt_raw_gpa() of a label.
+ */
+int hvt_vm_set_gate(struct hvt_vm *vm, enum hvt_mode mode, unsigned int vector, uint64_t gpa);
+
 /* Put the vCPU in @mode: segments, control registers, EFER, GDT/IDT. */
 int hvt_vcpu_set_mode(struct hvt_vcpu *vcpu, enum hvt_mode mode);
 /*
