@@ -89,6 +89,7 @@ TEST_F(sys, cap_features)
 {
 	EXPECT_EQ(1, hvt_cap(self->fd, HVLAB_CAP_READONLY_MEM));
 	EXPECT_EQ(1, hvt_cap(self->fd, HVLAB_CAP_NESTED_PAGING));
+	EXPECT_EQ(1, hvt_cap(self->fd, HVLAB_CAP_UNCACHED_MEM));
 }
 
 /*
@@ -128,7 +129,7 @@ TEST_F(sys, cap_run_is_one)
 TEST_F(sys, cap_unknown_is_zero)
 {
 	static const unsigned long unknown[] = {
-		0, HVLAB_CAP_RUN + 1, 9999, 1ul << 32 | HVLAB_CAP_VENDOR, ~0ul,
+		0, HVLAB_CAP_UNCACHED_MEM + 1, 9999, 1ul << 32 | HVLAB_CAP_VENDOR, ~0ul,
 	};
 	unsigned int i;
 

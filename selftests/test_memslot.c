@@ -102,7 +102,9 @@ TEST_F(memslot, flags_unknown_einval)
 	struct hvlab_memory_region r = self->good;
 	unsigned int bit;
 
-	for (bit = 1; bit < 32; bit++) {
+	for (bit = 0; bit < 32; bit++) {
+		if (HVLAB_MEM_FLAGS_ALL & (1u << bit))
+			continue;
 		r.flags = 1u << bit;
 		EXPECT_EQ(-EINVAL, set(self, &r)) TH_LOG("flag bit %u", bit);
 	}
