@@ -57,14 +57,7 @@ FIXTURE(ev) {
 
 FIXTURE_SETUP(ev)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 	ASSERT_EQ(0, hvt_vm_install_handler(self->vm, IRQ_VECTOR, guest_irq_handler));
 }
 
@@ -649,14 +642,7 @@ FIXTURE_VARIANT_ADD(evmode, long64) { .mode = HVT_MODE_LONG64 };
 
 FIXTURE_SETUP(evmode)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 	TH_LOG("%s", hvt_mode_name(variant->mode));
 }
 

@@ -67,14 +67,8 @@ FIXTURE(flush) {
 FIXTURE_SETUP(flush)
 {
 	unsigned int i;
-	int ret;
 
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 	self->buf = hvt_alloc_guest_mem(SLOT_SIZE);
 	ASSERT_NE(NULL, self->buf);
 	for (i = 0; i < SLOT_SIZE / 8; i++)
@@ -247,14 +241,7 @@ SOFTINT_VARIANT(prot32_into, HVT_MODE_PROT32, 4, into, 32);
 
 FIXTURE_SETUP(softint)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, HVT_VM_PC_HOLE, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(HVT_VM_PC_HOLE);
 	TH_LOG("%s, vector %u", hvt_mode_name(variant->mode), variant->vector);
 }
 

@@ -34,14 +34,7 @@ FIXTURE(iso) {
 
 FIXTURE_SETUP(iso)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 }
 
 FIXTURE_TEARDOWN(iso)

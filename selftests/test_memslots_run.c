@@ -66,12 +66,7 @@ FIXTURE_SETUP(slots)
 	unsigned int i;
 	int ret;
 
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 	self->buf = hvt_alloc_guest_mem(SLOT_SIZE);
 	self->buf2 = hvt_alloc_guest_mem(SLOT_SIZE);
 	ASSERT_NE(NULL, self->buf);

@@ -256,14 +256,7 @@ FIXTURE_VARIANT_ADD(mode, long64) { .mode = HVT_MODE_LONG64 };
 
 FIXTURE_SETUP(mode)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, HVT_VM_PC_HOLE, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(HVT_VM_PC_HOLE);
 	TH_LOG("%s", hvt_mode_name(variant->mode));
 }
 
@@ -578,14 +571,7 @@ FIXTURE(mmio64) {
 
 FIXTURE_SETUP(mmio64)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, HVT_VM_PC_HOLE, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(HVT_VM_PC_HOLE);
 }
 
 FIXTURE_TEARDOWN(mmio64)

@@ -275,14 +275,7 @@ FIXTURE_VARIANT_ADD(mode, long64) { .mode = HVT_MODE_LONG64 };
 
 FIXTURE_SETUP(mode)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 	TH_LOG("%s", hvt_mode_name(variant->mode));
 }
 
@@ -725,14 +718,7 @@ FIXTURE(run) {
 
 FIXTURE_SETUP(run)
 {
-	int ret;
-
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	HVT_REQUIRE_RUN();
-	ret = hvt_vm_create(0, 0, &self->vm);
-	ASSERT_EQ(0, ret) TH_LOG("VM: %s", strerror(-ret));
-	ret = hvt_vcpu_add(self->vm, 0, &self->vcpu);
-	ASSERT_EQ(0, ret) TH_LOG("vCPU: %s", strerror(-ret));
+	HVT_SETUP_VM_VCPU(0);
 }
 
 FIXTURE_TEARDOWN(run)

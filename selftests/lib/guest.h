@@ -451,6 +451,21 @@ extern const char guest_return_stub[];
  */
 #define HVT_SKIPPED_IN_SETUP() do { if (_metadata->skip) return; } while (0)
 
+/*
+ * The usual FIXTURE_SETUP of a run test: hvlab loaded, RUN available (or
+ * SKIP), self->vm created with hvt_vm_create(0, @flags) and self->vcpu as
+ * its vCPU 0.
+ */
+#define HVT_SETUP_VM_VCPU(flags) do {						\
+	int __sr;								\
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());				\
+	HVT_REQUIRE_RUN();							\
+	__sr = hvt_vm_create(0, (flags), &self->vm);				\
+	ASSERT_EQ(0, __sr) TH_LOG("VM: %s", strerror(-__sr));			\
+	__sr = hvt_vcpu_add(self->vm, 0, &self->vcpu);				\
+	ASSERT_EQ(0, __sr) TH_LOG("vCPU: %s", strerror(-__sr));		\
+} while (0)
+
 /* RUN and expect exit @reason; on anything else, say what happened. */
 #define HVT_RUN_EXPECT_EXIT(vcpu, reason) do {					\
 	char __hb[512];								\
