@@ -399,7 +399,8 @@ TEST_F_TIMEOUT(kvm, refused_cpu_rolls_back_the_others, 300)
 
 	SKIPPED_IN_SETUP();
 	if (hvt_cpus_online() < 2)
-		SKIP(return, "one CPU: nothing to roll back (run-all runs this binary with 2)");
+		SKIP(return, "one CPU: nothing to roll back (run-all runs this case in the 2-CPU AMD PCs; "
+			     "the rollback code is vendor-neutral, module/hw.c)");
 	before = refusals_logged();
 	ASSERT_LE(0, before) TH_LOG("syslog: %s", strerror(-before));
 	ASSERT_EQ(0, hvt_write_str(FAIL_CPU_PARAM, "1"));
