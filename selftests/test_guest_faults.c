@@ -30,6 +30,7 @@
 
 #include "kselftest_harness.h"
 #include "guest.h"
+#include "probe.h"
 
 /* ---------------------------------------------------------------------------
  * flush
@@ -38,25 +39,6 @@
 #define SLOT		HVT_FIRST_FREE_SLOT
 #define SLOT_SIZE	(2ull << 20)
 #define GPA_A		0x40000000ull	/* 1 GiB */
-#define MMIO_ANSWER	0x5eadbeef5eadbeefull
-
-/* Set by the host in the guest's copy before each RUN. */
-static volatile uint64_t probe_addr, probe_write, probe_value;
-
-/* One access per ucall: read (reported) or write of probe_value. */
-GUEST_CODE static void guest_probe(void)
-{
-	for (;;) {
-		volatile uint64_t *p = (volatile uint64_t *)probe_addr;
-
-		if (probe_write) {
-			*p = probe_value;
-			GUEST_SYNC(0);
-		} else {
-			GUEST_SYNC(*p);
-		}
-	}
-}
 
 FIXTURE(flush) {
 	struct hvt_vm *vm;
@@ -81,45 +63,6 @@ FIXTURE_TEARDOWN(flush)
 	hvt_vm_free(self->vm);
 	if (self->buf)
 		munmap(self->buf, SLOT_SIZE);
-}
-
-/*
- * Let the guest probe @gpa: returns what it read (MMIO_ANSWER when it was
- * MMIO) and sets *@mmio.
- */
-static uint64_t probe(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
-		      uint64_t gpa, bool write, uint64_t value, bool *mmio)
-{
-	struct hvlab_run *run = vcpu->run;
-	struct ucall uc;
-	char buf[512];
-	int ret;
-
-	*hvt_guest_ptr(vcpu->vm, &probe_addr) = gpa;
-	*hvt_guest_ptr(vcpu->vm, &probe_write) = write;
-	*hvt_guest_ptr(vcpu->vm, &probe_value) = value;
-	*mmio = false;
-	ret = hvt_vcpu_run(vcpu);
-	EXPECT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
-	if (ret)
-		return 0;
-	if (run->exit_reason == HVLAB_EXIT_MMIO) {
-		*mmio = true;
-		EXPECT_EQ(gpa, run->mmio.phys_addr);
-		EXPECT_EQ(8u, run->mmio.len);
-		EXPECT_EQ(write, run->mmio.is_write);
-		if (!write) {
-			uint64_t v = MMIO_ANSWER;
-
-			memcpy(run->mmio.data, &v, 8);
-		}
-		ret = hvt_vcpu_run(vcpu);
-		EXPECT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
-	}
-	ret = hvt_get_ucall(vcpu, &uc);
-	EXPECT_EQ(UCALL_SYNC, ret) TH_LOG("probe %#llx: %s", (unsigned long long)gpa,
-					  hvt_exit_str(vcpu, buf, sizeof(buf)));
-	return uc.args[0];
 }
 
 /* CS.L=1 with CS.D=1 in long mode: refused by APM 15.5.1 and SDM 27.3.1.2. */

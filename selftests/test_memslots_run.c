@@ -27,33 +27,16 @@
 
 #include "kselftest_harness.h"
 #include "guest.h"
+#include "probe.h"
 
 #define SLOT		HVT_FIRST_FREE_SLOT
 #define SLOT_SIZE	(2ull << 20)
 #define GPA_A		0x40000000ull	/* 1 GiB */
 #define GPA_B		0x80000000ull	/* 2 GiB */
-#define MMIO_ANSWER	0x5eadbeef5eadbeefull	/* what the host's "device" reads as */
 
 #define BIG_GPA		0x100000000ull	/* 4 GiB */
 #define BIG_SIZE	(256ull << 20)
 #define BIG_SEED	0x9e3779b97f4a7c15ull
-
-/* Set by the host in the guest's copy before each RUN. */
-static volatile uint64_t probe_addr, probe_write, probe_value;
-
-GUEST_CODE static void guest_probe(void)
-{
-	for (;;) {
-		volatile uint64_t *p = (volatile uint64_t *)probe_addr;
-
-		if (probe_write) {
-			*p = probe_value;
-			GUEST_SYNC(0);
-		} else {
-			GUEST_SYNC(*p);
-		}
-	}
-}
 
 FIXTURE(slots) {
 	struct hvt_vm *vm;
@@ -86,48 +69,6 @@ FIXTURE_TEARDOWN(slots)
 		munmap(self->buf, SLOT_SIZE);
 	if (self->buf2)
 		munmap(self->buf2, SLOT_SIZE);
-}
-
-/*
- * One probe.  Returns what the guest read (MMIO_ANSWER if it was MMIO)
- * and sets *@mmio to whether it exited as MMIO (checked to be the right
- * address, size and direction).
- */
-static uint64_t probe(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
-		      uint64_t gpa, bool write, uint64_t value, bool *mmio)
-{
-	struct hvlab_run *run = vcpu->run;
-	struct ucall uc;
-	char buf[512];
-	int ret;
-
-	*hvt_guest_ptr(vcpu->vm, &probe_addr) = gpa;
-	*hvt_guest_ptr(vcpu->vm, &probe_write) = write;
-	*hvt_guest_ptr(vcpu->vm, &probe_value) = value;
-	*mmio = false;
-	ret = hvt_vcpu_run(vcpu);
-	EXPECT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
-	if (ret)
-		return 0;
-	if (run->exit_reason == HVLAB_EXIT_MMIO) {
-		*mmio = true;
-		EXPECT_EQ(gpa, run->mmio.phys_addr);
-		EXPECT_EQ(8u, run->mmio.len);
-		EXPECT_EQ(write, run->mmio.is_write);
-		if (write) {
-			EXPECT_EQ(0, memcmp(run->mmio.data, &value, 8)) TH_LOG("MMIO write data");
-		} else {
-			uint64_t v = MMIO_ANSWER;
-
-			memcpy(run->mmio.data, &v, 8);
-		}
-		ret = hvt_vcpu_run(vcpu);
-		EXPECT_EQ(0, ret) TH_LOG("RUN: %s", strerror(-ret));
-	}
-	ret = hvt_get_ucall(vcpu, &uc);
-	EXPECT_EQ(UCALL_SYNC, ret) TH_LOG("probe %#llx: %s", (unsigned long long)gpa,
-					  hvt_exit_str(vcpu, buf, sizeof(buf)));
-	return uc.args[0];
 }
 
 #define READ_MEM(gpa, want) do {						\
