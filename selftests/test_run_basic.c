@@ -680,16 +680,12 @@ TEST(reset_state_runs)
 	ASSERT_EQ(0, hvlab_get_sregs(vcpu->fd, &sr));
 	ASSERT_EQ(0, hvlab_get_regs(vcpu->fd, &regs));
 	/*
-	 * CR0 after RESET is 60000010h (CD, NW, ET).  On the Intel PC the
-	 * guest reads 00000010h: CD and NW are lost somewhere between
-	 * SET_SREGS's state (test_vcpu checks it) and MOV from CR0 under VMX
-	 * (hvlab's GUEST_CR0 or Bochs); reported, not asserted there yet.
+	 * CR0 after RESET is 60000010h (CD, NW, ET), as the guest reads it
+	 * and as GET_SREGS says.  VM entry does not load CD and NW (SDM Vol.
+	 * 3C 27.3.2.1), so on VT-x hvlab must show them from the read shadow.
 	 */
-	TH_LOG("CR0: the guest read %#x, GET_SREGS says %#llx", (uint32_t)uc.args[3],
-	       (unsigned long long)sr.cr0);
-	if (hvt_cpu_vendor() == HVLAB_VENDOR_AMD) {
-		EXPECT_EQ(0x60000010u, (uint32_t)uc.args[3]) TH_LOG("CR0 as the guest reads it after RESET");
-	}
+	EXPECT_EQ(0x60000010u, (uint32_t)uc.args[3]) TH_LOG("CR0 as the guest reads it after RESET");
+	EXPECT_EQ(0x60000010ull, sr.cr0) TH_LOG("CR0 from GET_SREGS after RESET and one exit");
 	EXPECT_EQ(ROM_TOP_GPA, sr.cs.base) TH_LOG("still the reset CS: the code ran at the top of 4 GiB");
 	EXPECT_EQ(0xf000, sr.cs.selector);
 	EXPECT_EQ(ROM_MAIN + (uint64_t)(reset_rom_after_sync - reset_rom), regs.rip);

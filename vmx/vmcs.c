@@ -81,6 +81,22 @@ static u64 vmx_cr0_forced(void)
 	return vmx_caps.cr0_fixed0 & ~(u64)(X86_CR0_PE | X86_CR0_PG);
 }
 
+/*
+ * CD and NW are masked as well, though nothing forces them: VM entry does
+ * not load them (SDM Vol. 3C 27.3.2.1, "Loading Guest Control Registers"
+ * leaves CR0.CD and CR0.NW unmodified), so the guest runs with the host's
+ * (0) whatever GUEST_CR0 says, and would read 0 where the reset state has
+ * CD=NW=1 (Bochs does the same).  Masked, the guest reads its own values
+ * from the read shadow, and a write that changes them exits
+ * (vmx_mov_to_cr0 checks NW without CD).
+ */
+#define VMX_CR0_SHADOW_ONLY	(X86_CR0_CD | X86_CR0_NW)
+
+static u64 vmx_cr0_owned(void)
+{
+	return vmx_cr0_forced() | VMX_CR0_SHADOW_ONLY;
+}
+
 static u64 vmx_cr4_forced(void)
 {
 	return vmx_caps.cr4_fixed0 | X86_CR4_VMXE;
@@ -88,7 +104,7 @@ static u64 vmx_cr4_forced(void)
 
 void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0)
 {
-	vmcs_write(GUEST_CR0, cr0 | vmx_cr0_forced());
+	vmcs_write(GUEST_CR0, (cr0 & ~(u64)VMX_CR0_SHADOW_ONLY) | vmx_cr0_forced());
 	vmcs_write(CR0_READ_SHADOW, cr0);
 	vmx->cr0_shadow = cr0;
 }
@@ -100,7 +116,7 @@ void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0)
  */
 u64 vmx_guest_cr0(struct vmx_vcpu *vmx)
 {
-	return (vmcs_read(GUEST_CR0) & ~vmx_cr0_forced()) | (vmx->cr0_shadow & vmx_cr0_forced());
+	return (vmcs_read(GUEST_CR0) & ~vmx_cr0_owned()) | (vmx->cr0_shadow & vmx_cr0_owned());
 }
 
 u64 vmx_guest_cr4(struct vmx_vcpu *vmx)
@@ -176,7 +192,7 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(MSR_BITMAP, page_to_phys(vmx_msr_bitmap));
-	vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_forced());
+	vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_owned());
 	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cr4_forced());
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
