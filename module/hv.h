@@ -280,12 +280,12 @@ static __always_inline void hv_db_guest_in(struct hv_vcpu *vcpu, u64 guest_dr7)
  * hv_vcpu.db), and DR6 gets its reset value so no guest status bit
  * reaches the host's #DB handler.
  */
-static __always_inline void hv_db_guest_out(struct hv_vcpu *vcpu)
+static __always_inline void hv_db_guest_out(struct hv_vcpu *vcpu, bool dr6_is_guests)
 {
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
-	else if (unlikely(vcpu->db_live))
-		set_debugreg(HV_DR6_RESET, 6);
+	else if (unlikely(dr6_is_guests))
+		set_debugreg(HV_DR6_RESET, 6);	/* no guest bits in the host's #DB */
 	vcpu->db_live = false;
 }
 

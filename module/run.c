@@ -17,6 +17,7 @@
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
 
+#include <asm/cacheflush.h>
 #include <asm/mce.h>
 #include <asm/processor-flags.h>
 #include <asm/segment.h>
@@ -151,8 +152,18 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 		return ret < 0 ? ret : -EFAULT;
 	}
 
+	/*
+	 * An uncached leaf aliases a page the host maps write-back.  Lines
+	 * the host left in the caches would be stale or lost under the
+	 * guest's UC accesses on a CPU that does not snoop its own caches
+	 * for them (SDM Vol. 3A 13.12.4, "Memory type aliasing"; hence the
+	 * self-snoop feature): write them back and drop them first.  Such
+	 * slots get 4 KiB leaves only, each flushed as it is mapped.
+	 */
+	if (prot & HV_MMU_UNCACHED)
+		clflush_cache_range(page_address(page), PAGE_SIZE);
 	/* Only a transparent huge page behind it can make a 2 MiB leaf. */
-	if (PageCompound(page) && !hv_mmu_fault_2m(vm, slot, gpa, page, prot)) {
+	else if (PageCompound(page) && !hv_mmu_fault_2m(vm, slot, gpa, page, prot)) {
 		mutex_unlock(&vm->lock);
 		unpin_user_page(page);	/* the 2 MiB leaf holds its own pins */
 		return 0;

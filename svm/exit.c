@@ -610,7 +610,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
-	hv_db_guest_out(vcpu);
+	/* VMRUN loaded the guest's DR6 and #VMEXIT left it there (15.5.1). */
+	hv_db_guest_out(vcpu, vmcb->save.dr6 != HV_DR6_RESET);
 	stgi();
 	/* A machine check the exit consumed: the host's, before IF comes back. */
 	if (unlikely(vmcb->control.exit_code == SVM_EXIT_EXCP_BASE + X86_TRAP_MC))

@@ -371,11 +371,14 @@ static int vmx_exit_dr(struct vmx_vcpu *vmx)
 static int vmx_exit_db(struct vmx_vcpu *vmx)
 {
 	u32 type = vmx->exit_intr & INTR_INFO_INTR_TYPE_MASK;
-
 	int ret;
 
 	vmx->dr6 |= vmx->exit_qual & VMX_DB_DR6_BITS;
-	if ((vmx->exit_qual & HV_DR6_BD) && (vmx->dr7 & HV_DR7_GD)) {
+	/*
+	 * Entering any #DB handler clears DR7.GD (18.2.4); an injected #DB
+	 * is delivered without doing so, so clear it here, for INT1 too.
+	 */
+	if (vmx->dr7 & HV_DR7_GD) {
 		ret = vmx_vcpu_load(vmx);
 		if (ret)
 			return ret;
@@ -965,7 +968,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	/* The exit cleared DEBUGCTL and set DR7 to 400h (28.5). */
 	if (vmx->host.debugctl)
 		update_debugctlmsr(vmx->host.debugctl);
-	hv_db_guest_out(vcpu);
+	hv_db_guest_out(vcpu, false);	/* no DR6 in the VMCS (25.4.1): it stays */
 	if (!fail) {
 		reason = vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
 		/*
