@@ -626,39 +626,7 @@ HVT_ASM_MODES_LABEL(inj_code, ud_handler);
 HVT_ASM_MODES_LABEL(inj_code, gp_handler);
 HVT_ASM_MODES_LABEL(inj_code, irq_handler);
 
-FIXTURE(evmode) {
-	struct hvt_vm *vm;
-	struct hvt_vcpu *vcpu;
-};
-
-FIXTURE_VARIANT(evmode) {
-	enum hvt_mode mode;
-};
-
-FIXTURE_VARIANT_ADD(evmode, real) { .mode = HVT_MODE_REAL };
-FIXTURE_VARIANT_ADD(evmode, prot32) { .mode = HVT_MODE_PROT32 };
-FIXTURE_VARIANT_ADD(evmode, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING };
-FIXTURE_VARIANT_ADD(evmode, long64) { .mode = HVT_MODE_LONG64 };
-
-FIXTURE_SETUP(evmode)
-{
-	HVT_SETUP_VM_VCPU(0);
-	TH_LOG("%s", hvt_mode_name(variant->mode));
-}
-
-FIXTURE_TEARDOWN(evmode)
-{
-	hvt_vm_free(self->vm);
-}
-
-#define ENTER(code) do {							\
-	int __r = hvt_vcpu_enter_raw(self->vcpu, variant->mode,			\
-				     hvt_code_for(code, variant->mode));	\
-	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
-} while (0)
-
-#define LABEL(code, l)	hvt_raw_gpa(hvt_code_for(code, variant->mode),		\
-				    hvt_label_for(code, l, variant->mode))
+HVT_MODE_FIXTURE(evmode, 0);
 
 /* RUN; the exit must be port I/O with these properties. */
 static void expect_str_io(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
@@ -697,7 +665,7 @@ TEST_F(evmode, string_io)
 	for (i = 0; i < 0x100; i++)
 		out[i] = (uint8_t)(i * 7 + 1);
 	memset(in, 0xcc, 0x100);
-	ENTER(strio_code);
+	HVT_MODE_ENTER(strio_code);
 
 	for (i = 0; i < ARRAY_SIZE(outs); i++) {
 		expect_str_io(_metadata, self->vcpu, HVLAB_IO_OUT, PORT_STR, outs[i].size, outs[i].count);
@@ -797,10 +765,10 @@ TEST_F(evmode, inject_and_window)
 
 	HVT_SKIPPED_IN_SETUP();
 	run = self->vcpu->run;
-	ENTER(inj_code);
-	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, UD_VECTOR, LABEL(inj_code, ud_handler)));
-	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, GP_VECTOR, LABEL(inj_code, gp_handler)));
-	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, IRQ_VECTOR, LABEL(inj_code, irq_handler)));
+	HVT_MODE_ENTER(inj_code);
+	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, UD_VECTOR, HVT_MODE_LABEL(inj_code, ud_handler)));
+	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, GP_VECTOR, HVT_MODE_LABEL(inj_code, gp_handler)));
+	ASSERT_EQ(0, hvt_vm_set_gate(self->vm, variant->mode, IRQ_VECTOR, HVT_MODE_LABEL(inj_code, irq_handler)));
 
 	/* #UD: no error code in any mode. */
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xa1);
@@ -809,7 +777,7 @@ TEST_F(evmode, inject_and_window)
 	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
 	ASSERT_EQ(UD_VECTOR, uc.args[0]) TH_LOG("the #UD handler ran");
 	check_frame(_metadata, self->vcpu, variant->mode, sp0, (uint32_t)uc.args[1],
-		    LABEL(inj_code, after_ud), -1);
+		    HVT_MODE_LABEL(inj_code, after_ud), -1);
 
 	/* #GP(0x1234): the error code is pushed except in real mode. */
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xa2);
@@ -818,7 +786,7 @@ TEST_F(evmode, inject_and_window)
 	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
 	ASSERT_EQ(GP_VECTOR, uc.args[0]) TH_LOG("the #GP handler ran");
 	check_frame(_metadata, self->vcpu, variant->mode, sp0, (uint32_t)uc.args[1],
-		    LABEL(inj_code, after_gp), 0x1234);
+		    HVT_MODE_LABEL(inj_code, after_gp), 0x1234);
 
 	/* An interrupt while IF=0 waits for STI. */
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 0xa3);

@@ -240,36 +240,7 @@ HVT_ASM_MODES(movs1_code, MOVS1_BODY);
 	HVT_ASM_UCALL(UCALL_DONE)
 HVT_ASM_MODES(rom_code, ROM_BODY);
 
-FIXTURE(mode) {
-	struct hvt_vm *vm;
-	struct hvt_vcpu *vcpu;
-};
-
-FIXTURE_VARIANT(mode) {
-	enum hvt_mode mode;
-};
-
-FIXTURE_VARIANT_ADD(mode, real) { .mode = HVT_MODE_REAL };
-FIXTURE_VARIANT_ADD(mode, prot32) { .mode = HVT_MODE_PROT32 };
-FIXTURE_VARIANT_ADD(mode, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING };
-FIXTURE_VARIANT_ADD(mode, long64) { .mode = HVT_MODE_LONG64 };
-
-FIXTURE_SETUP(mode)
-{
-	HVT_SETUP_VM_VCPU(HVT_VM_PC_HOLE);
-	TH_LOG("%s", hvt_mode_name(variant->mode));
-}
-
-FIXTURE_TEARDOWN(mode)
-{
-	hvt_vm_free(self->vm);
-}
-
-#define ENTER(code) do {							\
-	int __r = hvt_vcpu_enter_raw(self->vcpu, variant->mode,			\
-				     hvt_code_for(code, variant->mode));	\
-	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
-} while (0)
+HVT_MODE_FIXTURE(mode, HVT_VM_PC_HOLE);
 
 /*
  * Point DS (@es false) or ES at @gpa: in real mode the segment base is
@@ -312,7 +283,7 @@ TEST_F(mode, loads)
 	uint64_t off;
 
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(load_code);
+	HVT_MODE_ENTER(load_code);
 	off = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
 	set_regs(_metadata, self->vcpu, 0, off);
 
@@ -345,7 +316,7 @@ TEST_F(mode, stores)
 	uint64_t off;
 
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(store_code);
+	HVT_MODE_ENTER(store_code);
 	off = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
 	set_regs(_metadata, self->vcpu, 0, off);
 	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, ARRAY_SIZE(ops), UCALL_DONE, &uc);
@@ -364,7 +335,7 @@ TEST_F(mode, rep_stos)
 	uint64_t off;
 
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(stos_code);
+	HVT_MODE_ENTER(stos_code);
 	off = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
 	set_regs(_metadata, self->vcpu, 0, off);
 	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops1, ARRAY_SIZE(ops1), UCALL_SYNC, &uc);
@@ -388,7 +359,7 @@ TEST_F(mode, rep_movsb_from_mmio)
 	HVT_SKIPPED_IN_SETUP();
 	ram = hvt_gpa2hva(self->vm, RAW_DATA, 8);
 	memset(ram, 0xcc, 8);
-	ENTER(movs_code);
+	HVT_MODE_ENTER(movs_code);
 	src = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
 	dst = aim(_metadata, self->vcpu, variant->mode, true, RAW_DATA);
 	set_regs(_metadata, self->vcpu, src, dst);
@@ -414,7 +385,7 @@ TEST_F(mode, rep_movsb_to_mmio)
 	HVT_SKIPPED_IN_SETUP();
 	ram = hvt_gpa2hva(self->vm, RAW_DATA, 8);
 	memcpy(ram, "hvlbXXXX", 8);
-	ENTER(movs_code);
+	HVT_MODE_ENTER(movs_code);
 	src = aim(_metadata, self->vcpu, variant->mode, false, RAW_DATA);
 	dst = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
 	set_regs(_metadata, self->vcpu, src, dst);
@@ -437,7 +408,7 @@ TEST_F(mode, stos_sizes)
 	uint64_t off;
 
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(stos1_code);
+	HVT_MODE_ENTER(stos1_code);
 	off = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
 	set_regs(_metadata, self->vcpu, 0, off);
 	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops1, ARRAY_SIZE(ops1), UCALL_SYNC, &uc);
@@ -467,7 +438,7 @@ TEST_F(mode, movs_sizes_from_mmio)
 	HVT_SKIPPED_IN_SETUP();
 	ram = hvt_gpa2hva(self->vm, RAW_DATA, 32);
 	memset(ram, 0xcc, 32);
-	ENTER(movs1_code);
+	HVT_MODE_ENTER(movs1_code);
 	src = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
 	dst = aim(_metadata, self->vcpu, variant->mode, true, RAW_DATA);
 	set_regs(_metadata, self->vcpu, src, dst);
@@ -504,7 +475,7 @@ TEST_F(mode, movs_sizes_to_mmio)
 	ram = hvt_gpa2hva(self->vm, RAW_DATA, 32);
 	for (i = 0; i < 32; i++)
 		ram[i] = B(i);
-	ENTER(movs1_code);
+	HVT_MODE_ENTER(movs1_code);
 	src = aim(_metadata, self->vcpu, variant->mode, false, RAW_DATA);
 	dst = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
 	set_regs(_metadata, self->vcpu, src, dst);
@@ -543,7 +514,7 @@ TEST_F(mode, readonly_slot)
 			     ROM_SIZE, (uintptr_t)rom);
 	ASSERT_EQ(0, ret) TH_LOG("read-only slot: %s", strerror(-ret));
 
-	ENTER(rom_code);
+	HVT_MODE_ENTER(rom_code);
 	off = aim(_metadata, self->vcpu, variant->mode, false, ROM_GPA);
 	set_regs(_metadata, self->vcpu, 0, off);
 	run_mmio(_metadata, self->vcpu, ROM_GPA, ops, ARRAY_SIZE(ops), UCALL_SYNC, &uc);

@@ -259,39 +259,7 @@ HVT_ASM_MODES(loop_code, LOOP_BODY);
 HVT_ASM_MODES_LABEL(loop_code, loop);
 HVT_ASM_MODES_LABEL(loop_code, loop_end);
 
-FIXTURE(mode) {
-	struct hvt_vm *vm;
-	struct hvt_vcpu *vcpu;
-};
-
-FIXTURE_VARIANT(mode) {
-	enum hvt_mode mode;
-};
-
-FIXTURE_VARIANT_ADD(mode, real) { .mode = HVT_MODE_REAL };
-FIXTURE_VARIANT_ADD(mode, prot32) { .mode = HVT_MODE_PROT32 };
-FIXTURE_VARIANT_ADD(mode, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING };
-FIXTURE_VARIANT_ADD(mode, long64) { .mode = HVT_MODE_LONG64 };
-
-FIXTURE_SETUP(mode)
-{
-	HVT_SETUP_VM_VCPU(0);
-	TH_LOG("%s", hvt_mode_name(variant->mode));
-}
-
-FIXTURE_TEARDOWN(mode)
-{
-	hvt_vm_free(self->vm);
-}
-
-#define ENTER(code) do {							\
-	int __r = hvt_vcpu_enter_raw(self->vcpu, variant->mode,			\
-				     hvt_code_for(code, variant->mode));	\
-	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
-} while (0)
-
-#define LABEL(code, l)	hvt_raw_gpa(hvt_code_for(code, variant->mode),		\
-				    hvt_label_for(code, l, variant->mode))
+HVT_MODE_FIXTURE(mode, 0);
 
 TEST_F(mode, io_out)
 {
@@ -304,7 +272,7 @@ TEST_F(mode, io_out)
 
 	HVT_SKIPPED_IN_SETUP();
 	run = self->vcpu->run;
-	ENTER(io_out);
+	HVT_MODE_ENTER(io_out);
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
 		EXPECT_EQ(HVLAB_IO_OUT, run->io.direction) TH_LOG("OUT #%u", i);
@@ -315,7 +283,7 @@ TEST_F(mode, io_out)
 		EXPECT_EQ(want[i].data, hvt_io_data(run)) TH_LOG("OUT #%u", i);
 		/* OUT is complete when RUN returns: RIP is past it. */
 		if (i == 0) {
-			EXPECT_EQ(LABEL(io_out, after_out), get_rip(_metadata, self->vcpu));
+			EXPECT_EQ(HVT_MODE_LABEL(io_out, after_out), get_rip(_metadata, self->vcpu));
 		}
 	}
 	HVT_RUN_EXPECT_DONE(self->vcpu);
@@ -333,7 +301,7 @@ TEST_F(mode, io_in)
 
 	HVT_SKIPPED_IN_SETUP();
 	run = self->vcpu->run;
-	ENTER(io_in);
+	HVT_MODE_ENTER(io_in);
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
 		EXPECT_EQ(HVLAB_IO_IN, run->io.direction) TH_LOG("IN #%u", i);
@@ -362,7 +330,7 @@ TEST_F(mode, cpuid)
 	struct ucall uc;
 
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(cpuid_code);
+	HVT_MODE_ENTER(cpuid_code);
 	/* CPUID is answered in the kernel: the first exit is the ucall. */
 	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
 	EXPECT_EQ(1u, uc.args[4]) TH_LOG("guest saw %.4s%.4s%.4s",
@@ -381,12 +349,12 @@ TEST_F(mode, cpuid)
 TEST_F(mode, hlt)
 {
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(hlt_code);
+	HVT_MODE_ENTER(hlt_code);
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
-	EXPECT_EQ(LABEL(hlt_code, after_hlt), get_rip(_metadata, self->vcpu));
+	EXPECT_EQ(HVT_MODE_LABEL(hlt_code, after_hlt), get_rip(_metadata, self->vcpu));
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 0x1234);
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
-	EXPECT_EQ(LABEL(hlt_code, after_hlt2), get_rip(_metadata, self->vcpu));
+	EXPECT_EQ(HVT_MODE_LABEL(hlt_code, after_hlt2), get_rip(_metadata, self->vcpu));
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }
 
@@ -398,7 +366,7 @@ TEST_F(mode, msr_round_trip)
 
 	HVT_SKIPPED_IN_SETUP();
 	run = self->vcpu->run;
-	ENTER(msr_code);
+	HVT_MODE_ENTER(msr_code);
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
 	EXPECT_EQ(0x80, run->io.port);
 	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
@@ -423,11 +391,11 @@ TEST_F(mode, msr_gp)
 	unsigned int i;
 
 	HVT_SKIPPED_IN_SETUP();
-	rip[0] = LABEL(msr_gp, rdmsr);
-	rip[1] = LABEL(msr_gp, wrmsr);
-	rip[2] = LABEL(msr_gp, wrpat);
+	rip[0] = HVT_MODE_LABEL(msr_gp, rdmsr);
+	rip[1] = HVT_MODE_LABEL(msr_gp, wrmsr);
+	rip[2] = HVT_MODE_LABEL(msr_gp, wrpat);
 	for (i = 0; i < 3; i++) {
-		ENTER(msr_gp);
+		HVT_MODE_ENTER(msr_gp);
 		set_rdi(_metadata, self->vcpu, i);
 		HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_EXCEPTION, &uc);
 		EXPECT_EQ(GP_VECTOR, uc.args[0]) TH_LOG("%s", what[i]);
@@ -448,12 +416,12 @@ TEST_F(mode, triple_fault)
 {
 	/* Two pushes of the operand size: 2, 4, 8 bytes. */
 	static const uint64_t push[HVT_NR_MODES] = { 4, 8, 8, 16 };
-	uint64_t stack0, ud2 = LABEL(triple, ud2);
+	uint64_t stack0, ud2 = HVT_MODE_LABEL(triple, ud2);
 	struct hvlab_sregs sr;
 	struct hvlab_regs regs;
 
 	HVT_SKIPPED_IN_SETUP();
-	ENTER(triple);
+	HVT_MODE_ENTER(triple);
 	ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &regs));
 	stack0 = regs.rsp;
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_SHUTDOWN);
@@ -534,7 +502,7 @@ static int arm_timer(timer_t *timer, uint64_t at_ns)
 TEST_F(mode, signal_interrupts_loop)
 {
 	struct sigaction sa = { .sa_handler = on_sigusr1 };	/* no SA_RESTART */
-	uint64_t loop = LABEL(loop_code, loop), end = LABEL(loop_code, loop_end);
+	uint64_t loop = HVT_MODE_LABEL(loop_code, loop), end = HVT_MODE_LABEL(loop_code, loop_end);
 	uint64_t limit = hvt_cpu_vendor() == HVLAB_VENDOR_INTEL ?
 			 SIGNAL_LATENCY_INTEL_NS : SIGNAL_LATENCY_AMD_NS;
 	uint64_t t0, expiry, t_ret, t_sig, count1;
@@ -545,7 +513,7 @@ TEST_F(mode, signal_interrupts_loop)
 	HVT_SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	*(uint8_t *)hvt_gpa2hva(self->vm, HVT_RAW_DATA_GPA, 1) = 0;
-	ENTER(loop_code);
+	HVT_MODE_ENTER(loop_code);
 	count1 = 0;
 	for (round = 0; round < 2; round++) {
 		sig_ns = 0;

@@ -466,6 +466,43 @@ extern const char guest_return_stub[];
 	ASSERT_EQ(0, __sr) TH_LOG("vCPU: %s", strerror(-__sr));		\
 } while (0)
 
+/*
+ * A fixture @name whose tests run once in each CPU mode (variant->mode):
+ * real, 32-bit without and with paging, 64-bit; self->vm (created with
+ * @vm_flags) and self->vcpu as in HVT_SETUP_VM_VCPU().  Raw code enters
+ * with HVT_MODE_ENTER(code) and its labels are HVT_MODE_LABEL(code, l).
+ */
+#define HVT_MODE_FIXTURE(name, vm_flags)					\
+FIXTURE(name) {								\
+	struct hvt_vm *vm;						\
+	struct hvt_vcpu *vcpu;						\
+};									\
+FIXTURE_VARIANT(name) {							\
+	enum hvt_mode mode;						\
+};									\
+FIXTURE_VARIANT_ADD(name, real) { .mode = HVT_MODE_REAL };		\
+FIXTURE_VARIANT_ADD(name, prot32) { .mode = HVT_MODE_PROT32 };		\
+FIXTURE_VARIANT_ADD(name, prot32_paging) { .mode = HVT_MODE_PROT32_PAGING }; \
+FIXTURE_VARIANT_ADD(name, long64) { .mode = HVT_MODE_LONG64 };		\
+FIXTURE_SETUP(name)							\
+{									\
+	HVT_SETUP_VM_VCPU(vm_flags);					\
+	TH_LOG("%s", hvt_mode_name(variant->mode));			\
+}									\
+FIXTURE_TEARDOWN(name)							\
+{									\
+	hvt_vm_free(self->vm);						\
+}
+
+#define HVT_MODE_ENTER(code) do {						\
+	int __r = hvt_vcpu_enter_raw(self->vcpu, variant->mode,			\
+				     hvt_code_for(code, variant->mode));	\
+	ASSERT_EQ(0, __r) TH_LOG("enter: %s", strerror(-__r));			\
+} while (0)
+
+#define HVT_MODE_LABEL(code, l)	hvt_raw_gpa(hvt_code_for(code, variant->mode),	\
+					    hvt_label_for(code, l, variant->mode))
+
 /* RUN and expect exit @reason; on anything else, say what happened. */
 #define HVT_RUN_EXPECT_EXIT(vcpu, reason) do {					\
 	char __hb[512];								\
