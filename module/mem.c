@@ -99,6 +99,24 @@ static int hv_fetch_insn(struct hv_vcpu *vcpu, enum hv_cpu_mode mode, u8 *bytes)
 }
 
 /*
+ * What every decoding exit starts with: the guest's mode from its current
+ * state, then the bytes at CS:RIP.  Returns 0 or the -errno of reading
+ * the state back (-EINTR), which the caller passes on; *@n is the number
+ * of bytes fetched or the fetch's -errno, which the caller reports.
+ */
+static int hv_fetch_at_rip(struct hv_vcpu *vcpu, u8 bytes[HV_INSN_MAX_LEN],
+			   enum hv_cpu_mode *mode, int *n)
+{
+	int err = hv_sync_sregs(vcpu);	/* mode, segment bases, CR3 */
+
+	if (err)
+		return err;
+	*mode = hv_cpu_mode(&vcpu->sregs, vcpu->regs.rflags);
+	*n = hv_fetch_insn(vcpu, *mode, bytes);
+	return 0;
+}
+
+/*
  * Fetch and decode the instruction at CS:RIP, for exits that describe
  * their instruction less than the handler needs (SVM without decode
  * assists).  0, or -errno when it cannot be read or decoded.
@@ -107,13 +125,11 @@ int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn)
 {
 	u8 bytes[HV_INSN_MAX_LEN];
 	enum hv_cpu_mode mode;
-	int n;
+	int n, err;
 
-	n = hv_sync_sregs(vcpu);
-	if (n)
-		return n;
-	mode = hv_cpu_mode(&vcpu->sregs, vcpu->regs.rflags);
-	n = hv_fetch_insn(vcpu, mode, bytes);
+	err = hv_fetch_at_rip(vcpu, bytes, &mode, &n);
+	if (err)
+		return err;
 	if (n < 0)
 		return n;
 	return hv_decode(bytes, n, mode, insn);
@@ -158,11 +174,9 @@ int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 	u64 data = 0;
 	int n, err;
 
-	err = hv_sync_sregs(vcpu);	/* mode, segment bases, CR3 */
+	err = hv_fetch_at_rip(vcpu, bytes, &mode, &n);
 	if (err)
 		return err;
-	mode = hv_cpu_mode(&vcpu->sregs, regs->rflags);
-	n = hv_fetch_insn(vcpu, mode, bytes);
 	if (n < 0) {
 		hv_exit_unsupported(vcpu, gpa, NULL, 0);
 		return 0;
@@ -275,13 +289,11 @@ int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip)
 	enum hv_cpu_mode mode;
 	u64 count, addr;
 	u32 n, i;
-	int len;
+	int len, err;
 
-	len = hv_sync_sregs(vcpu);
-	if (len)
-		return len;
-	mode = hv_cpu_mode(&vcpu->sregs, vcpu->regs.rflags);
-	len = hv_fetch_insn(vcpu, mode, bytes);
+	err = hv_fetch_at_rip(vcpu, bytes, &mode, &len);
+	if (err)
+		return err;
 	if (len < 0 || hv_decode(bytes, len, mode, insn) ||
 	    insn->kind != (in ? HV_INSN_INS : HV_INSN_OUTS)) {
 		hv_exit_unsupported(vcpu, port, bytes, len);
