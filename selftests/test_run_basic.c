@@ -482,15 +482,16 @@ static int arm_timer(timer_t *timer, uint64_t at_ns)
  *   fail now and then on a shared machine without hvlab being slower.
  *   Intel (Bochs, clock sync=none): 20 ms, the issue's figure.  Bochs
  *   is ~15x slower in wall time, but time in the PC follows the
- *   instructions it executes, so neither its slowness nor host load
- *   stretches what the test measures: 20-50 us measured.
+ *   instructions it executes (200 M to the second, see selftests/vm/run),
+ *   so neither its slowness nor host load stretches what the test
+ *   measures: 0.33-0.42 ms measured.
  */
 #define SIGNAL_LATENCY_AMD_NS		(50ull * 1000000)
 #define SIGNAL_LATENCY_INTEL_NS		(20ull * 1000000)
 /*
  * The loop is INC, CMP with memory, JE: even an emulator cannot run 10
  * iterations per nanosecond of its own time (Bochs, whose clock follows
- * its instruction count, did 1.2; QEMU 0.3-0.8).
+ * its instruction count, does 0.07; QEMU 0.3-0.8).
  */
 #define LOOP_MAX_PER_NS			10
 
