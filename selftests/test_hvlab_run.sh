@@ -198,7 +198,7 @@ for a in ${HVLAB_RUN_ACCELS:-hvlab kvm}; do
 		skipped "Linux on $a" "HVLAB_RUN_LINUX=1: Linux on hvlab only"
 	else
 		# A hang guard in guest seconds: /init comes after about 12 s on
-		# QEMU and 50 s on Bochs (200 M instructions a second there).
+		# QEMU and 30 s on Bochs (200 M instructions a second there).
 		linux_case "$a" 300
 	fi
 done
