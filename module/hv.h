@@ -10,6 +10,8 @@
 #define HVLAB_HV_H
 
 #include <linux/types.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/mutex.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -165,6 +167,23 @@ struct hv_vcpu {
 	unsigned int nr_routes;
 	u32 io_latch;		/* the in-kernel port "device" of HVLAB_ROUTE_IO */
 };
+
+/*
+ * The last look before the world switch, with interrupts off: is there
+ * work that must not wait for the guest's next exit?  A signal or a
+ * reschedule that came after the RUN loop's check was announced by an
+ * IPI that the host took while interrupts were still on, so it will not
+ * make the guest exit; only this check sees it.  From here to VMRUN /
+ * VMLAUNCH, a new one leaves its IPI pending, and the external-interrupt
+ * intercept makes the guest exit right after entry.  KVM makes the same
+ * check in vcpu_enter_guest() (kvm_vcpu_exit_request(),
+ * xfer_to_guest_mode_work_pending()).  The caller re-enables interrupts
+ * and returns 1; the RUN loop reschedules and sees the signal.
+ */
+static inline bool hv_entry_must_wait(void)
+{
+	return signal_pending(current) || need_resched();
+}
 
 /* Canonical for 48-bit linear addresses (SDM Vol. 1 3.3.7.1, APM Vol. 2 5.3.1). */
 static inline bool hv_canonical(u64 addr)

@@ -376,11 +376,18 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	if (hv_ops->vcpu_run_begin)
 		hv_ops->vcpu_run_begin(vcpu);
 	for (;;) {
+		/*
+		 * Reschedule first, then look for signals: a thread that ran
+		 * during cond_resched() may have signalled us, and on this CPU
+		 * nothing else would kick the guest out before its next exit
+		 * (a timer tick later).  A signal from another CPU while the
+		 * guest runs is an IPI, which makes the guest exit at once.
+		 */
+		cond_resched();
 		if (signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
-		cond_resched();
 		vcpu->sregs_stale = true;
 		ret = hv_ops->vcpu_enter(vcpu);
 		if (ret <= 0)

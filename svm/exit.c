@@ -574,6 +574,10 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		mutex_unlock(&vm->mmu_lock);
 		return 1;
 	}
+	if (hv_entry_must_wait()) {
+		local_irq_enable();
+		return 1;
+	}
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	svm_inject_events(svm);

@@ -945,6 +945,12 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		mutex_unlock(&vm->mmu_lock);
 		return 1;
 	}
+	if (hv_entry_must_wait()) {
+		local_irq_enable();
+		vmx_event_not_delivered(vmx);
+		vmx_vcpu_put(vmx);
+		return 1;
+	}
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	vmx_flush(vmx);
