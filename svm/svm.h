@@ -18,6 +18,7 @@ struct svm_vcpu {
 	u64 asid_gen;
 	u64 mmu_gen;		/* vm->mmu_gen a TLB flush was asked for */
 	bool check;		/* run svm_check_vmcb() before the next VMRUN */
+	bool dumped;		/* svm_dump_vmcb() printed this vCPU's VMCB once */
 	/*
 	 * EVENTINJ holds an event taken from vcpu->events (SVM_EVT_*) that no
 	 * VMRUN has delivered yet: a refused entry gives it back (exit.c).
@@ -52,7 +53,7 @@ int svm_load_state(struct hv_vcpu *vcpu);
 int svm_save_state(struct hv_vcpu *vcpu);
 int svm_save_int_shadow(struct hv_vcpu *vcpu);
 const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field);
-void svm_dump_vmcb(const struct svm_vcpu *svm);
+void svm_dump_vmcb(struct svm_vcpu *svm);
 
 /* exit.c: entry and the exit table */
 int svm_vcpu_enter(struct hv_vcpu *vcpu);

@@ -12,6 +12,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/mm.h>
+#include <linux/ratelimit.h>
 #include <linux/io.h>
 #include <asm/tlbflush.h>
 #include <asm/desc.h>
@@ -697,12 +698,22 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 	return NULL;
 }
 
-/* For internal errors: the state a reader needs to see what happened (pr_info). */
+/*
+ * For internal errors: the state a reader needs to see what happened
+ * (pr_info).  A guest can cause such an exit as often as it likes, so the
+ * dump (eight lines) is printed once per vCPU, and for at most four vCPUs
+ * a minute over the whole module; the run page's internal-error record
+ * carries the exit's facts every time.
+ */
 void vmx_dump_vmcs(struct vmx_vcpu *vmx)
 {
 	static const char * const names[VMX_NSEG] = { "es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr" };
+	static DEFINE_RATELIMIT_STATE(vmx_dump_rs, 60 * HZ, 4);
 	unsigned int i;
 
+	if (vmx->dumped || !__ratelimit(&vmx_dump_rs))
+		return;
+	vmx->dumped = true;
 	if (vmx_vcpu_load(vmx))
 		return;
 	pr_info("vCPU %u VMCS: exit reason %#llx qual %#llx gpa %#llx len %llu intr %#llx idt %#llx err %#llx\n",

@@ -72,6 +72,7 @@ struct vmx_vcpu {
 	u64 eptp;
 	u64 mmu_gen;		/* vm->mmu_gen EPT was last flushed for */
 	bool check;		/* run the software entry checks before entering */
+	bool dumped;		/* vmx_dump_vmcs() printed this vCPU's VMCS once */
 	u32 proc;		/* primary controls as last written (+ interrupt window) */
 
 	/* Host state as last written to this VMCS (rewritten when it changes). */
