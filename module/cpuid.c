@@ -223,5 +223,7 @@ long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc)
 	kfree(vcpu->cpuid);
 	vcpu->cpuid = table;
 	vcpu->cpuid_nent = hdr.nent;
+	/* CR4 bits follow the features offered; CR4 as it is stays (as KVM's). */
+	vcpu->cr4_allowed = hv_cr4_allowed(vcpu);
 	return 0;
 }

@@ -17,6 +17,8 @@
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/special_insns.h>
@@ -151,6 +153,13 @@ struct hv_vcpu {
 	/* HVLAB_SET_CPUID table (NULL: the default of cpuid.c). */
 	struct hvlab_cpuid_entry *cpuid;
 	unsigned int cpuid_nent;
+	/* CR4 bits the guest may set, from that table (module/cr4.c). */
+	u64 cr4_allowed;
+	/*
+	 * The guest's IA32_TSC_AUX (RDTSCP, RDPID), offered when its CPUID
+	 * has either; SVM loads it around VMRUN (svm/exit.c).
+	 */
+	u64 tsc_aux;
 	u8 msr_policy;			/* HVLAB_MSR_UNKNOWN_* */
 
 	/* Exit counts, by enum hvlab_stat. */
@@ -477,6 +486,10 @@ void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32
 long hv_cpuid_get(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data);
+
+/* module/cr4.c: the CR4 bits a guest may own, the #GP rules of MOV to CR4 */
+u64 hv_cr4_allowed(struct hv_vcpu *vcpu);
+int hv_cr4_check(struct hv_vcpu *vcpu, u64 old, u64 val, u64 cr3, u64 efer);
 
 /* module/vcpu.c */
 int hv_vcpu_create(struct hv_vm *vm, unsigned long id);

@@ -56,8 +56,11 @@ static void svm_init_control(struct svm_vcpu *svm)
 		INTERCEPT_MONITOR,
 		INTERCEPT_MWAIT,
 		INTERCEPT_XSETBV,	/* guest XCR0 is not switched */
-		INTERCEPT_RDTSCP,	/* TSC_AUX neither: #UD, as on VT-x */
+		INTERCEPT_RDTSCP,	/* #UD, as on VT-x (CPUID hides it) */
 		INTERCEPT_RDPMC,	/* host counters (CR4.PCE is the guest's): #GP */
+		INTERCEPT_WBINVD,	/* and WBNOINVD: no host cache flush for a guest */
+		INTERCEPT_RDPRU,	/* host APERF/MPERF: #UD (CPUID hides it) */
+		INTERCEPT_CR4_WRITE,	/* the CR4 allowlist (module/cr4.c) */
 	};
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	unsigned int i;
