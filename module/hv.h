@@ -298,6 +298,30 @@ static __always_inline void hv_db_guest_out(struct hv_vcpu *vcpu, bool dr6_is_gu
 	vcpu->db_live = false;
 }
 
+/*
+ * Right after the world switch, interrupts off.  A guest that runs an
+ * instruction of an XFD-armed state component (AMX tile data, with the
+ * host's IA32_XFD, which hvlab never switches) takes #NM in the guest and
+ * the CPU sets IA32_XFD_ERR (SDM Vol. 1 13.14), which nothing in the
+ * guest's path clears: the host's next #NM would then be taken for an XFD
+ * fault of its own (handle_xfd_event()).  KVM clears it the same way in
+ * vcpu_enter_guest() after the exit, when the guest left it non-zero.
+ * Such an instruction needs CR4.OSXSAVE in the guest, so only guests
+ * allowed that bit pay the RDMSR.  The guest itself has no XFD (CPUID
+ * leaf 0Dh is zero, the MSRs #GP), so it loses nothing it could read.
+ * Neither emulated PC has XFD (CPUID.(EAX=0Dh,ECX=1):EAX[4] = 0).
+ */
+static __always_inline void hv_xfd_err_clear(struct hv_vcpu *vcpu)
+{
+	u64 err;
+
+	if (!cpu_feature_enabled(X86_FEATURE_XFD) || !(vcpu->cr4_allowed & X86_CR4_OSXSAVE))
+		return;
+	rdmsrl(MSR_IA32_XFD_ERR, err);
+	if (unlikely(err))
+		wrmsrl(MSR_IA32_XFD_ERR, 0);
+}
+
 /* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */
 static inline u32 hv_route(const struct hv_vcpu *vcpu, u32 class, u32 key, u32 dflt)
 {

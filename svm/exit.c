@@ -638,6 +638,30 @@ static void svm_redeliver_event(struct svm_vcpu *svm, u32 injected, u64 entry_ri
 	c->event_inj_err = c->exit_int_info_err;
 }
 
+/*
+ * IA32_TSC_AUX around VMRUN, interrupts off.  RDPID has no intercept
+ * (APM Vol. 2 15.9 lists none; Vol. 3 RDPID), and neither VMRUN nor
+ * #VMEXIT switches TSC_AUX (15.5), so without this a guest's RDPID (and
+ * RDTSCP on QEMU, which ignores that intercept) reads the host's value:
+ * the number and node of the CPU the VMM thread runs on.  The guest's
+ * goes in after CLGI and the host's comes back before STGI: with GIF=0
+ * no interrupt, NMI or SMI handler of the host runs in between (15.17),
+ * so no host code ever reads the guest's value.  KVM loads it as a
+ * user-return MSR instead (svm_prepare_switch_to_guest() ->
+ * kvm_set_user_return_msr()) and restores it only when the thread goes
+ * back to user space, saving two WRMSRs per exit; hvlab pays them only
+ * while the guest's value differs from this CPU's (a Linux guest on
+ * vCPU 0 writes 0, as host CPU 0 has), and needs neither the user-return
+ * notifier nor the host kernel never reading TSC_AUX itself.
+ */
+static __always_inline bool svm_tsc_aux_in(struct hv_vcpu *vcpu, u64 host)
+{
+	if (!svm_has_tsc_aux || likely(vcpu->tsc_aux == host))
+		return false;
+	wrmsrl(MSR_TSC_AUX, vcpu->tsc_aux);
+	return true;
+}
+
 int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -645,7 +669,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	struct hv_vm *vm = vcpu->vm;
 	const char *rule;
 	u32 code, field, injected;
-	u64 entry_rip;
+	u64 entry_rip, host_aux;
+	bool aux_in;
 	u8 queued;
 	int cpu;
 
@@ -698,12 +723,17 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmcb->save.dr7);
 	hv_tele_entry(vcpu);
+	host_aux = this_cpu_ptr(&svm_cpus)->host_tsc_aux;
 	clgi();
+	aux_in = svm_tsc_aux_in(vcpu, host_aux);
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	if (aux_in)
+		wrmsrl(MSR_TSC_AUX, host_aux);
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
+	hv_xfd_err_clear(vcpu);
 	/* VMRUN loaded the guest's DR6 and #VMEXIT left it there (15.5.1). */
 	hv_db_guest_out(vcpu, vmcb->save.dr6 != HV_DR6_RESET);
 	stgi();

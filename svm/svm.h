@@ -36,12 +36,14 @@ struct svm_cpu {
 	u32 next_asid;
 	u64 asid_gen;
 	bool flush_pending;	/* new generation: no VMRUN has flushed for it yet */
+	u64 host_tsc_aux;	/* this CPU's IA32_TSC_AUX, as the kernel set it at boot */
 };
 DECLARE_PER_CPU(struct svm_cpu, svm_cpus);
 
 extern u32 svm_max_asid;
 extern bool svm_has_nrips;
 extern bool svm_tcg_evtinj_quirk;
+extern bool svm_has_tsc_aux;
 extern struct page *svm_iopm, *svm_msrpm;
 #define SVM_IOPM_ORDER	2	/* 12 KiB used */
 #define SVM_MSRPM_ORDER	1	/* 8 KiB */

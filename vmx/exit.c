@@ -988,6 +988,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
+	hv_xfd_err_clear(vcpu);
 
 	vcpu->sregs.cr2 = native_read_cr2();
 	/* The exit cleared DEBUGCTL and set DR7 to 400h (28.5). */
