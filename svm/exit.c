@@ -650,13 +650,14 @@ static void svm_redeliver_event(struct svm_vcpu *svm, u32 injected, u64 entry_ri
  * user-return MSR instead (svm_prepare_switch_to_guest() ->
  * kvm_set_user_return_msr()) and restores it only when the thread goes
  * back to user space, saving two WRMSRs per exit; hvlab pays them only
- * while the guest's value differs from this CPU's (a Linux guest on
- * vCPU 0 writes 0, as host CPU 0 has), and needs neither the user-return
- * notifier nor the host kernel never reading TSC_AUX itself.
+ * where the guest can read TSC_AUX at all (svm_switch_tsc_aux: a CPU with
+ * RDPID, or QEMU) and its value differs from this CPU's (a Linux guest
+ * on vCPU 0 writes 0, as host CPU 0 has), and needs neither the
+ * user-return notifier nor the host kernel never reading TSC_AUX itself.
  */
 static __always_inline bool svm_tsc_aux_in(struct hv_vcpu *vcpu, u64 host)
 {
-	if (!svm_has_tsc_aux || likely(vcpu->tsc_aux == host))
+	if (!svm_switch_tsc_aux || likely(vcpu->tsc_aux == host))
 		return false;
 	wrmsrl(MSR_TSC_AUX, vcpu->tsc_aux);
 	return true;

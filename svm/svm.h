@@ -43,7 +43,7 @@ DECLARE_PER_CPU(struct svm_cpu, svm_cpus);
 extern u32 svm_max_asid;
 extern bool svm_has_nrips;
 extern bool svm_tcg_evtinj_quirk;
-extern bool svm_has_tsc_aux;
+extern bool svm_switch_tsc_aux;
 extern struct page *svm_iopm, *svm_msrpm;
 #define SVM_IOPM_ORDER	2	/* 12 KiB used */
 #define SVM_MSRPM_ORDER	1	/* 8 KiB */
