@@ -739,7 +739,7 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 /*
  * For internal errors: the state a reader needs to see what happened
  * (pr_info).  A guest can cause such an exit as often as it likes, so the
- * dump (eight lines) is printed once per vCPU, and for at most four vCPUs
+ * dump (a dozen lines) is printed once per vCPU, and for at most four vCPUs
  * a minute over the whole module; the run page's internal-error record
  * carries the exit's facts every time.
  */
