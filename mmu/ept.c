@@ -4,9 +4,16 @@
  *
  * An EPT entry is present when any of bits 2:0 (read, write, execute) is
  * set (29.3.2).  Tables are always RWX so the leaf alone decides; leaves
- * carry the memory type in bits 5:3, write-back here, so guest RAM is
- * cached as the host caches it (29.3.7).  Write without read is an EPT
+ * carry the memory type in bits 5:3.  Write without read is an EPT
  * misconfiguration (29.3.3.1), so read-only leaves are R+X.
+ *
+ * Ordinary RAM is write-back with "ignore PAT" (bit 6): the guest's PAT
+ * cannot make the host's memory uncached or write-combining behind the
+ * host's back (aliasing a host WB page with a
+ * different type, SDM Vol. 3A 13.12.4, and slowing the host's accesses),
+ * and guest RAM is cached as the host caches it (29.3.7.2).  KVM does the
+ * same when the VM has no non-coherent DMA (vmx_get_mt_mask(): WB | IPAT);
+ * hvlab never has any (no device assignment).
  *
  * An HVLAB_MEM_UNCACHED slot gets memory type UC with "ignore PAT" (bit 6):
  * with IPAT=0 the EPT type would be combined with the guest's PAT type as
@@ -41,7 +48,7 @@ const struct hv_mmu_format hv_ept_format = {
 	.table		= EPT_R | EPT_W | EPT_X,
 	.leaf		= EPT_R | EPT_X,
 	.writable	= EPT_W,
-	.cached		= EPT_MT_WB,
+	.cached		= EPT_MT_WB | EPT_IPAT,
 	.uncached	= EPT_MT_UC | EPT_IPAT,
 	.large		= EPT_LARGE,
 	.levels		= ept_levels,

@@ -6,9 +6,9 @@
  * virtualize taken out, so a guest never tries to use what would fault
  * or leak host state: no VMX/SVM (no nesting), no XSAVE/AVX (guest XCR0
  * is not switched), no MONITOR/MWAIT, no MCE/MTRR MSRs, no x2APIC or
- * TSC-deadline timer, no RDTSCP/RDPID (TSC_AUX is not switched), no
- * speculation-control MSRs; the hypervisor bit is set and leaf 0x40000000
- * names hvlab.
+ * TSC-deadline timer, no RDTSCP, RDPID only on AMD (below), no RDPRU,
+ * no speculation-control MSRs; the hypervisor bit is set and leaf
+ * 0x40000000 names hvlab.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -32,6 +32,13 @@
 		     BIT(19) /* ADX */ | BIT(20) /* SMAP */ | BIT(23) /* CLFLUSHOPT */ | \
 		     BIT(29) /* SHA */)
 #define L7_ECX_KEEP (BIT(2) /* UMIP */)
+/*
+ * RDPID reads IA32_TSC_AUX.  SVM cannot intercept it, so a guest runs it
+ * whenever the CPU has it: svm/exit.c loads the guest's TSC_AUX around
+ * VMRUN, and CPUID says so.  Under VT-x without "enable RDTSCP" it
+ * raises #UD (SDM Vol. 3C 26.3), so it stays hidden there.
+ */
+#define L7_ECX_RDPID BIT(22)
 /* Leaf 8000_0001h (APM Vol. 3 E.4.2). */
 #define LX1_ECX_HIDE (BIT(2) /* SVM */ | BIT(3) /* ExtApicSpace */ | BIT(9) /* OSVW */ | \
 		      BIT(10) /* IBS */ | BIT(12) /* SKINIT */ | BIT(13) /* WDT */ | \
@@ -39,12 +46,30 @@
 		      BIT(23) /* PerfCtrExtCore */ | BIT(24) /* PerfCtrExtNB */ | \
 		      BIT(28) /* PerfCtrExtLLC */)
 /*
- * RDTSCP reads IA32_TSC_AUX, which hvlab does not switch: under VT-x it
- * raises #UD unless "enable RDTSCP" is set (SDM Vol. 3C 26.3), and under
- * SVM it would hand the guest the host's value.  Hidden (RDPID too, in
- * leaf 7), so Linux reads the TSC with LFENCE; RDTSC instead.
+ * RDTSCP reads IA32_TSC_AUX: under VT-x it raises #UD unless "enable
+ * RDTSCP" is set (SDM Vol. 3C 26.3), and SVM intercepts it with the same
+ * #UD, so both vendors agree.  Hidden, so Linux reads the TSC with
+ * LFENCE; RDTSC instead.
  */
 #define LX1_EDX_HIDE BIT(27) /* RDTSCP */
+/*
+ * Leaf 8000_0008h EBX (APM Vol. 3 E.4.7): only instructions and "not
+ * affected" facts that need no MSR.  Gone: IBPB, IBRS, STIBP, SSBD,
+ * VIRT_SSBD and the rest of speculation control, whose MSRs (SPEC_CTRL,
+ * PRED_CMD, VIRT_SPEC_CTRL) raise #GP here; IRPERF and PPIN (MSRs too);
+ * RDPRU (intercepted: #UD); INVLPGB, MCOMMIT.  Leaf 7 EDX, the Intel
+ * side of speculation control, is zero already.  KVM offers them because
+ * it emulates those MSRs; hvlab does not.
+ */
+#define LX8_EBX_KEEP (BIT(0) /* CLZERO */ | BIT(2) /* XSaveErPtr */ | BIT(9) /* WBNOINVD */ | \
+		      BIT(26) /* SSB_NO */ | BIT(29) /* BTC_NO */)
+/*
+ * Leaf 8000_0021h EAX: the same for AutoIBRS (an EFER bit hvlab refuses),
+ * SBPB and IBPB_BRTYPE (PRED_CMD), PrefetchCtl and SRSO_MSR_FIX (MSRs).
+ */
+#define LX21_EAX_KEEP (BIT(0) /* NoNestedDataBp */ | BIT(2) /* LFenceAlwaysSerializing */ | \
+		       BIT(6) /* NullSelectClearsBase */ | BIT(29) /* SRSO_NO */ | \
+		       BIT(30) /* SRSO_USER_KERNEL_NO */)
 
 static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 			     u32 *a, u32 *b, u32 *c, u32 *d)
@@ -82,7 +107,8 @@ static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 		if (idx == 0) {
 			*a = 0;
 			*b &= L7_EBX_KEEP;
-			*c &= L7_ECX_KEEP;
+			*c &= L7_ECX_KEEP |
+			      (hv_ops->vendor == HVLAB_VENDOR_AMD ? L7_ECX_RDPID : 0);
 			*d = 0;
 		} else {
 			*a = *b = *c = *d = 0;
@@ -98,6 +124,12 @@ static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 		break;
 	case 0x8000000a:	/* SVM features: no nesting */
 		*a = *b = *c = *d = 0;
+		break;
+	case 0x80000008:
+		*b &= LX8_EBX_KEEP;
+		break;
+	case 0x80000021:
+		*a &= LX21_EAX_KEEP;
 		break;
 	default:
 		break;
@@ -223,5 +255,7 @@ long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc)
 	kfree(vcpu->cpuid);
 	vcpu->cpuid = table;
 	vcpu->cpuid_nent = hdr.nent;
+	/* CR4 bits follow the features offered; CR4 as it is stays (as KVM's). */
+	vcpu->cr4_allowed = hv_cr4_allowed(vcpu);
 	return 0;
 }

@@ -19,6 +19,8 @@
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/special_insns.h>
@@ -153,6 +155,13 @@ struct hv_vcpu {
 	/* HVLAB_SET_CPUID table (NULL: the default of cpuid.c). */
 	struct hvlab_cpuid_entry *cpuid;
 	unsigned int cpuid_nent;
+	/* CR4 bits the guest may set, from that table (module/cr4.c). */
+	u64 cr4_allowed;
+	/*
+	 * The guest's IA32_TSC_AUX (RDTSCP, RDPID), offered when its CPUID
+	 * has either; SVM loads it around VMRUN (svm/exit.c).
+	 */
+	u64 tsc_aux;
 	u8 msr_policy;			/* HVLAB_MSR_UNKNOWN_* */
 
 	/* Exit counts, by enum hvlab_stat. */
@@ -306,6 +315,30 @@ static __always_inline void hv_db_guest_out(struct hv_vcpu *vcpu, bool dr6_is_gu
 	else if (unlikely(dr6_is_guests))
 		set_debugreg(HV_DR6_RESET, 6);	/* no guest bits in the host's #DB */
 	vcpu->db_live = false;
+}
+
+/*
+ * Right after the world switch, interrupts off.  A guest that runs an
+ * instruction of an XFD-armed state component (AMX tile data, with the
+ * host's IA32_XFD, which hvlab never switches) takes #NM in the guest and
+ * the CPU sets IA32_XFD_ERR (SDM Vol. 1 13.14), which nothing in the
+ * guest's path clears: the host's next #NM would then be taken for an XFD
+ * fault of its own (handle_xfd_event()).  KVM clears it the same way in
+ * vcpu_enter_guest() after the exit, when the guest left it non-zero.
+ * Such an instruction needs CR4.OSXSAVE in the guest, so only guests
+ * allowed that bit pay the RDMSR.  The guest itself has no XFD (CPUID
+ * leaf 0Dh is zero, the MSRs #GP), so it loses nothing it could read.
+ * Neither emulated PC has XFD (CPUID.(EAX=0Dh,ECX=1):EAX[4] = 0).
+ */
+static __always_inline void hv_xfd_err_clear(struct hv_vcpu *vcpu)
+{
+	u64 err;
+
+	if (!cpu_feature_enabled(X86_FEATURE_XFD) || !(vcpu->cr4_allowed & X86_CR4_OSXSAVE))
+		return;
+	rdmsrl(MSR_IA32_XFD_ERR, err);
+	if (unlikely(err))
+		wrmsrl(MSR_IA32_XFD_ERR, 0);
 }
 
 /* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */
@@ -496,6 +529,10 @@ void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32
 long hv_cpuid_get(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data);
+
+/* module/cr4.c: the CR4 bits a guest may own, the #GP rules of MOV to CR4 */
+u64 hv_cr4_allowed(struct hv_vcpu *vcpu);
+int hv_cr4_check(struct hv_vcpu *vcpu, u64 old, u64 val, u64 cr3, u64 efer);
 
 /* module/vcpu.c */
 int hv_vcpu_create(struct hv_vm *vm, unsigned long id);

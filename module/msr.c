@@ -33,12 +33,35 @@ static bool hv_pat_valid(u64 pat)
 	return true;
 }
 
+/*
+ * IA32_TSC_AUX exists for the guest when its CPUID offers RDTSCP or RDPID
+ * (SDM Vol. 4 Table 2-2, APM Vol. 2 appendix A), as KVM decides in
+ * __kvm_set_msr()/__kvm_get_msr(); else it is an unknown MSR (#GP).  The
+ * value lives in hv_vcpu; SVM loads it around VMRUN, VMX runs no guest
+ * instruction that reads it (no "enable RDTSCP": RDTSCP and RDPID #UD).
+ */
+static bool hv_guest_has_tsc_aux(struct hv_vcpu *vcpu)
+{
+	u32 a, b, c, d;
+
+	hv_cpuid(vcpu, 0x80000001, 0, &a, &b, &c, &d);
+	if (d & BIT(27))			/* RDTSCP */
+		return true;
+	hv_cpuid(vcpu, 7, 0, &a, &b, &c, &d);
+	return c & BIT(22);			/* RDPID */
+}
+
 /* RDMSR of one of ours: 0, or -ENOENT if the MSR is not ours. */
 static int hv_msr_read(struct hv_vcpu *vcpu, u32 index, u64 *val)
 {
 	switch (index) {
 	case MSR_IA32_APICBASE:
 		*val = vcpu->sregs.apic_base;
+		return 0;
+	case MSR_TSC_AUX:
+		if (!hv_guest_has_tsc_aux(vcpu))
+			return -ENOENT;
+		*val = vcpu->tsc_aux;
 		return 0;
 	case MSR_EFER:
 	case MSR_STAR:
@@ -68,6 +91,17 @@ static int hv_msr_read(struct hv_vcpu *vcpu, u32 index, u64 *val)
 static int hv_msr_write(struct hv_vcpu *vcpu, u32 index, u64 val)
 {
 	switch (index) {
+	case MSR_TSC_AUX:
+		if (!hv_guest_has_tsc_aux(vcpu))
+			return -ENOENT;
+		/*
+		 * Bits 63:32 are reserved on Intel (#GP); AMD CPUs ignore them.
+		 * Each vendor's way, as KVM's __kvm_set_msr() does it.
+		 */
+		if ((val >> 32) && hv_ops->vendor == HVLAB_VENDOR_INTEL)
+			return -EINVAL;
+		vcpu->tsc_aux = (u32)val;
+		return 0;
 	case MSR_EFER: {
 		u64 efer = hv_ops->get_msr(vcpu, MSR_EFER);
 

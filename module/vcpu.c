@@ -39,28 +39,6 @@
 #define HV_APIC_BASE_ENABLE	BIT(11)
 #define HV_APIC_BASE_DEFAULT	0xfee00000ULL
 
-/* CR4 bits a guest may set: the basic set plus what this CPU implements. */
-static u64 hv_cr4_valid(void)
-{
-	u64 valid = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
-		    X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
-		    X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-
-	if (boot_cpu_has(X86_FEATURE_UMIP))
-		valid |= X86_CR4_UMIP;
-	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
-		valid |= X86_CR4_FSGSBASE;
-	if (boot_cpu_has(X86_FEATURE_PCID))
-		valid |= X86_CR4_PCIDE;
-	if (boot_cpu_has(X86_FEATURE_XSAVE))
-		valid |= X86_CR4_OSXSAVE;
-	if (boot_cpu_has(X86_FEATURE_SMEP))
-		valid |= X86_CR4_SMEP;
-	if (boot_cpu_has(X86_FEATURE_SMAP))
-		valid |= X86_CR4_SMAP;
-	return valid;
-}
-
 static void hv_seg_set(struct hvlab_segment *s, u16 sel, u64 base, u32 limit, u8 type)
 {
 	memset(s, 0, sizeof(*s));
@@ -125,7 +103,7 @@ static int hv_check_segment(const struct hvlab_segment *s, const char *name)
 	return 0;
 }
 
-static int hv_check_sregs(const struct hvlab_sregs *sr)
+static int hv_check_sregs(struct hv_vcpu *vcpu, const struct hvlab_sregs *sr)
 {
 	const struct hvlab_segment *segs[] = {
 		&sr->cs, &sr->ds, &sr->es, &sr->fs, &sr->gs, &sr->ss, &sr->tr, &sr->ldt,
@@ -153,8 +131,10 @@ static int hv_check_sregs(const struct hvlab_sregs *sr)
 		return hv_reject(-EINVAL, "cr0 %#llx: PG=1 needs PE=1", sr->cr0);
 	if ((sr->cr0 & X86_CR0_NW) && !(sr->cr0 & X86_CR0_CD))
 		return hv_reject(-EINVAL, "cr0 %#llx: NW=1 needs CD=1", sr->cr0);
-	if (sr->cr4 & ~hv_cr4_valid())
-		return hv_reject(-EINVAL, "cr4 %#llx: bits not supported for guests", sr->cr4);
+	/* Only the bits the guest's CPUID offers and hvlab switches (cr4.c). */
+	if (sr->cr4 & ~vcpu->cr4_allowed)
+		return hv_reject(-EINVAL, "cr4 %#llx: bits %#llx not allowed for this guest",
+				 sr->cr4, sr->cr4 & ~vcpu->cr4_allowed);
 	if (sr->cr3 >> hv_gpa_bits)
 		return hv_reject(-EINVAL, "cr3 %#llx: beyond %u address bits", sr->cr3, hv_gpa_bits);
 	if (sr->cr8 > 15)
@@ -167,6 +147,9 @@ static int hv_check_sregs(const struct hvlab_sregs *sr)
 		return hv_reject(-EINVAL, "efer %#llx: LMA must equal LME && CR0.PG", sr->efer);
 	if (lme && pg && !(sr->cr4 & X86_CR4_PAE))
 		return hv_reject(-EINVAL, "long mode (EFER.LME, CR0.PG) needs CR4.PAE");
+	/* CR4.PCIDE exists only in IA-32e mode (SDM Vol. 3A 4.10.1; VMX 27.3.1.1). */
+	if ((sr->cr4 & X86_CR4_PCIDE) && !(lme && pg))
+		return hv_reject(-EINVAL, "cr4.PCIDE needs long mode (EFER.LME, CR0.PG)");
 
 	if ((sr->apic_base & (GENMASK_ULL(7, 0) | BIT(9))) || (sr->apic_base >> hv_gpa_bits))
 		return hv_reject(-EINVAL, "apic_base %#llx: reserved bits set", sr->apic_base);
@@ -268,7 +251,7 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 			ret = -EFAULT;
 			break;
 		}
-		ret = hv_check_sregs(&sr);
+		ret = hv_check_sregs(vcpu, &sr);
 		if (!ret) {
 			vcpu->sregs = sr;
 			vcpu->sregs_stale = false;	/* userspace's copy wins */
@@ -411,6 +394,7 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 	err = hv_tele_vcpu_init(vcpu);
 	if (err)
 		goto err_fpu;
+	vcpu->cr4_allowed = hv_cr4_allowed(vcpu);	/* the default CPUID's */
 	hv_vcpu_reset(vcpu);
 
 	hv_vm_get(vm);		/* the vCPU fd's reference */

@@ -57,6 +57,23 @@ static void host_sleep_ms(unsigned int ms)
 
 /* ---- PKRU */
 
+/* Offer PKU (CPUID.7.0:ECX[3]) in the vCPU's CPUID, which hides it by default. */
+static void offer_pku(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu)
+{
+	static struct {
+		struct hvlab_cpuid hdr;
+		struct hvlab_cpuid_entry e[HVLAB_CPUID_MAX_ENTRIES];
+	} t;
+	unsigned int i;
+
+	t.hdr.nent = HVLAB_CPUID_MAX_ENTRIES;
+	ASSERT_EQ(0, hvlab_get_cpuid(vcpu->fd, &t.hdr));
+	for (i = 0; i < t.hdr.nent; i++)
+		if (t.e[i].function == 7 && t.e[i].index == 0)
+			t.e[i].ecx |= 1u << 3;
+	ASSERT_EQ(0, hvlab_set_cpuid(vcpu->fd, &t.hdr));
+}
+
 /* The guest's PKRU: write-disable for keys 1-15, key 0 untouched. */
 #define GUEST_PKRU	0xaaaaaaa8u
 
@@ -89,8 +106,9 @@ GUEST_CODE static void guest_pkru(void)
 }
 
 /*
- * The guest turns on protection keys itself (CR4 writes of PKE exit on
- * neither vendor) and loads PKRU with WRPKRU: the VMM thread must come
+ * The guest turns on protection keys itself (offered in its CPUID, as
+ * CR4.PKE needs since the CR4 allowlist, module/cr4.c) and loads PKRU
+ * with WRPKRU: the VMM thread must come
  * back from RUN with its own PKRU, and the guest keep its value across
  * RUNs and a sleep of the host thread.  PKRU switches nothing by itself
  * on VM entry or exit (SDM Vol. 3C 27.3/28.5, APM Vol. 2 15.5).
@@ -108,6 +126,7 @@ TEST_F(iso, pkru)
 		SKIP(return, "the PC's kernel does not use protection keys (CPUID.7.0:ECX.OSPKE = 0)");
 	host = host_rdpkru();
 	ASSERT_NE(GUEST_PKRU, host) TH_LOG("pick another guest value: the host has %#x", host);
+	offer_pku(_metadata, self->vcpu);
 
 	ENTER_C(guest_pkru, 0, 0);
 	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);

@@ -154,6 +154,97 @@ static int svm_exit_invd(struct svm_vcpu *svm)
 	return 1;
 }
 
+/*
+ * An intercepted instruction the exit does not describe (no decode
+ * assists): decode it at RIP, or give up with an internal error naming
+ * the exit.  0 and @insn filled, or the RUN return value.
+ */
+static int svm_decode_exit(struct svm_vcpu *svm, struct hv_insn *insn)
+{
+	struct hv_vcpu *vcpu = &svm->vcpu;
+	int err = hv_decode_at_rip(vcpu, insn);
+
+	if (err) {
+		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, (u64)err };
+
+		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNSUPPORTED, 3, data);
+	}
+	return err;
+}
+
+/*
+ * WBINVD (0F 09) and WBNOINVD (F3 0F 09) share the WBINVD intercept and
+ * exit code 89h (APM Vol. 2 15.9 and appendix C; a CPU without WBNOINVD
+ * runs F3 0F 09 as WBINVD).  Done natively they would write back (and
+ * drop) the host CPU's caches for the guest; hvlab's guest memory is
+ * ordinary cached RAM with no non-coherent DMA, so there is nothing to
+ * write back: skipped, as KVM does (kvm_emulate_wbinvd_noskip() does
+ * nothing unless need_emulate_wbinvd()).  Without NRIP the length comes
+ * from the encoding, prefixes included.
+ */
+static int svm_exit_wbinvd(struct svm_vcpu *svm)
+{
+	struct hv_insn insn;
+
+	if (svm_has_nrips && svm->vmcb->control.next_rip) {
+		svm_skip(svm, 0);
+		return 1;
+	}
+	if (svm_decode_exit(svm, &insn))
+		return 0;
+	svm->vcpu.regs.rip += insn.len;
+	return 1;
+}
+
+/* A change of these makes the CPU drop TLB entries (SDM Vol. 3A 4.10.4.1, APM Vol. 2 5.5.3). */
+#define SVM_CR4_TLB_BITS	(X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PCIDE | \
+				 X86_CR4_SMEP | X86_CR4_SMAP | X86_CR4_PKE)
+
+/*
+ * MOV to CR4 (exit 14h, 15.9 "CR intercepts"; always intercepted, vmcb.c).
+ * No decode assists: EXITINFO1 does not name the GPR, so the instruction
+ * is decoded from guest memory (0F 22 /r).  The rules are module/cr4.c's
+ * (KVM: cr_interception() -> kvm_set_cr4()).  Intercepted, a write with a
+ * reserved bit also gets its #GP on QEMU, which otherwise ends the VMRUN
+ * with VMEXIT_INVALID (/work/shared/emulators.md).  The VMCB holds the
+ * guest's CR4 as it is, so MOV from CR4 needs no exit.  What the CPU does
+ * after the write on its own is done here: the guest's TLB entries go
+ * when a paging bit changes, by a fresh ASID (15.16: one that has no
+ * entries yet), as KVM's kvm_post_set_cr4() asks for a guest TLB flush.
+ * No PDPTEs are loaded or checked: with nested paging AMD loads none at
+ * a MOV to CR (APM Vol. 2 15.25.10), a bad one faults on a later walk.
+ * KVM checks them here anyway (kvm_set_cr4() -> load_pdptrs()); hvlab
+ * does what the CPU does for the MOV to CR0 and CR3 it runs natively.
+ */
+static int svm_exit_write_cr4(struct svm_vcpu *svm)
+{
+	struct vmcb_save_area *s = &svm->vmcb->save;
+	struct hv_vcpu *vcpu = &svm->vcpu;
+	struct hv_insn insn;
+	u64 val;
+
+	if (svm_decode_exit(svm, &insn))
+		return 0;
+	if (insn.kind != HV_INSN_MOV_CR || insn.ctl != 4 || !insn.is_write) {
+		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, insn.opcode };
+
+		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNSUPPORTED, 3, data);
+		return 0;
+	}
+	val = hv_gpr_read(&vcpu->regs, insn.reg, insn.size, false);
+	if (hv_cr4_check(vcpu, s->cr4, val, s->cr3, s->efer)) {
+		hv_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	if ((val ^ s->cr4) & SVM_CR4_TLB_BITS)
+		svm->asid_cpu = -1;	/* svm_pick_asid() hands out a new one */
+	s->cr4 = val;
+	svm->check = true;		/* state we wrote: the entry checks again */
+	vcpu->sregs_stale = true;	/* hv_sync_sregs() copied the old CR4 */
+	vcpu->regs.rip += insn.len;
+	return 1;
+}
+
 /* CPUID (0F A2): answered by the core, in the kernel or by userspace (route.c). */
 static int svm_exit_cpuid(struct svm_vcpu *svm)
 {
@@ -366,6 +457,7 @@ static const struct svm_exit {
 	svm_exit_fn fn;
 	u8 stat;
 } svm_exits[] = {
+	[SVM_EXIT_WRITE_CR4]	= { svm_exit_write_cr4,	HVLAB_STAT_CR_ACCESS },
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_MC] = { svm_exit_resume,	HVLAB_STAT_EXCEPTION },	/* host's */
@@ -392,6 +484,8 @@ static const struct svm_exit {
 	[SVM_EXIT_MONITOR]	= { svm_exit_ud,	HVLAB_STAT_MONITOR_MWAIT },
 	[SVM_EXIT_MWAIT]	= { svm_exit_ud,	HVLAB_STAT_MONITOR_MWAIT },
 	[SVM_EXIT_XSETBV]	= { svm_exit_gp,	HVLAB_STAT_XSETBV },
+	[SVM_EXIT_WBINVD]	= { svm_exit_wbinvd,	HVLAB_STAT_INVD },
+	[SVM_EXIT_RDPRU]	= { svm_exit_ud,	HVLAB_STAT_OTHER },	/* CPUID hides it */
 	[SVM_EXIT_NPF]		= { svm_exit_npf,	SVM_STAT_BY_HANDLER },
 };
 
@@ -544,6 +638,31 @@ static void svm_redeliver_event(struct svm_vcpu *svm, u32 injected, u64 entry_ri
 	c->event_inj_err = c->exit_int_info_err;
 }
 
+/*
+ * IA32_TSC_AUX around VMRUN, interrupts off.  RDPID has no intercept
+ * (APM Vol. 2 15.9 lists none; Vol. 3 RDPID), and neither VMRUN nor
+ * #VMEXIT switches TSC_AUX (15.5), so without this a guest's RDPID (and
+ * RDTSCP on QEMU, which ignores that intercept) reads the host's value:
+ * the number and node of the CPU the VMM thread runs on.  The guest's
+ * goes in after CLGI and the host's comes back before STGI: with GIF=0
+ * no interrupt, NMI or SMI handler of the host runs in between (15.17),
+ * so no host code ever reads the guest's value.  KVM loads it as a
+ * user-return MSR instead (svm_prepare_switch_to_guest() ->
+ * kvm_set_user_return_msr()) and restores it only when the thread goes
+ * back to user space, saving two WRMSRs per exit; hvlab pays them only
+ * where the guest can read TSC_AUX at all (svm_switch_tsc_aux: a CPU with
+ * RDPID, or QEMU) and its value differs from this CPU's (a Linux guest
+ * on vCPU 0 writes 0, as host CPU 0 has), and needs neither the
+ * user-return notifier nor the host kernel never reading TSC_AUX itself.
+ */
+static __always_inline bool svm_tsc_aux_in(struct hv_vcpu *vcpu, u64 host)
+{
+	if (!svm_switch_tsc_aux || likely(vcpu->tsc_aux == host))
+		return false;
+	wrmsrl(MSR_TSC_AUX, vcpu->tsc_aux);
+	return true;
+}
+
 int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -551,7 +670,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	struct hv_vm *vm = vcpu->vm;
 	const char *rule;
 	u32 code, field, injected;
-	u64 entry_rip;
+	u64 entry_rip, host_aux;
+	bool aux_in;
 	u8 queued;
 	int cpu;
 
@@ -608,12 +728,17 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmcb->save.dr7);
 	hv_tele_entry(vcpu);
+	host_aux = this_cpu_ptr(&svm_cpus)->host_tsc_aux;
 	clgi();
+	aux_in = svm_tsc_aux_in(vcpu, host_aux);
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	if (aux_in)
+		wrmsrl(MSR_TSC_AUX, host_aux);
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
+	hv_xfd_err_clear(vcpu);
 	/* VMRUN loaded the guest's DR6 and #VMEXIT left it there (15.5.1). */
 	hv_db_guest_out(vcpu, vmcb->save.dr6 != HV_DR6_RESET);
 	stgi();

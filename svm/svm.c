@@ -28,6 +28,12 @@ DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
 u32 svm_max_asid;
 bool svm_has_nrips;
 bool svm_tcg_evtinj_quirk;
+/*
+ * A guest can read IA32_TSC_AUX without an exit: RDPID (no intercept
+ * exists), or RDTSCP under QEMU TCG, which ignores its intercept.  Then
+ * the guest's TSC_AUX is switched around VMRUN (svm_tsc_aux_in()).
+ */
+bool svm_switch_tsc_aux;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
 struct page *svm_iopm, *svm_msrpm;
 
@@ -73,6 +79,8 @@ static int svm_detect(void)
 	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
 	svm_has_nrips = cpuid_edx(0x8000000a) & BIT(3);
 	svm_tcg_evtinj_quirk = svm_under_qemu_tcg();
+	svm_switch_tsc_aux = boot_cpu_has(X86_FEATURE_RDPID) ||
+			     (boot_cpu_has(X86_FEATURE_RDTSCP) && svm_tcg_evtinj_quirk);
 	if (svm_tcg_evtinj_quirk)
 		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
 	if (svm_max_asid < 1) {
@@ -147,6 +155,9 @@ static int svm_cpu_enable(void)
 		return -EBUSY;
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
 	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+	/* The value svm_vcpu_enter() puts back after each VMRUN (svm_tsc_aux_in). */
+	if (svm_switch_tsc_aux)
+		rdmsrl(MSR_TSC_AUX, sc->host_tsc_aux);
 	/*
 	 * Another hypervisor may have left TLB entries tagged with any ASID:
 	 * the first vCPU entry on this CPU starts a new generation, which

@@ -18,6 +18,7 @@ struct svm_vcpu {
 	u64 asid_gen;
 	u64 mmu_gen;		/* vm->mmu_gen a TLB flush was asked for */
 	bool check;		/* run svm_check_vmcb() before the next VMRUN */
+	bool dumped;		/* svm_dump_vmcb() printed this vCPU's VMCB once */
 	/*
 	 * EVENTINJ holds an event taken from vcpu->events (SVM_EVT_*) that no
 	 * VMRUN has delivered yet: a refused entry gives it back (exit.c).
@@ -35,12 +36,14 @@ struct svm_cpu {
 	u32 next_asid;
 	u64 asid_gen;
 	bool flush_pending;	/* new generation: no VMRUN has flushed for it yet */
+	u64 host_tsc_aux;	/* this CPU's IA32_TSC_AUX, as the kernel set it at boot */
 };
 DECLARE_PER_CPU(struct svm_cpu, svm_cpus);
 
 extern u32 svm_max_asid;
 extern bool svm_has_nrips;
 extern bool svm_tcg_evtinj_quirk;
+extern bool svm_switch_tsc_aux;
 extern struct page *svm_iopm, *svm_msrpm;
 #define SVM_IOPM_ORDER	2	/* 12 KiB used */
 #define SVM_MSRPM_ORDER	1	/* 8 KiB */
@@ -52,7 +55,7 @@ int svm_load_state(struct hv_vcpu *vcpu);
 int svm_save_state(struct hv_vcpu *vcpu);
 int svm_save_int_shadow(struct hv_vcpu *vcpu);
 const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field);
-void svm_dump_vmcb(const struct svm_vcpu *svm);
+void svm_dump_vmcb(struct svm_vcpu *svm);
 
 /* exit.c: entry and the exit table */
 int svm_vcpu_enter(struct hv_vcpu *vcpu);

@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/mm.h>
+#include <linux/ratelimit.h>
 #include <linux/slab.h>
 #include <linux/io.h>
 #include <asm/processor-flags.h>
@@ -55,8 +56,11 @@ static void svm_init_control(struct svm_vcpu *svm)
 		INTERCEPT_MONITOR,
 		INTERCEPT_MWAIT,
 		INTERCEPT_XSETBV,	/* guest XCR0 is not switched */
-		INTERCEPT_RDTSCP,	/* TSC_AUX neither: #UD, as on VT-x */
+		INTERCEPT_RDTSCP,	/* #UD, as on VT-x (CPUID hides it) */
 		INTERCEPT_RDPMC,	/* host counters (CR4.PCE is the guest's): #GP */
+		INTERCEPT_WBINVD,	/* and WBNOINVD: no host cache flush for a guest */
+		INTERCEPT_RDPRU,	/* host APERF/MPERF: #UD (CPUID hides it) */
+		INTERCEPT_CR4_WRITE,	/* the CR4 allowlist (module/cr4.c) */
 	};
 	struct vmcb_control_area *c = &svm->vmcb->control;
 	unsigned int i;
@@ -289,11 +293,22 @@ const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field)
 	return NULL;
 }
 
-/* For internal errors: the state a reader needs to see what happened. */
-void svm_dump_vmcb(const struct svm_vcpu *svm)
+/*
+ * For internal errors: the state a reader needs to see what happened.  A
+ * guest can cause such an exit as often as it likes, so the dump (three
+ * lines) is printed once per vCPU, and for at most four vCPUs a minute
+ * over the whole module; the run page's internal-error record carries
+ * the exit's facts every time.
+ */
+void svm_dump_vmcb(struct svm_vcpu *svm)
 {
+	static DEFINE_RATELIMIT_STATE(svm_dump_rs, 60 * HZ, 4);
 	const struct vmcb_control_area *c = &svm->vmcb->control;
 	const struct vmcb_save_area *s = &svm->vmcb->save;
+
+	if (svm->dumped || !__ratelimit(&svm_dump_rs))
+		return;
+	svm->dumped = true;
 
 	pr_info("vCPU %u VMCB: exit_code %#x info1 %#llx info2 %#llx int_info %#x asid %u int_ctl %#x event_inj %#x\n",
 		svm->vcpu.id, c->exit_code, c->exit_info_1, c->exit_info_2, c->exit_int_info,

@@ -230,7 +230,7 @@ enum hvlab_stat {
 	HVLAB_STAT_ENTRY_FAILURE,
 	HVLAB_STAT_TIMESLICE,		/* hvlab's own slice ended (VMX preemption timer) */
 	/* Added for telemetry (issue 6); the values above never change. */
-	HVLAB_STAT_INVD,
+	HVLAB_STAT_INVD,		/* INVD, WBINVD, WBNOINVD: skipped, no host cache flush */
 	HVLAB_STAT_XSETBV,
 	HVLAB_STAT_VIRT_INSN,		/* VMX / SVM instructions the guest may not use */
 	HVLAB_STAT_MONITOR_MWAIT,

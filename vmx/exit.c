@@ -12,7 +12,7 @@
  * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
  * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
  * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB
- * and #MC (the exception bitmap), MONITOR/MWAIT, and EPT
+ * and #MC (the exception bitmap), MONITOR/MWAIT, WBINVD/WBNOINVD, and EPT
  * violations/misconfigurations.  Anything else is a surprise,
  * reported with the VMCS dumped.
  *
@@ -181,6 +181,21 @@ static int vmx_exit_gp(struct vmx_vcpu *vmx)
 
 /* INVD exits unconditionally (26.1.2): acting on it would drop the host's dirty lines. */
 static int vmx_exit_invd(struct vmx_vcpu *vmx)
+{
+	vmx_skip(vmx);
+	return 1;
+}
+
+/*
+ * WBINVD and WBNOINVD, with "WBINVD exiting" (25.6.2; both exit with
+ * reason 54, 26.1.3): done natively they would write back (and drop) the
+ * caches of the whole host CPU for the guest, a latency any guest could
+ * impose on the host.  hvlab's guest memory is ordinary cached RAM with no
+ * device doing non-coherent DMA into it, so there is nothing to write back
+ * for the guest: skipped, as KVM does without non-coherent DMA
+ * (kvm_emulate_wbinvd_noskip() does nothing unless need_emulate_wbinvd()).
+ */
+static int vmx_exit_wbinvd(struct vmx_vcpu *vmx)
 {
 	vmx_skip(vmx);
 	return 1;
@@ -461,9 +476,10 @@ static int vmx_paging_state(struct vmx_vcpu *vmx, u64 *cr0, u64 *cr3, u64 *cr4, 
 	if (err)
 		return err;
 	/*
-	 * Only CR0.NE (and CR4.VMXE) are in the guest/host masks: the guest
-	 * changes PE, PG, WP and CR4.PAE without an exit, so the values it
-	 * runs with come from the VMCS, not from the read shadows.
+	 * Only CR0.NE, CD, NW and the CR4 bits it may not set are in the
+	 * guest/host masks: the guest changes PE, PG, WP and CR4.PAE without
+	 * an exit, so the values it runs with come from the VMCS, not from
+	 * the read shadows.
 	 */
 	*cr0 = vmx_guest_cr0(vmx);
 	*cr3 = vmcs_read(GUEST_CR3);
@@ -526,18 +542,25 @@ static int vmx_mov_to_cr0(struct vmx_vcpu *vmx, u64 val)
 	return 0;
 }
 
-/* MOV to CR4 that changes VMXE: the guest has no VMX (CPUID hides it), so #GP. */
+/*
+ * MOV to CR4 that changes a bit hvlab owns (vmcs.c, vmx_cr4_owned): a bit
+ * the guest may not set, or VMXE.  #GP (-EINVAL) by the rules of
+ * module/cr4.c (KVM: handle_set_cr4() -> kvm_set_cr4()); otherwise the
+ * whole write is done here, with the PDPTE load the CPU would do, and the
+ * guest's TLB entries flushed (vmx_flush) as the CPU does for changes of
+ * PGE, PAE, PSE, PCIDE, SMEP, SMAP or PKE (SDM Vol. 3A 4.10.4.1).
+ */
 static int vmx_mov_to_cr4(struct vmx_vcpu *vmx, u64 val)
 {
 	u64 cr0, cr3, old, efer, pdpte[4];
 	bool load;
 	int err;
 
-	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1))
-		return -EINVAL;
 	err = vmx_paging_state(vmx, &cr0, &cr3, &old, &efer);
 	if (err)
 		return err;
+	if (hv_cr4_check(&vmx->vcpu, old, val, cr3, efer) || (val & ~vmx_caps.cr4_fixed1))
+		return -EINVAL;
 	load = vmx_pae_paging(cr0, val, efer) && ((old ^ val) & VMX_CR4_PDPTE_BITS);
 	if (load && !vmx_read_pdptes(vmx, cr3, pdpte))
 		return -EINVAL;
@@ -664,6 +687,7 @@ static const struct vmx_exit {
 	[EXIT_REASON_HLT]			= { vmx_exit_hlt,		HVLAB_STAT_HLT },
 	[EXIT_REASON_RDPMC]			= { vmx_exit_gp,		HVLAB_STAT_OTHER },	/* no PMU */
 	[EXIT_REASON_INVD]			= { vmx_exit_invd,		HVLAB_STAT_INVD },
+	[EXIT_REASON_WBINVD]			= { vmx_exit_wbinvd,		HVLAB_STAT_INVD },
 	[EXIT_REASON_VMCALL]			= { vmx_exit_vmcall,		HVLAB_STAT_HYPERCALL },
 	[EXIT_REASON_VMCLEAR]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 	[EXIT_REASON_VMLAUNCH]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
@@ -923,6 +947,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		if (intr & VMX_BLOCKING_STI_MOVSS)
 			vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~VMX_BLOCKING_STI_MOVSS);
 	}
+	vmx_sync_cr4_mask(vmx);		/* the guest's CPUID may have changed */
 	vmx_inject_events(vmx);
 	if (vmx->check) {
 		rule = vmx_check_vmcs(vmx, &field);
@@ -969,6 +994,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
+	hv_xfd_err_clear(vcpu);
 
 	vcpu->sregs.cr2 = native_read_cr2();
 	/* The exit cleared DEBUGCTL and set DR7 to 400h (28.5). */

@@ -12,6 +12,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/mm.h>
+#include <linux/ratelimit.h>
 #include <linux/io.h>
 #include <asm/tlbflush.h>
 #include <asm/desc.h>
@@ -102,6 +103,23 @@ static u64 vmx_cr4_forced(void)
 	return vmx_caps.cr4_fixed0 | X86_CR4_VMXE;
 }
 
+/*
+ * The CR4 bits hvlab owns (the guest/host mask, 25.6.6): the forced ones
+ * and every bit the guest may not set (module/cr4.c).  A MOV to CR4 that
+ * would change one of them exits (26.1.3), so setting CET, FRED, LA57...
+ * is refused with #GP in vmx_mov_to_cr4(), and the guest reads them from
+ * the read shadow, which holds what it set.  The bits it may set stay its
+ * own, without exits: the CPU applies their rules and, with EPT and
+ * VPID, loads PDPTEs and flushes its TLB for them itself (as KVM leaves
+ * CR4 guest-owned bits to the CPU, vmx_set_cr4_guest_host_mask()).
+ * Before the first entry nothing is allowed yet (@cr4_allowed 0): every
+ * bit is masked until vmx_sync_cr4_mask().
+ */
+static u64 vmx_cr4_owned(const struct vmx_vcpu *vmx)
+{
+	return vmx_cr4_forced() | ~vmx->cr4_allowed;
+}
+
 void vmx_set_cr0(struct vmx_vcpu *vmx, u64 cr0)
 {
 	vmcs_write(GUEST_CR0, (cr0 & ~(u64)VMX_CR0_SHADOW_ONLY) | vmx_cr0_forced());
@@ -121,7 +139,9 @@ u64 vmx_guest_cr0(struct vmx_vcpu *vmx)
 
 u64 vmx_guest_cr4(struct vmx_vcpu *vmx)
 {
-	return (vmcs_read(GUEST_CR4) & ~vmx_cr4_forced()) | (vmx->cr4_shadow & vmx_cr4_forced());
+	u64 owned = vmx_cr4_owned(vmx);
+
+	return (vmcs_read(GUEST_CR4) & ~owned) | (vmx->cr4_shadow & owned);
 }
 
 void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4)
@@ -129,6 +149,24 @@ void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4)
 	vmcs_write(GUEST_CR4, cr4 | vmx_cr4_forced());
 	vmcs_write(CR4_READ_SHADOW, cr4);
 	vmx->cr4_shadow = cr4;
+}
+
+/*
+ * The guest's CPUID changed what it may set (HVLAB_SET_CPUID, or the first
+ * entry): the guest/host mask follows, the CR4 the guest sees stays.
+ * Bits the CPU cannot run a guest with (not in IA32_VMX_CR4_FIXED1, A.8)
+ * stay masked.  VMCS loaded.
+ */
+void vmx_sync_cr4_mask(struct vmx_vcpu *vmx)
+{
+	u64 allowed = vmx->vcpu.cr4_allowed & vmx_caps.cr4_fixed1, cr4;
+
+	if (likely(vmx->cr4_allowed == allowed))
+		return;
+	cr4 = vmx_guest_cr4(vmx);
+	vmx->cr4_allowed = allowed;
+	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cr4_owned(vmx));
+	vmx_set_cr4(vmx, cr4);
 }
 
 /* EFER and the "IA-32e mode guest" entry control move together (27.3.1.1). */
@@ -193,7 +231,8 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	vmcs_write(MSR_BITMAP, page_to_phys(vmx_msr_bitmap));
 	vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_owned());
-	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cr4_forced());
+	vmx->cr4_allowed = 0;
+	vmcs_write(CR4_GUEST_HOST_MASK, vmx_cr4_owned(vmx));
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	/*
@@ -697,12 +736,22 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 	return NULL;
 }
 
-/* For internal errors: the state a reader needs to see what happened (pr_info). */
+/*
+ * For internal errors: the state a reader needs to see what happened
+ * (pr_info).  A guest can cause such an exit as often as it likes, so the
+ * dump (a dozen lines) is printed once per vCPU, and for at most four vCPUs
+ * a minute over the whole module; the run page's internal-error record
+ * carries the exit's facts every time.
+ */
 void vmx_dump_vmcs(struct vmx_vcpu *vmx)
 {
 	static const char * const names[VMX_NSEG] = { "es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr" };
+	static DEFINE_RATELIMIT_STATE(vmx_dump_rs, 60 * HZ, 4);
 	unsigned int i;
 
+	if (vmx->dumped || !__ratelimit(&vmx_dump_rs))
+		return;
+	vmx->dumped = true;
 	if (vmx_vcpu_load(vmx))
 		return;
 	pr_info("vCPU %u VMCS: exit reason %#llx qual %#llx gpa %#llx len %llu intr %#llx idt %#llx err %#llx\n",

@@ -186,9 +186,15 @@ static int vmx_setup_controls(void)
 	vmx_caps.invept_single = ept & VMX_CAP_INVEPT_SINGLE;
 	vmx_caps.vpid = (ept & VMX_CAP_INVVPID) && (ept & VMX_CAP_INVVPID_SINGLE);
 
-	/* Secondary (25.6.2): EPT and unrestricted guest; VPIDs if INVVPID can flush one. */
+	/*
+	 * Secondary (25.6.2): EPT and unrestricted guest; VPIDs if INVVPID
+	 * can flush one.  WBINVD exiting: a guest's WBINVD/WBNOINVD would
+	 * flush the host CPU's caches (exit.c, vmx_exit_wbinvd); CPUs with
+	 * unrestricted guest have the control, so it is required.
+	 */
 	err = vmx_adjust_ctl(MSR_IA32_VMX_PROCBASED_CTLS2,
-			     SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_UNRESTRICTED_GUEST,
+			     SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_UNRESTRICTED_GUEST |
+			     SECONDARY_EXEC_WBINVD_EXITING,
 			     vmx_caps.vpid ? SECONDARY_EXEC_ENABLE_VPID : 0,
 			     &vmx_caps.proc2, "secondary processor-based");
 	if (err)

@@ -72,6 +72,7 @@ struct vmx_vcpu {
 	u64 eptp;
 	u64 mmu_gen;		/* vm->mmu_gen EPT was last flushed for */
 	bool check;		/* run the software entry checks before entering */
+	bool dumped;		/* vmx_dump_vmcs() printed this vCPU's VMCS once */
 	u32 proc;		/* primary controls as last written (+ interrupt window) */
 
 	/* Host state as last written to this VMCS (rewritten when it changes). */
@@ -91,6 +92,7 @@ struct vmx_vcpu {
 	struct vmx_host_save host;
 	struct preempt_notifier pn;
 	u64 cr0_shadow, cr4_shadow;	/* the read shadows: valid for the masked bits only */
+	u64 cr4_allowed;	/* vcpu.cr4_allowed as the CR4 guest/host mask has it */
 	/*
 	 * The guest's DR6 and DR7.  MOV DR and #DB always exit, so nothing
 	 * else changes them: DR7 is what GUEST_DR7 holds, DR6 is not in the
@@ -182,6 +184,7 @@ void vmx_set_cr4(struct vmx_vcpu *vmx, u64 cr4);
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
 u64 vmx_guest_cr0(struct vmx_vcpu *vmx);
 u64 vmx_guest_cr4(struct vmx_vcpu *vmx);
+void vmx_sync_cr4_mask(struct vmx_vcpu *vmx);
 bool vmx_pae_paging(u64 cr0, u64 cr4, u64 efer);
 bool vmx_read_pdptes(struct vmx_vcpu *vmx, u64 cr3, u64 pdpte[4]);
 void vmx_write_pdptes(const u64 pdpte[4]);
