@@ -152,6 +152,12 @@ struct hv_vcpu {
 	struct hvlab_cpuid_entry *cpuid;
 	unsigned int cpuid_nent;
 	u8 msr_policy;			/* HVLAB_MSR_UNKNOWN_* */
+	/*
+	 * IA32_TSC_ADJUST (SDM Vol. 3B 18.17.3): the sum of every change
+	 * the guest made to its TSC by WRMSR; the TSC itself is the host's
+	 * plus the backend's offset (VMX TSC_OFFSET, VMCB tsc_offset).
+	 */
+	u64 tsc_adjust;
 
 	/* Exit counts, by enum hvlab_stat. */
 	u64 exits;

@@ -251,6 +251,10 @@ void svm_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 	case MSR_FS_BASE:		s->fs.base = val; break;
 	case MSR_GS_BASE:		s->gs.base = val; break;
 	case MSR_IA32_CR_PAT:		s->g_pat = val; break;
+	/* RDTSC reads the host's TSC plus TSC_OFFSET (VMCB offset 050h, APM Vol. 2 appendix B). */
+	case MSR_IA32_TSC:
+		to_svm(vcpu)->vmcb->control.tsc_offset = val - rdtsc();
+		break;
 	default:
 		WARN_ONCE(1, "hvlab: svm_set_msr(%#x): not a guest MSR of msr.c\n", index);
 	}

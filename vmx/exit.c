@@ -278,7 +278,8 @@ u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index)
 	case MSR_FS_BASE:		return vmcs_read(GUEST_FS_BASE);
 	case MSR_GS_BASE:		return vmcs_read(GUEST_GS_BASE);
 	case MSR_IA32_CR_PAT:		return vmcs_read(GUEST_IA32_PAT);
-	case MSR_IA32_TSC:		return rdtsc();	/* no TSC offsetting */
+	/* RDTSC does not exit: the guest reads the host's TSC plus TSC_OFFSET (26.3). */
+	case MSR_IA32_TSC:		return rdtsc() + vmcs_read(TSC_OFFSET);
 	}
 	WARN_ONCE(1, "hvlab: vmx_get_msr(%#x): not a guest MSR of msr.c\n", index);
 	return 0;
@@ -318,6 +319,7 @@ void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 	case MSR_FS_BASE:		vmcs_write(GUEST_FS_BASE, val); break;
 	case MSR_GS_BASE:		vmcs_write(GUEST_GS_BASE, val); break;
 	case MSR_IA32_CR_PAT:		vmcs_write(GUEST_IA32_PAT, val); break;
+	case MSR_IA32_TSC:		vmcs_write(TSC_OFFSET, val - rdtsc()); break;
 	default:
 		WARN_ONCE(1, "hvlab: vmx_set_msr(%#x): not a guest MSR of msr.c\n", index);
 	}
