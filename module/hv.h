@@ -20,6 +20,7 @@
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/special_insns.h>
+#include <asm/trapnr.h>
 
 #include "../mmu/mmu.h"
 #include "decode.h"
@@ -328,6 +329,21 @@ static inline void hv_queue_exception(struct hv_vcpu *vcpu, u8 vector, bool has_
 	vcpu->events.exc_vector = vector;
 	vcpu->events.exc_has_err = has_err;
 	vcpu->events.exc_err = err;
+}
+
+/*
+ * Fault-class exceptions push RFLAGS with RF set, so that the instruction
+ * they restart at does not hit its own instruction breakpoint again (SDM
+ * Vol. 3B 18.3.1.1, Vol. 3A 2.3 "RF"; APM Vol. 2 3.1.6).  An event
+ * injected at VM entry (SDM Vol. 3C 27.6.1, APM Vol. 2 15.20 EVENTINJ) is
+ * delivered with the guest's RFLAGS as they stand, so the backends set RF
+ * there first for these vectors, as KVM's inject_pending_event() does.  Traps (#BP, #OF), aborts (#DF, #MC) and
+ * #DB (fault or trap; code breakpoints leave RF alone) keep RF as it is.
+ */
+static inline bool hv_exception_sets_rf(u8 vector)
+{
+	return vector < 32 && !((BIT(X86_TRAP_DB) | BIT(X86_TRAP_NMI) | BIT(X86_TRAP_BP) |
+				 BIT(X86_TRAP_OF) | BIT(X86_TRAP_DF) | BIT(X86_TRAP_MC)) & BIT(vector));
 }
 
 /*

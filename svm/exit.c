@@ -100,6 +100,10 @@ static void svm_inject_events(struct svm_vcpu *svm)
 			}
 			vcpu->events.exc_pending = false;
 			svm->evt_queued = SVM_EVT_EXCEPTION;
+			if (hv_exception_sets_rf(vcpu->events.exc_vector)) {
+				vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
+				svm->vmcb->save.rflags = vcpu->regs.rflags;
+			}
 		} else if (vcpu->events.irq_pending && svm_interruptible(svm)) {
 			c->event_inj = vcpu->events.irq_vector | SVM_EVTINJ_TYPE_INTR |
 				       SVM_EVTINJ_VALID;

@@ -112,6 +112,10 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 		}
 		vcpu->events.exc_pending = false;
 		vmx->inject_src = VMX_EVENT_EXCEPTION;
+		if (hv_exception_sets_rf(vcpu->events.exc_vector)) {
+			vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
+			vmcs_write(GUEST_RFLAGS, vcpu->regs.rflags);
+		}
 	} else if (vcpu->events.irq_pending && (vcpu->regs.rflags & X86_EFLAGS_IF) &&
 		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS)) {
 		info = vcpu->events.irq_vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK;
