@@ -489,6 +489,26 @@ int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);
 int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa);
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault);
 int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn);
+/* module/mem.c: guest memory by linear address, through the guest's paging */
+int hv_read_gva(struct hv_vcpu *vcpu, u64 gva, void *buf, unsigned int len);
+int hv_write_gva(struct hv_vcpu *vcpu, u64 gva, const void *buf, unsigned int len);
+/*
+ * module/taskswitch.c: a hardware task switch done in software.  What
+ * started it (SDM Vol. 3C 28.2.1 Table 28-2, task-switch qualification
+ * bits 31:30), the new TSS's selector, the vector of an INT n that went
+ * through a task gate (its DPL is checked; -1 otherwise), and the error
+ * code of an exception delivered through one.
+ */
+enum hv_ts_source { HV_TS_CALL, HV_TS_IRET, HV_TS_JMP, HV_TS_GATE };
+struct hv_task_switch {
+	u16 selector;
+	u8 source;		/* enum hv_ts_source */
+	bool has_err;
+	u32 err;
+	int soft_int;
+	bool switched;		/* out: the new task is in (no fault before the commit) */
+};
+int hv_task_switch(struct hv_vcpu *vcpu, struct hv_task_switch *req);
 /* module/debugreg.c: MOV DR, from either backend's exit */
 int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned int gpr,
 		   u64 next_rip);
