@@ -17,6 +17,9 @@
  *               in the IDT: task C starts with the error code pushed on
  *               its stack, A's saved EIP at the faulting instruction; C
  *               fixes A's saved EAX and IRETs, A retries and goes on.
+ *   refused_*   a JMP to a TSS too small (#TS) or busy (#GP), an IRET with
+ *               NT to a TSS that is not busy (#TS): faults of the old task
+ *               at the instruction, nothing saved or switched.
  *   df_gate     a #DF (error code 0) injected by the VMM (HVLAB_INJECT)
  *               between two instructions of A goes through the IDT's task
  *               gate to task C, the way Linux/i386 takes double faults; C
@@ -161,7 +164,23 @@ HVT_ASM(asm_df, 32,
 	"2: hlt\n\tjmp 2b\n\t");
 extern const char asm_df_after[], asm_df_task_c[];
 
+/* refused: A's far JMP to B, or (at @iret) an IRET with NT set, to A's back link. */
+HVT_ASM(asm_bad, 32,
+	A_REGS
+	HVT_ASM_LABEL(asm_bad, jmp)
+	"ljmp $0x38, $0\n\t"
+	"1: hlt\n\tjmp 1b\n\t"
+	HVT_ASM_LABEL(asm_bad, nt)
+	"pushf\n\t"
+	"orl $0x4000, (%esp)\n\t"
+	"popf\n\t"
+	HVT_ASM_LABEL(asm_bad, iret)
+	"iret\n\t"
+	"2: hlt\n\tjmp 2b\n\t");
+extern const char asm_bad_jmp[], asm_bad_nt[], asm_bad_iret[];
+
 static const struct hvt_code asm_df_code = { asm_df, asm_df_end };
+static const struct hvt_code asm_bad_code = { asm_bad, asm_bad_end };
 static const struct hvt_code asm_jmp_code = { asm_jmp, asm_jmp_end };
 static const struct hvt_code asm_call_code = { asm_call, asm_call_end };
 static const struct hvt_code asm_exc_code = { asm_exc, asm_exc_end };
@@ -479,6 +498,61 @@ TEST_F(ts, df_gate)
 	/* Delivered before A's next instruction: that is where A resumes. */
 	expect_in_c(_metadata, self, 0, hvt_raw_gpa(code, asm_df_after), 0xa0a0a001);
 	expect_back_from_c(_metadata, self, 0xa0a0a001);
+}
+
+/*
+ * Switches refused before anything changes (SDM Vol. 3A 7.3 steps 2-4,
+ * Table 6-6): a JMP to a TSS whose limit is below 67h (#TS), a JMP to a
+ * busy TSS (#GP), an IRET with NT set whose back link names a TSS that
+ * is not busy (#TS).  Each fault is A's, at the instruction, and A's
+ * TSS and busy bit stay as they were.
+ */
+static void refused(struct __test_metadata *_metadata, FIXTURE_DATA(ts) *self,
+		    enum hvt_mode mode, unsigned int which)
+{
+	const struct hvt_code *code = &asm_bad_code;
+	uint64_t *gdt = (uint64_t *)gpa(self->vm, self->vm->gdt);
+	const char *at = which == 2 ? asm_bad_iret : asm_bad_jmp;
+	unsigned int vector = which == 1 ? GP_VECTOR : 10;
+	struct hvlab_regs r;
+	struct ucall uc;
+
+	ts_prepare(_metadata, self, mode, code, asm_bad_jmp, NULL);
+	if (which == 0)
+		gdt[SEL_TSS_B / 8] = gdt_desc(TSS_B, 0x50, 0x89);	/* too small */
+	else if (which == 1)
+		gdt[SEL_TSS_B / 8] = gdt_desc(TSS_B, 103, 0x8b);	/* busy */
+	if (which == 2) {
+		wr32(self->vm, self->vm->tss + TSS_LINK, SEL_TSS_B);	/* B: available */
+		ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &r));
+		r.rip = hvt_raw_gpa(code, asm_bad_nt);
+		ASSERT_EQ(0, hvlab_set_regs(self->vcpu->fd, &r));
+	}
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_EXCEPTION, &uc);
+	EXPECT_EQ(vector, uc.args[0]);
+	EXPECT_EQ(SEL_TSS_B, uc.args[1]);
+	EXPECT_EQ(hvt_raw_gpa(code, at), uc.args[2]);
+	EXPECT_EQ(0xb, gdt_type(self->vm, SEL_TSS_A));
+	EXPECT_EQ(which == 1 ? 0xb : 0x9, gdt_type(self->vm, SEL_TSS_B));
+	EXPECT_EQ(0, rd32(self->vm, self->vm->tss + TSS_EIP));	/* nothing saved */
+}
+
+TEST_F(ts, refused_small_tss)
+{
+	HVT_SKIPPED_IN_SETUP();
+	refused(_metadata, self, variant->mode, 0);
+}
+
+TEST_F(ts, refused_busy_tss)
+{
+	HVT_SKIPPED_IN_SETUP();
+	refused(_metadata, self, variant->mode, 1);
+}
+
+TEST_F(ts, refused_iret_to_idle_tss)
+{
+	HVT_SKIPPED_IN_SETUP();
+	refused(_metadata, self, variant->mode, 2);
 }
 
 TEST_HARNESS_MAIN
