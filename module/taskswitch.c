@@ -19,12 +19,16 @@
  * as on the CPU.  Every check that can fail before the switch commits is
  * made before anything is written.
  *
- * Not done (none matters to the guests hvlab runs; KVM skips them too):
- * the T (debug trap) flag of the new TSS, limit checks on the TSSes and
- * the new stack, the I/O map, and #PF for TSS memory the guest has not
- * mapped (an internal-error exit instead, see hv_ts_mem).  DR7's local
- * enables, which a task switch clears (SDM Vol. 3B 18.2.4), are the
- * caller's to clear: the backend keeps DR7.
+ * Not done (none matters to the guests hvlab runs): the T (debug trap)
+ * flag of the new TSS (KVM's handle_task_switch() leaves it as a TODO
+ * too), limit checks on the TSSes and the new stack, and #PF for TSS,
+ * descriptor or stack memory the guest has not mapped, which KVM raises
+ * and hvlab turns into an internal-error exit (see hv_ts_mem): mem.c's
+ * walk does not say why a translation failed.  A fault raised while an
+ * exception is delivered through a task gate replaces that exception
+ * instead of making a #DF, as in KVM.  DR7's local enables, which a task
+ * switch clears (SDM Vol. 3B 18.2.4), are the caller's to clear: the
+ * backend keeps DR7.
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
@@ -519,10 +523,14 @@ int hv_task_switch(struct hv_vcpu *vcpu, struct hv_task_switch *req)
 		r->rflags |= X86_EFLAGS_NT;
 	if (loaded && req->has_err)
 		hv_ts_push_error(&ts, l, req->err);
-	if (ts.err)
-		return hv_ts_report(&ts);
 
-	/* Into the VMCS/VMCB: segments, TR, LDTR, CR0, CR3 (and PDPTEs). */
+	/*
+	 * Into the VMCS/VMCB: segments, TR, LDTR, CR0, CR3 (and PDPTEs),
+	 * also when guest memory failed us after the commit, so that what
+	 * userspace reads back is what the guest would run with.
+	 */
 	err = hv_ops->vcpu_load_state(vcpu);
-	return err ? err : 1;
+	if (err)
+		return err;
+	return ts.err ? hv_ts_report(&ts) : 1;
 }
