@@ -27,7 +27,8 @@
 		     BIT(18) /* PSN */ | BIT(21) /* DS */ | BIT(22) /* ACPI */ | \
 		     BIT(29) /* TM */ | BIT(31) /* PBE */)
 /* Leaf 7.0: keep what needs no VMM support (SDM Vol. 2A Table 3-8). */
-#define L7_EBX_KEEP (BIT(0) /* FSGSBASE */ | BIT(3) /* BMI1 */ | BIT(7) /* SMEP */ | \
+#define L7_EBX_KEEP (BIT(0) /* FSGSBASE */ | BIT(1) /* TSC_ADJUST, msr.c */ | \
+		     BIT(3) /* BMI1 */ | BIT(7) /* SMEP */ | \
 		     BIT(8) /* BMI2 */ | BIT(9) /* ERMS */ | BIT(18) /* RDSEED */ | \
 		     BIT(19) /* ADX */ | BIT(20) /* SMAP */ | BIT(23) /* CLFLUSHOPT */ | \
 		     BIT(29) /* SHA */)

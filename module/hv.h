@@ -24,6 +24,7 @@
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/special_insns.h>
+#include <asm/trapnr.h>
 
 #include "../mmu/mmu.h"
 #include "decode.h"
@@ -163,6 +164,12 @@ struct hv_vcpu {
 	 */
 	u64 tsc_aux;
 	u8 msr_policy;			/* HVLAB_MSR_UNKNOWN_* */
+	/*
+	 * IA32_TSC_ADJUST (SDM Vol. 3B 18.17.3): the sum of every change
+	 * the guest made to its TSC by WRMSR; the TSC itself is the host's
+	 * plus the backend's offset (VMX TSC_OFFSET, VMCB tsc_offset).
+	 */
+	u64 tsc_adjust;
 
 	/* Exit counts, by enum hvlab_stat. */
 	u64 exits;
@@ -377,6 +384,21 @@ static inline void hv_queue_exception(struct hv_vcpu *vcpu, u8 vector, bool has_
 }
 
 /*
+ * Fault-class exceptions push RFLAGS with RF set, so that the instruction
+ * they restart at does not hit its own instruction breakpoint again (SDM
+ * Vol. 3B 18.3.1.1, Vol. 3A 2.3 "RF"; APM Vol. 2 3.1.6).  An event
+ * injected at VM entry (SDM Vol. 3C 27.6.1, APM Vol. 2 15.20 EVENTINJ) is
+ * delivered with the guest's RFLAGS as they stand, so the backends set RF
+ * there first for these vectors, as KVM's inject_pending_event() does.  Traps (#BP, #OF), aborts (#DF, #MC) and
+ * #DB (fault or trap; code breakpoints leave RF alone) keep RF as it is.
+ */
+static inline bool hv_exception_sets_rf(u8 vector)
+{
+	return vector < 32 && !((BIT(X86_TRAP_DB) | BIT(X86_TRAP_NMI) | BIT(X86_TRAP_BP) |
+				 BIT(X86_TRAP_OF) | BIT(X86_TRAP_DF) | BIT(X86_TRAP_MC)) & BIT(vector));
+}
+
+/*
  * What a vendor backend provides.  Exactly one instance is chosen at
  * module load (vmx_ops or svm_ops) and reached as hv_ops.  Hooks marked
  * "optional" may be NULL.
@@ -519,6 +541,26 @@ int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);
 int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa);
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault);
 int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn);
+/* module/mem.c: guest memory by linear address, through the guest's paging */
+int hv_read_gva(struct hv_vcpu *vcpu, u64 gva, void *buf, unsigned int len);
+int hv_write_gva(struct hv_vcpu *vcpu, u64 gva, const void *buf, unsigned int len);
+/*
+ * module/taskswitch.c: a hardware task switch done in software.  What
+ * started it (SDM Vol. 3C 28.2.1 Table 28-2, task-switch qualification
+ * bits 31:30), the new TSS's selector, the vector of an INT n that went
+ * through a task gate (its DPL is checked; -1 otherwise), and the error
+ * code of an exception delivered through one.
+ */
+enum hv_ts_source { HV_TS_CALL, HV_TS_IRET, HV_TS_JMP, HV_TS_GATE };
+struct hv_task_switch {
+	u16 selector;
+	u8 source;		/* enum hv_ts_source */
+	bool has_err;
+	u32 err;
+	int soft_int;
+	bool switched;		/* out: the new task is in (no fault before the commit) */
+};
+int hv_task_switch(struct hv_vcpu *vcpu, struct hv_task_switch *req);
 /* module/debugreg.c: MOV DR, from either backend's exit */
 int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned int gpr,
 		   u64 next_rip);

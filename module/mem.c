@@ -356,3 +356,14 @@ int hv_complete_string_in(struct hv_vcpu *vcpu)
 	hv_string_advance(vcpu, insn, HV_GPR_RDI, n, vcpu->pending.next_rip);
 	return 0;
 }
+
+/* For emulation outside this file (taskswitch.c): hv_access_gva, by direction. */
+int hv_read_gva(struct hv_vcpu *vcpu, u64 gva, void *buf, unsigned int len)
+{
+	return hv_access_gva(vcpu, gva, buf, len, false);
+}
+
+int hv_write_gva(struct hv_vcpu *vcpu, u64 gva, const void *buf, unsigned int len)
+{
+	return hv_access_gva(vcpu, gva, (void *)buf, len, true);
+}

@@ -5,7 +5,8 @@
  *
  * The list is the guest's own architectural state that a 64-bit kernel
  * touches while booting: EFER, the SYSCALL and SYSENTER MSRs, FS/GS bases,
- * KERNEL_GS_BASE, PAT, plus read-only views of the TSC and the APIC base.
+ * KERNEL_GS_BASE, PAT, the TSC and TSC_ADJUST, a read-only view of the
+ * APIC base, and the legacy AMD performance MSRs (no PMU behind them).
  * Where a value lives (VMCB save area, VMCS field, software copy switched
  * around entry) is the backend's business: ops->get_msr/set_msr fetch and
  * store, and set_msr only ever sees an index from this list and a value
@@ -51,6 +52,30 @@ static bool hv_guest_has_tsc_aux(struct hv_vcpu *vcpu)
 	return c & BIT(22);			/* RDPID */
 }
 
+/* IA32_TSC_ADJUST exists when the guest's CPUID says so (leaf 7.0 EBX bit 1). */
+static bool hv_has_tsc_adjust(struct hv_vcpu *vcpu)
+{
+	u32 a, b, c, d;
+
+	hv_cpuid(vcpu, 7, 0, &a, &b, &c, &d);
+	return b & BIT(1);
+}
+
+/*
+ * The legacy AMD performance MSRs (PerfEvtSel0-3 at C001_0000h, PerfCtr0-3
+ * at C001_0004h; APM Vol. 2 13.2.1) exist on every AMD64 CPU, so guests
+ * touch them without asking CPUID.  hvlab has no PMU: like KVM without
+ * one (kvm_get_msr_common/kvm_set_msr_common, "case MSR_K7_EVNTSEL0 ...
+ * MSR_K7_EVNTSEL3"), they read 0 and every write is accepted and dropped,
+ * on both vendors.  KVM logs a nonzero write with kvm_pr_unimpl_wrmsr();
+ * hvlab prints nothing a guest could trigger.
+ */
+static bool hv_is_k7_perf_msr(u32 index)
+{
+	return (index >= MSR_K7_EVNTSEL0 && index <= MSR_K7_EVNTSEL3) ||
+	       (index >= MSR_K7_PERFCTR0 && index <= MSR_K7_PERFCTR3);
+}
+
 /* RDMSR of one of ours: 0, or -ENOENT if the MSR is not ours. */
 static int hv_msr_read(struct hv_vcpu *vcpu, u32 index, u64 *val)
 {
@@ -78,15 +103,35 @@ static int hv_msr_read(struct hv_vcpu *vcpu, u32 index, u64 *val)
 	case MSR_IA32_TSC:
 		*val = hv_ops->get_msr(vcpu, index);
 		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		if (!hv_has_tsc_adjust(vcpu))
+			return -ENOENT;
+		*val = vcpu->tsc_adjust;
+		return 0;
 	default:
+		if (hv_is_k7_perf_msr(index)) {
+			*val = 0;
+			return 0;
+		}
 		return -ENOENT;
 	}
 }
 
 /*
  * WRMSR of one of ours: 0, -EINVAL for a value the MSR cannot hold (the
- * guest gets #GP), -ENOENT if the MSR is not ours (TSC and APIC base
- * writes included: hvlab does not emulate them).
+ * guest gets #GP), -ENOENT if the MSR is not ours (APIC base writes
+ * included: hvlab does not emulate them).
+ *
+ * The TSC (SDM Vol. 3B 18.17, APM Vol. 2 13.2.4): a write makes RDTSC and
+ * RDMSR read the written value from then on, counting up at the host's
+ * rate; the backend turns it into its TSC offset (set_msr(MSR_IA32_TSC)
+ * means "the guest's TSC reads @val now").  IA32_TSC_ADJUST follows every
+ * such write by the same difference, and a write to TSC_ADJUST moves the
+ * TSC by the change (SDM Vol. 3B 18.17.3), as in KVM's
+ * kvm_set_msr_common() for MSR_IA32_TSC and MSR_IA32_TSC_ADJUST.  KVM
+ * also keeps vCPUs' TSCs in step when they are written to nearly the same
+ * value (kvm_synchronize_tsc, for writes from userspace); hvlab has no
+ * such ioctl, and each guest write moves only its own vCPU.
  */
 static int hv_msr_write(struct hv_vcpu *vcpu, u32 index, u64 val)
 {
@@ -136,7 +181,19 @@ static int hv_msr_write(struct hv_vcpu *vcpu, u32 index, u64 val)
 		if (!hv_pat_valid(val))
 			return -EINVAL;
 		break;
+	case MSR_IA32_TSC:
+		vcpu->tsc_adjust += val - hv_ops->get_msr(vcpu, MSR_IA32_TSC);
+		break;
+	case MSR_IA32_TSC_ADJUST:
+		if (!hv_has_tsc_adjust(vcpu))
+			return -ENOENT;
+		hv_ops->set_msr(vcpu, MSR_IA32_TSC,
+				hv_ops->get_msr(vcpu, MSR_IA32_TSC) + (val - vcpu->tsc_adjust));
+		vcpu->tsc_adjust = val;
+		return 0;
 	default:
+		if (hv_is_k7_perf_msr(index))
+			return 0;	/* no PMU: dropped (see hv_is_k7_perf_msr) */
 		return -ENOENT;
 	}
 	hv_ops->set_msr(vcpu, index, val);

@@ -9,7 +9,9 @@
 #   - the multiboot test kernel (guest/mbkernel.c) on each accelerator:
 #     boot info and command line, the debug-exit port, PIT interrupts
 #     through the 8259 while halted, console input by interrupt, a triple
-#     fault (registers printed), a halt with interrupts off (power off)
+#     fault (registers printed), a halt with interrupts off (power off);
+#     the same kernel linked at 0x8000 (mbkernel-low), just above
+#     hvlab-run's low-memory data, loads and runs
 #   - Debian's stock 6.1 vmlinuz with a busybox initramfs on each
 #     accelerator: boots to /init, runs a command typed on the serial
 #     console, checks its output, powers off (exit status 0); the time to
@@ -185,6 +187,9 @@ for a in ${HVLAB_RUN_ACCELS:-hvlab kvm}; do
 	STDIN=$T/line expect "multiboot on $a: console input by interrupt" 0 "got 'typed line'" -- $mb --append "test=echo"
 	expect "multiboot on $a: triple fault, exit 73 with registers" 73 "rip " -- $mb --append "test=triple"
 	expect "multiboot on $a: cli; hlt is a power-off, exit 0" 0 "halting with interrupts off" -- $mb --append "test=halt"
+	# linked at 0x8000, right where hvlab-run's data (0x500-0x8000) ends:
+	# no overlap with half-open intervals (the loader once refused it)
+	expect "multiboot ELF at 0x8000 on $a: loads and runs, exit 42" 42 "cmdline='exit=42 low'" -- --accel $a --kernel "$HR/mbkernel-low" --append "exit=42 low"
 	# mov al, 42; out 0xf4, al; hlt: the same bytes in 16- and 32-bit code
 	printf '\260\052\346\364\364' >"$T/flat"
 	expect "flat binary on $a: real mode at 0x12340" 42 "" -- --accel $a --kernel "$T/flat" --load-addr 0x12340 --entry-mode real

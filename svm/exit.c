@@ -100,6 +100,10 @@ static void svm_inject_events(struct svm_vcpu *svm)
 			}
 			vcpu->events.exc_pending = false;
 			svm->evt_queued = SVM_EVT_EXCEPTION;
+			if (hv_exception_sets_rf(vcpu->events.exc_vector)) {
+				vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
+				svm->vmcb->save.rflags = vcpu->regs.rflags;
+			}
 		} else if (vcpu->events.irq_pending && svm_interruptible(svm)) {
 			c->event_inj = vcpu->events.irq_vector | SVM_EVTINJ_TYPE_INTR |
 				       SVM_EVTINJ_VALID;
@@ -342,6 +346,10 @@ void svm_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 	case MSR_FS_BASE:		s->fs.base = val; break;
 	case MSR_GS_BASE:		s->gs.base = val; break;
 	case MSR_IA32_CR_PAT:		s->g_pat = val; break;
+	/* RDTSC reads the host's TSC plus TSC_OFFSET (VMCB offset 050h, APM Vol. 2 appendix B). */
+	case MSR_IA32_TSC:
+		to_svm(vcpu)->vmcb->control.tsc_offset = val - rdtsc();
+		break;
 	default:
 		WARN_ONCE(1, "hvlab: svm_set_msr(%#x): not a guest MSR of msr.c\n", index);
 	}

@@ -9,8 +9,9 @@
  * touches the VMCS loads it with vmx_vcpu_load()/vmx_vcpu_put().
  *
  * Which exits to expect, given the controls vmx.c sets (SDM Vol. 3C 26.1,
- * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
- * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
+ * 26.2): external interrupts and NMIs, CPUID/GETSEC/INVD/XSETBV/VMX and
+ * TDX instructions, task switches, INIT and SIPI signals and triple
+ * faults (unconditional), HLT, all port I/O, all MSR accesses,
  * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB
  * and #MC (the exception bitmap), MONITOR/MWAIT, WBINVD/WBNOINVD, and EPT
  * violations/misconfigurations.  Anything else is a surprise,
@@ -65,6 +66,25 @@ typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 #define VMX_EXIT_FAILED_ENTRY	BIT(31)
 
 
+/*
+ * Basic exit reasons (SDM Vol. 3C appendix C) that <asm/vmx.h> of 6.1
+ * and 6.12 does not name.
+ */
+#ifndef EXIT_REASON_GETSEC
+#define EXIT_REASON_GETSEC	11
+#endif
+#ifndef EXIT_REASON_SEAMCALL
+#define EXIT_REASON_SEAMCALL	76
+#endif
+#ifndef EXIT_REASON_TDCALL
+#define EXIT_REASON_TDCALL	77
+#endif
+/* Task switch qualification (28.2.1, Table 28-2): bits 15:0 the new TSS, 31:30 the source. */
+#define VMX_TS_SELECTOR(q)	((u16)(q))
+#define VMX_TS_SOURCE(q)	(((q) >> 30) & 3)	/* CALL, IRET, JMP, IDT gate: enum hv_ts_source */
+/* DR7's local enables L0-L3 and LE: a task switch clears them (SDM Vol. 3B 18.2.4). */
+#define VMX_DR7_LOCAL		0x155ULL
+
 /* In the exit table: the handler calls hv_count_exit() itself. */
 #define VMX_STAT_BY_HANDLER	0xff
 
@@ -112,6 +132,10 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 		}
 		vcpu->events.exc_pending = false;
 		vmx->inject_src = VMX_EVENT_EXCEPTION;
+		if (hv_exception_sets_rf(vcpu->events.exc_vector)) {
+			vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
+			vmcs_write(GUEST_RFLAGS, vcpu->regs.rflags);
+		}
 	} else if (vcpu->events.irq_pending && (vcpu->regs.rflags & X86_EFLAGS_IF) &&
 		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS)) {
 		info = vcpu->events.irq_vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK;
@@ -293,7 +317,8 @@ u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index)
 	case MSR_FS_BASE:		return vmcs_read(GUEST_FS_BASE);
 	case MSR_GS_BASE:		return vmcs_read(GUEST_GS_BASE);
 	case MSR_IA32_CR_PAT:		return vmcs_read(GUEST_IA32_PAT);
-	case MSR_IA32_TSC:		return rdtsc();	/* no TSC offsetting */
+	/* RDTSC does not exit: the guest reads the host's TSC plus TSC_OFFSET (26.3). */
+	case MSR_IA32_TSC:		return rdtsc() + vmcs_read(TSC_OFFSET);
 	}
 	WARN_ONCE(1, "hvlab: vmx_get_msr(%#x): not a guest MSR of msr.c\n", index);
 	return 0;
@@ -333,6 +358,7 @@ void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 	case MSR_FS_BASE:		vmcs_write(GUEST_FS_BASE, val); break;
 	case MSR_GS_BASE:		vmcs_write(GUEST_GS_BASE, val); break;
 	case MSR_IA32_CR_PAT:		vmcs_write(GUEST_IA32_PAT, val); break;
+	case MSR_IA32_TSC:		vmcs_write(TSC_OFFSET, val - rdtsc()); break;
 	default:
 		WARN_ONCE(1, "hvlab: vmx_set_msr(%#x): not a guest MSR of msr.c\n", index);
 	}
@@ -616,6 +642,76 @@ static int vmx_exit_cr(struct vmx_vcpu *vmx)
 	return 1;
 }
 
+/*
+ * Task switch (26.2: every attempt exits; the CPU made the privilege and
+ * gate checks of 25.4.2 first).  The switch itself is vendor-neutral
+ * (module/taskswitch.c; on AMD the CPU does it, since hvlab does not
+ * intercept task switches there).  As in KVM's handle_task_switch(): an
+ * event that went through a task gate in the IDT (IDT-vectoring info,
+ * 28.2.4) is consumed by the switch and its error code goes on the new
+ * stack; for CALL, JMP, IRET and INT n the old task resumes after the
+ * instruction (the exit gives its length, 28.2.5), for a fault or an
+ * interrupt at it.
+ */
+static int vmx_exit_task_switch(struct vmx_vcpu *vmx)
+{
+	struct hv_task_switch ts = {
+		.selector = VMX_TS_SELECTOR(vmx->exit_qual),
+		.source = VMX_TS_SOURCE(vmx->exit_qual),
+		.soft_int = -1,
+	};
+	u32 idt = vmx->inject_info, type = idt & INTR_INFO_INTR_TYPE_MASK;
+	bool via_idt = ts.source == HV_TS_GATE && (idt & INTR_INFO_VALID_MASK);
+	int ret;
+
+	ret = hv_sync_sregs(&vmx->vcpu);	/* before anything changes: -EINTR retries */
+	if (ret)
+		return ret;
+	if (via_idt) {
+		if (type == INTR_TYPE_HARD_EXCEPTION && (idt & INTR_INFO_DELIVER_CODE_MASK)) {
+			ts.has_err = true;
+			ts.err = vmx->inject_err;
+		}
+		if (type == INTR_TYPE_SOFT_INTR)
+			ts.soft_int = idt & INTR_INFO_VECTOR_MASK;
+		vmx->inject_info = 0;	/* delivered by the switch, not again */
+	}
+	if (!via_idt || (type != INTR_TYPE_HARD_EXCEPTION && type != INTR_TYPE_EXT_INTR &&
+			 type != INTR_TYPE_NMI_INTR))
+		vmx_skip(vmx);
+	ret = hv_task_switch(&vmx->vcpu, &ts);
+	if (ret == 1 && ts.switched && (vmx->dr7 & VMX_DR7_LOCAL)) {
+		ret = vmx_vcpu_load(vmx);
+		if (ret)
+			return ret;
+		vmx_set_dr(&vmx->vcpu, 7, vmx->dr7 & ~VMX_DR7_LOCAL);
+		vmx_vcpu_put(vmx);
+		ret = 1;
+	}
+	return ret;
+}
+
+/*
+ * INIT signal (26.2: INIT always exits in VMX non-root operation, SDM
+ * Vol. 3C 24.8 blocks it in root operation).  It was sent to this host
+ * CPU, not to the guest, and the exit consumed it; hvlab gives guests no
+ * INIT of their own yet (the in-kernel APIC will define INIT/SIPI for
+ * vCPUs), so the guest carries on where it was, untouched, and the
+ * module says so once in a while.  KVM 6.1 has no handler and ends RUN
+ * with an internal error ("unexpected exit reason"); resuming is the
+ * choice that neither loses the guest nor spins: a new exit needs a new
+ * INIT.  SIPI exits happen only in the wait-for-SIPI activity state,
+ * which hvlab never enters (vmcs.c writes activity state 0): resumed the
+ * same way if one ever comes.
+ */
+static int vmx_exit_init_sipi(struct vmx_vcpu *vmx)
+{
+	pr_info_ratelimited("vCPU %u: %s signal exit on CPU %d ignored (meant for the host CPU)\n",
+			    vmx->vcpu.id, (u16)vmx->exit_reason == EXIT_REASON_INIT_SIGNAL ?
+			    "INIT" : "SIPI", raw_smp_processor_id());
+	return 1;
+}
+
 /* Triple fault (26.2): the run page keeps the last state for forensics. */
 static int vmx_exit_triple_fault(struct vmx_vcpu *vmx)
 {
@@ -682,6 +778,11 @@ static const struct vmx_exit {
 	[EXIT_REASON_EXCEPTION_NMI]		= { vmx_exit_exception_nmi,	VMX_STAT_BY_HANDLER },
 	[EXIT_REASON_EXTERNAL_INTERRUPT]	= { vmx_exit_resume,		HVLAB_STAT_EXTERNAL_INTERRUPT },
 	[EXIT_REASON_TRIPLE_FAULT]		= { vmx_exit_triple_fault,	HVLAB_STAT_SHUTDOWN },
+	[EXIT_REASON_INIT_SIGNAL]		= { vmx_exit_init_sipi,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_SIPI_SIGNAL]		= { vmx_exit_init_sipi,		HVLAB_STAT_OTHER },
+	[EXIT_REASON_TASK_SWITCH]		= { vmx_exit_task_switch,	HVLAB_STAT_OTHER },
+	/* GETSEC exits even with CR4.SMXE set (26.1.2): CPUID hides SMX, so #UD. */
+	[EXIT_REASON_GETSEC]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 	[EXIT_REASON_INTERRUPT_WINDOW]		= { vmx_exit_irq_window,	HVLAB_STAT_IRQ_WINDOW },
 	[EXIT_REASON_CPUID]			= { vmx_exit_cpuid,		HVLAB_STAT_CPUID },
 	[EXIT_REASON_HLT]			= { vmx_exit_hlt,		HVLAB_STAT_HLT },
@@ -711,6 +812,9 @@ static const struct vmx_exit {
 	[EXIT_REASON_INVVPID]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 	[EXIT_REASON_XSETBV]			= { vmx_exit_gp,		HVLAB_STAT_XSETBV },	/* guest XCR0 is not switched */
 	[EXIT_REASON_PREEMPTION_TIMER]		= { vmx_exit_timeslice,		HVLAB_STAT_TIMESLICE },
+	/* TDX's SEAMCALL and TDCALL exit unconditionally (26.1.2): no TDX here, #UD as in KVM. */
+	[EXIT_REASON_SEAMCALL]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
+	[EXIT_REASON_TDCALL]			= { vmx_exit_ud,		HVLAB_STAT_VIRT_INSN },
 };
 
 /*

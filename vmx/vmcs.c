@@ -229,6 +229,7 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(VM_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+	vmcs_write(TSC_OFFSET, 0);	/* the guest's TSC is the host's until it writes one */
 	vmcs_write(MSR_BITMAP, page_to_phys(vmx_msr_bitmap));
 	vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_owned());
 	vmx->cr4_allowed = 0;

@@ -160,7 +160,9 @@ static int vmx_setup_controls(void)
 	 * the VMCS, so the guest would read the host's (module/debugreg.c).
 	 * RDPMC: it would read the host's counters (the guest may set
 	 * CR4.PCE, and runs at CPL 0 anyway); hvlab offers no PMU (CPUID
-	 * leaf 0Ah is zero), so it raises #GP.
+	 * leaf 0Ah is zero), so it raises #GP.  TSC offsetting: RDTSC reads
+	 * the host's TSC plus TSC_OFFSET, what a guest WRMSR to IA32_TSC sets
+	 * (module/msr.c); every VT-x CPU has it (allowed-1, A.3.2).
 	 */
 	err = err ?: vmx_adjust_ctl(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS,
 			     CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
@@ -168,7 +170,8 @@ static int vmx_setup_controls(void)
 			     CPU_BASED_MOV_DR_EXITING | CPU_BASED_RDPMC_EXITING |
 			     CPU_BASED_MWAIT_EXITING | CPU_BASED_CR8_LOAD_EXITING |
 			     CPU_BASED_CR8_STORE_EXITING | CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
-			     CPU_BASED_INTR_WINDOW_EXITING,
+			     CPU_BASED_INTR_WINDOW_EXITING |
+			     CPU_BASED_USE_TSC_OFFSETTING,
 			     0, &vmx_caps.proc, "primary processor-based");
 	if (err)
 		return err;

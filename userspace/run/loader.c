@@ -252,7 +252,12 @@ static int load_elf32(struct guest *g, const char *path, const uint8_t *img, siz
 			fprintf(stderr, "hvlab-run: '%s': segment %u lies outside the file\n", path, i);
 			return RUN_IMAGE;
 		}
-		if (ph->p_paddr < HIGH_RAM && ph->p_paddr + (uint64_t)ph->p_memsz > STACK_TOP - 0x1000) {
+		/*
+		 * Half-open intervals: [p_paddr, p_paddr + p_memsz) against
+		 * [BOOT_GDT, STACK_TOP), the GDT, TSS, info block and stack.
+		 * A segment that starts at STACK_TOP, or ends at BOOT_GDT, is fine.
+		 */
+		if (ph->p_paddr < STACK_TOP && ph->p_paddr + (uint64_t)ph->p_memsz > BOOT_GDT) {
 			fprintf(stderr, "hvlab-run: '%s': segment %u at 0x%x overlaps hvlab-run's low-memory data (0x500-0x8000)\n",
 				path, i, ph->p_paddr);
 			return RUN_IMAGE;
