@@ -25,6 +25,7 @@
 #include <asm/traps.h>
 
 #include "svm.h"
+#include "spec.h"
 
 typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
 
@@ -603,10 +604,12 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	entry_rip = vmcb->save.rip;
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmcb->save.dr7);
+	hv_spec_enter_svm(vcpu);
 	hv_tele_entry(vcpu);
 	clgi();
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	hv_spec_after_exit();
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);

@@ -35,6 +35,7 @@
 #include <asm/traps.h>
 
 #include "vmx.h"
+#include "spec.h"
 
 typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 
@@ -810,7 +811,8 @@ static void vmx_guest_out(struct vmx_vcpu *vmx)
 
 static void vmx_sched_in(struct preempt_notifier *pn, int cpu)
 {
-	/* Nothing: the next entry puts the guest's state in again. */
+	/* The next entry puts the guest's state in again; L1D is stale. */
+	hv_spec_host_ran(&container_of(pn, struct vmx_vcpu, pn)->vcpu);
 }
 
 /* Called with interrupts off, before the switch to @next. */
@@ -828,6 +830,7 @@ void vmx_run_begin(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 
+	hv_spec_host_ran(vcpu);
 	preempt_notifier_init(&vmx->pn, &vmx_preempt_ops);
 	preempt_disable();
 	preempt_notifier_register(&vmx->pn);
@@ -959,8 +962,10 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmx->dr7);
+	hv_spec_enter_vmx(vcpu, (u16)vmx->exit_reason);
 	hv_tele_entry(vcpu);
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
+	hv_spec_after_exit();
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
 
