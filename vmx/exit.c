@@ -983,7 +983,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		if ((u16)reason == EXIT_REASON_EXCEPTION_NMI) {
 			vmx->exit_intr = vmcs_read(VM_EXIT_INTR_INFO);
 			if ((vmx->exit_intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
-				asm volatile("int $2");
+				vmx_nmi_asm();
 			else if ((vmx->exit_intr & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
 				hv_host_machine_check();
 		} else if ((u16)reason == EXIT_REASON_MCE_DURING_VMENTRY) {

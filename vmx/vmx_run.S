@@ -34,6 +34,8 @@
 #include <asm/msr-index.h>
 #include <asm/nospec-branch.h>
 #include <asm/percpu.h>
+#include <asm/segment.h>
+#include <linux/version.h>
 #include "hv_asm.h"
 
 	.section .text, "ax"
@@ -128,3 +130,39 @@ SYM_INNER_LABEL(vmx_exit_asm, SYM_L_GLOBAL)
 	pop	%rbp
 	RET
 SYM_FUNC_END(vmx_run_asm)
+
+/*
+ * void vmx_nmi_asm(void)
+ *
+ * An NMI that caused a VM exit was consumed by it (SDM Vol. 3C 27.1, "NMI
+ * exiting"), and NMIs stay blocked until the next IRET: hand it to the
+ * host's handler the way KVM does on the same kernel, by calling the
+ * kernel's NMI entry for VMX on the current stack with the frame an NMI in
+ * kernel mode would have pushed (SS, RSP, RFLAGS, CS, RIP: SDM Vol. 3A
+ * 6.14.2), so its IRET comes back here.  6.1 names it asm_exc_nmi_noist
+ * (KVM: vmx_do_interrupt_nmi_irqoff()), 6.3 and later asm_exc_nmi_kvm_vmx
+ * (KVM: vmx_do_nmi_irqoff()); both exist only if the kernel was built with
+ * KVM_INTEL, otherwise INT 2 goes through the IDT's NMI gate.  A FRED
+ * kernel would need fred_entry_from_kvm() instead: hvlab refuses to load
+ * there (hv_spec_init()).
+ */
+SYM_FUNC_START(vmx_nmi_asm)
+#if IS_ENABLED(CONFIG_KVM_INTEL)
+	push	%rbp
+	mov	%rsp, %rbp
+	and	$-16, %rsp		/* as the CPU aligns it for a 64-bit frame */
+	push	$__KERNEL_DS
+	push	%rbp
+	pushf
+	push	$__KERNEL_CS
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	call	asm_exc_nmi_kvm_vmx
+#else
+	call	asm_exc_nmi_noist
+#endif
+	leave
+#else
+	int	$2
+#endif
+	RET
+SYM_FUNC_END(vmx_nmi_asm)
