@@ -46,7 +46,9 @@
 #include <linux/sched/smt.h>
 #include <linux/string.h>
 #include <asm/cpufeature.h>
+#include <asm/apic.h>
 #include <asm/hardirq.h>
+#include <asm/nmi.h>
 #include <asm/msr.h>
 #include <asm/nospec-branch.h>
 #include <asm/processor.h>
@@ -360,6 +362,49 @@ static void hv_spec_describe(void)
 }
 
 /*
+ * For the selftests (test_nmi): writing a CPU number sends that CPU an NMI
+ * by IPI; reading gives how many of them the host's NMI handlers saw.
+ * test_nmi sends them while a guest runs there, so they arrive in guest
+ * mode, exit, and must still reach the host's handler (vmx_nmi_asm on
+ * VMX, the NMI taken at STGI on SVM).  The handler claims only as many
+ * NMIs as were sent, so other NMIs keep their meaning.
+ */
+static atomic_t hv_test_nmi_sent, hv_test_nmi_seen;
+
+static int hv_test_nmi_handler(unsigned int type, struct pt_regs *regs)
+{
+	if (atomic_read(&hv_test_nmi_seen) >= atomic_read(&hv_test_nmi_sent))
+		return NMI_DONE;
+	atomic_inc(&hv_test_nmi_seen);
+	return NMI_HANDLED;
+}
+
+static int hv_test_nmi_set(const char *val, const struct kernel_param *kp)
+{
+	int cpu, err = kstrtoint(val, 0, &cpu);
+
+	if (err)
+		return err;
+	if (cpu < 0 || cpu >= nr_cpu_ids || !cpu_online(cpu))
+		return -EINVAL;
+	atomic_inc(&hv_test_nmi_sent);
+	apic->send_IPI(cpu, NMI_VECTOR);
+	return 0;
+}
+
+static int hv_test_nmi_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%d\n", atomic_read(&hv_test_nmi_seen));
+}
+
+static const struct kernel_param_ops hv_test_nmi_ops = {
+	.set = hv_test_nmi_set,
+	.get = hv_test_nmi_get,
+};
+module_param_cb(test_nmi_cpu, &hv_test_nmi_ops, NULL, 0600);
+MODULE_PARM_DESC(test_nmi_cpu, "testing: write a CPU to send it an NMI; read: NMIs seen");
+
+/*
  * Module load.  A FRED host delivers the NMIs a VM exit consumes through
  * fred_entry_from_kvm() in KVM; hvlab's VMX path calls the IDT-style NMI
  * entry instead (vmx/vmx_run.S), which a FRED kernel does not expect, so
@@ -367,8 +412,17 @@ static void hv_spec_describe(void)
  * CONFIG_X86_FRED (6.1 predates it, 6.12 leaves it off), so there
  * cpu_feature_enabled() folds this to nothing.
  */
+static void hv_spec_free_l1d_buf(void)
+{
+	if (hv_spec_l1d_buf)
+		free_pages((unsigned long)hv_spec_l1d_buf, HV_L1D_BUF_ORDER);
+	hv_spec_l1d_buf = NULL;
+}
+
 int hv_spec_init(bool vmx)
 {
+	int err;
+
 #ifdef X86_FEATURE_FRED
 	if (cpu_feature_enabled(X86_FEATURE_FRED)) {
 		pr_err("FRED is on: hvlab cannot hand guest-mode NMIs to the host's FRED handler from a module, not loading\n");
@@ -395,12 +449,18 @@ int hv_spec_init(bool vmx)
 			memset(hv_spec_l1d_buf + i * PAGE_SIZE, i + 1, PAGE_SIZE);
 	}
 	hv_spec_describe();
+	err = register_nmi_handler(NMI_LOCAL, hv_test_nmi_handler, 0, "hvlab_test");
+	if (err)
+		goto err_l1d_buf;
 	return 0;
+
+err_l1d_buf:
+	hv_spec_free_l1d_buf();
+	return err;
 }
 
 void hv_spec_exit(void)
 {
-	if (hv_spec_l1d_buf)
-		free_pages((unsigned long)hv_spec_l1d_buf, HV_L1D_BUF_ORDER);
-	hv_spec_l1d_buf = NULL;
+	unregister_nmi_handler(NMI_LOCAL, "hvlab_test");
+	hv_spec_free_l1d_buf();
 }
