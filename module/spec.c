@@ -109,10 +109,13 @@ module_param_cb(l1d_flushes, &hv_spec_l1d_ops, NULL, 0444);
 MODULE_PARM_DESC(l1d_flushes, "L1D flushes done before VM entries so far (L1TF hosts only)");
 
 /*
- * VMX exits (SDM Vol. 3C Appendix C) that hvlab finishes in a few
- * instructions touching only the vCPU's own state, after which KVM's
- * "cond" mode would not flush either (its fastpath exits).  Anything
- * else, above all EPT violations (page pinning, allocation), flushes.
+ * VMX exits (SDM Vol. 3C Appendix C) that hvlab finishes in the kernel
+ * touching little more than the vCPU's own state; KVM's "cond" mode does
+ * not flush after such exits either (its flag is set only by a new RUN,
+ * scheduling in, emulation, writes to guest memory, page faults and
+ * interrupts).  Anything else, above all EPT violations (page pinning,
+ * allocation), flushes; an exit that went to user space flushes anyway,
+ * as the next RUN does.
  */
 static bool hv_spec_exit_quiet(u16 reason)
 {
