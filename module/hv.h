@@ -63,6 +63,7 @@ struct hv_vm {
 	struct hv_vcpu **vcpus;	/* hv_max_vcpus entries, indexed by id */
 	unsigned int nr_vcpus;
 	struct mm_struct *mm;	/* the creator's: guest memory lives there */
+	u64 spec_id;		/* never reused: IBPB when a CPU changes VM (spec.c) */
 
 	/*
 	 * Nested page table.  Filling (hv_mmu_fault) and zapping both run
@@ -107,6 +108,7 @@ struct hv_vcpu {
 	 */
 	bool sregs_stale;
 	bool int_shadow;	/* STI/MOV SS shadow at the last exit (save_state) */
+	bool spec_l1d;		/* host ran other code: flush L1D first (spec.c) */
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;

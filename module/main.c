@@ -15,6 +15,7 @@
 #include <asm/processor.h>
 
 #include "hv.h"
+#include "spec.h"
 
 unsigned int hv_max_vms = 64;
 module_param_named(max_vms, hv_max_vms, uint, 0444);
@@ -125,6 +126,9 @@ static int __init hv_init(void)
 	err = hv_pick_backend();
 	if (err)
 		return err;
+	err = hv_spec_init(hv_ops == &hv_vmx_ops);	/* world-switch mitigations (spec.c) */
+	if (err)
+		return err;
 
 	/*
 	 * Guest-physical addresses: what the CPU can address, capped at the
@@ -134,7 +138,7 @@ static int __init hv_init(void)
 
 	err = hv_ops->hardware_setup();
 	if (err)
-		return err;
+		goto err_spec;
 	err = hv_hw_init();
 	if (err)
 		goto err_unsetup;
@@ -157,6 +161,8 @@ err_hw:
 	hv_hw_exit();
 err_unsetup:
 	hv_ops->hardware_unsetup();
+err_spec:
+	hv_spec_exit();
 	return err;
 }
 
@@ -166,6 +172,7 @@ static void __exit hv_exit(void)
 	hv_genl_exit();
 	hv_hw_exit();
 	hv_ops->hardware_unsetup();
+	hv_spec_exit();
 }
 
 module_init(hv_init);

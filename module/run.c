@@ -24,6 +24,7 @@
 #include <asm/traps.h>
 
 #include "hv.h"
+#include "spec.h"
 
 /*
  * A machine check the CPU took while a guest ran: both backends
@@ -163,7 +164,8 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 	if (prot & HV_MMU_UNCACHED)
 		clflush_cache_range(page_address(page), PAGE_SIZE);
 	/* Only a transparent huge page behind it can make a 2 MiB leaf. */
-	else if (PageCompound(page) && !hv_mmu_fault_2m(vm, slot, gpa, page, prot)) {
+	else if (PageCompound(page) && hv_spec_large_leaves_ok() &&
+		 !hv_mmu_fault_2m(vm, slot, gpa, page, prot)) {
 		mutex_unlock(&vm->lock);
 		unpin_user_page(page);	/* the 2 MiB leaf holds its own pins */
 		return 0;

@@ -15,6 +15,7 @@
 #include <linux/sched/mm.h>
 
 #include "hv.h"
+#include "spec.h"
 
 static atomic_t hv_nr_vms = ATOMIC_INIT(0);
 
@@ -163,6 +164,9 @@ int hv_vm_create(void)
 	struct hv_vm *vm;
 	int err, fd;
 
+	err = hv_spec_vm_allowed();	/* a CPU bug hvlab cannot mitigate (spec.c) */
+	if (err)
+		return err;
 	if (atomic_inc_return(&hv_nr_vms) > hv_max_vms) {
 		err = hv_reject(-ENOSPC, "max_vms (%u) VMs exist already", hv_max_vms);
 		goto err_count;
@@ -179,6 +183,7 @@ int hv_vm_create(void)
 	if (!vm->vcpus)
 		goto err_slots;
 	kref_init(&vm->ref);
+	vm->spec_id = hv_spec_vm_id();
 	mutex_init(&vm->lock);
 	mutex_init(&vm->mmu_lock);
 	if (hv_ops->mmu_format) {

@@ -25,6 +25,7 @@
 #include <asm/traps.h>
 
 #include "svm.h"
+#include "spec.h"
 
 typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
 
@@ -735,6 +736,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	entry_rip = vmcb->save.rip;
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmcb->save.dr7);
+	hv_spec_enter_svm(vcpu);
 	hv_tele_entry(vcpu);
 	host_aux = this_cpu_ptr(&svm_cpus)->host_tsc_aux;
 	clgi();
@@ -743,6 +745,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
 	if (aux_in)
 		wrmsrl(MSR_TSC_AUX, host_aux);
+	hv_spec_after_exit();
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);

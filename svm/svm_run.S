@@ -13,6 +13,14 @@
  * only across VMRUN: with GIF clear none can arrive in the host, while a
  * host interrupt during the guest causes an INTR intercept (15.17, 15.21).
  * Everything else (what to intercept, which ASID) is decided in C.
+ *
+ * Speculation (module/spec.c says why), with the kernel's own macros,
+ * patched in only where the host's mitigation mode set their feature
+ * bit, as in KVM's svm/vmenter.S: VERW as the last memory access before
+ * VMRUN (TSA); after #VMEXIT, once VMLOAD has given the host its GS back
+ * and before the first RET, the return-stack fill, then the return
+ * untraining and IBPB of the AMD retbleed and SRSO mitigations.  No
+ * SPEC_CTRL switch: the guest cannot write it, so it stays the host's.
  */
 #include <linux/linkage.h>
 #include <linux/objtool.h>
@@ -44,6 +52,9 @@ SYM_FUNC_START(svm_run_asm)
 	HV_LOAD_GPRS rsi, rcx, rdx, rbx, rbp, rdi, r8, r9, r10, r11, r12, r13, r14, r15
 	mov	HV_REGS_rsi(%rsi), %rsi	/* the base register last */
 
+	/* TSA: empty the CPU's buffers of host data (microcode's VERW). */
+	VM_CLEAR_CPU_BUFFERS
+
 	/* RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6). */
 	sti
 	vmrun	%rax
@@ -63,6 +74,25 @@ SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
 	vmsave	%rax
 	pop	%rax			/* host_save_pa */
 	vmload	%rax
+
+	/*
+	 * Before any RET: overwrite the return-stack entries the guest may
+	 * have left (RSB_VMEXIT: the kernel's "Filling RSB on VMEXIT").
+	 */
+	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT
+
+	/*
+	 * Retbleed/SRSO: retrain the return predictor before the first RET
+	 * (X86_FEATURE_UNRET, SRSO_ALIAS), or IBPB where the host chose IBPB
+	 * on VM exit.  Clobbers RAX, RCX, RDX, all free here.  6.12's
+	 * UNTRAIN_RET_VM is both in one; 6.1 has them apart.
+	 */
+#ifdef UNTRAIN_RET_VM
+	UNTRAIN_RET_VM
+#else
+	UNTRAIN_RET
+	ALTERNATIVE "", "call entry_ibpb", X86_FEATURE_IBPB_ON_VMEXIT
+#endif
 
 	HV_CLEAR_GUEST_SCRATCH
 

@@ -36,6 +36,7 @@
 #include <asm/traps.h>
 
 #include "vmx.h"
+#include "spec.h"
 
 typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 
@@ -938,7 +939,8 @@ static void vmx_guest_out(struct vmx_vcpu *vmx)
 
 static void vmx_sched_in(struct preempt_notifier *pn, int cpu)
 {
-	/* Nothing: the next entry puts the guest's state in again. */
+	/* The next entry puts the guest's state in again; L1D is stale. */
+	hv_spec_host_ran(&container_of(pn, struct vmx_vcpu, pn)->vcpu);
 }
 
 /* Called with interrupts off, before the switch to @next. */
@@ -956,6 +958,7 @@ void vmx_run_begin(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 
+	hv_spec_host_ran(vcpu);
 	preempt_notifier_init(&vmx->pn, &vmx_preempt_ops);
 	preempt_disable();
 	preempt_notifier_register(&vmx->pn);
@@ -1094,8 +1097,10 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmx->dr7);
+	hv_spec_enter_vmx(vcpu, (u16)vmx->exit_reason);
 	hv_tele_entry(vcpu);
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
+	hv_spec_after_exit();
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
 	hv_xfd_err_clear(vcpu);
@@ -1114,7 +1119,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		if ((u16)reason == EXIT_REASON_EXCEPTION_NMI) {
 			vmx->exit_intr = vmcs_read(VM_EXIT_INTR_INFO);
 			if ((vmx->exit_intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
-				asm volatile("int $2");
+				vmx_nmi_asm();
 			else if ((vmx->exit_intr & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
 				hv_host_machine_check();
 		} else if ((u16)reason == EXIT_REASON_MCE_DURING_VMENTRY) {

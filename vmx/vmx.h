@@ -207,6 +207,7 @@ void vmx_set_dr(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
 /* vmx_run.S: 0 after a VM exit, 1 on VMfailValid, 2 on VMfailInvalid. */
 int vmx_run_asm(struct hvlab_regs *regs, int launched, unsigned long host_rsp_field);
 void vmx_exit_asm(void);	/* HOST_RIP: not callable */
+void vmx_nmi_asm(void);		/* the host's NMI handler, for an NMI exit */
 
 /* mmu/ept.c */
 extern const struct hv_mmu_format hv_ept_format;
