@@ -93,7 +93,20 @@ struct hv_vcpu {
 	 */
 	struct hvlab_regs regs;
 	struct hvlab_sregs sregs;
+	/*
+	 * Two kinds of dirty, kept apart so that HVLAB_SET_REGS alone
+	 * never reloads system state.  @state_dirty: SET_SREGS (or reset)
+	 * wrote @sregs; the backend loads them, which also drops an event
+	 * the last exit interrupted and the STI/MOV SS shadow, as new
+	 * system state from userspace means.  @regs_dirty: SET_REGS wrote
+	 * @regs, which both backends copy into the VMCB/VMCS at every
+	 * entry anyway; it only makes the backend check the new RFLAGS
+	 * before the next entry.  DR6/DR7, the interrupt shadow and a
+	 * pending re-delivery survive SET_REGS (KVM's KVM_SET_REGS leaves
+	 * them alone too).
+	 */
 	bool state_dirty;
+	bool regs_dirty;
 	/*
 	 * The guest ran since @sregs was last copied out of the VMCS/VMCB:
 	 * hv_sync_sregs() before reading it.  Saving on every return to

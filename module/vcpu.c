@@ -252,7 +252,7 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		ret = hv_check_regs(&r);
 		if (!ret) {
 			vcpu->regs = r;
-			vcpu->state_dirty = true;
+			vcpu->regs_dirty = true;	/* not state_dirty: see hv.h */
 		}
 		break;
 	}

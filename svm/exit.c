@@ -565,6 +565,10 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	vmcb->save.rsp = vcpu->regs.rsp;
 	vmcb->save.rip = vcpu->regs.rip;
 	vmcb->save.rflags = vcpu->regs.rflags;
+	if (unlikely(vcpu->regs_dirty)) {
+		vcpu->regs_dirty = false;
+		svm->check = true;	/* SET_REGS: the APM 15.5.1 checks again */
+	}
 
 	local_irq_disable();
 	if (READ_ONCE(vm->zap_pending)) {

@@ -81,6 +81,9 @@ static void svm_init_control(struct svm_vcpu *svm)
 	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
 	c->nested_cr3 = hv_mmu_root_pa(&svm->vcpu.vm->mmu);
 	svm->vmcb->save.g_pat = SVM_PAT_DEFAULT;
+	/* Debug registers after RESET (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3). */
+	svm->vmcb->save.dr6 = HV_DR6_RESET;
+	svm->vmcb->save.dr7 = HV_DR7_RESET;
 }
 
 struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id)
@@ -177,9 +180,10 @@ int svm_load_state(struct hv_vcpu *vcpu)
 	save->cr4 = sr->cr4;
 	/* The guest runs with SVME set; it never sees it (RDMSR is ours). */
 	save->efer = sr->efer | EFER_SVME;
-	save->dr6 = HV_DR6_RESET;
-	save->dr7 = HV_DR7_RESET;
 	/*
+	 * DR6/DR7 are no sregs: they keep the guest's values (set at
+	 * creation, svm_init_control), as on VMX.
+	 *
 	 * New state from userspace: an event the last exit interrupted (its
 	 * re-delivery from EXITINTINFO, 15.7.2) belongs to the old state, as
 	 * on VMX.  Without this, a guest restarted after a triple fault took

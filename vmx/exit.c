@@ -923,6 +923,22 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		if (intr & VMX_BLOCKING_STI_MOVSS)
 			vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~VMX_BLOCKING_STI_MOVSS);
 	}
+	/*
+	 * SET_REGS wrote RFLAGS: the software entry checks run again
+	 * (27.3.1.4).  An IF=0 from userspace also ends an STI shadow, which
+	 * VM entry refuses with IF=0 (27.3.1.5) and which the CPU never
+	 * holds then (STI sets IF).
+	 */
+	if (unlikely(vcpu->regs_dirty)) {
+		vcpu->regs_dirty = false;
+		vmx->check = true;
+		if (!(vcpu->regs.rflags & X86_EFLAGS_IF)) {
+			u32 intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+
+			if (intr & GUEST_INTR_STATE_STI)
+				vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~GUEST_INTR_STATE_STI);
+		}
+	}
 	vmx_inject_events(vmx);
 	if (vmx->check) {
 		rule = vmx_check_vmcs(vmx, &field);
