@@ -115,6 +115,13 @@ struct hv_vcpu {
 	 */
 	bool sregs_stale;
 	bool int_shadow;	/* STI/MOV SS shadow at the last exit (save_state) */
+	/*
+	 * RIP of the instruction the guest stopped at (set by the backends
+	 * at every exit, and by SET_REGS).  When the RUN loop finds
+	 * regs.rip elsewhere, hvlab finished that instruction for the
+	 * guest: the single-step trap is due (hv_step_done, debugreg.c).
+	 */
+	u64 insn_rip;
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
@@ -483,6 +490,14 @@ int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn);
 /* module/debugreg.c: MOV DR, from either backend's exit */
 int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned int gpr,
 		   u64 next_rip);
+void hv_step_done(struct hv_vcpu *vcpu);
+
+/* RIP moved since the last exit (or SET_REGS): hvlab finished an instruction. */
+static inline void hv_step_check(struct hv_vcpu *vcpu)
+{
+	if (unlikely(vcpu->regs.rip != vcpu->insn_rip))
+		hv_step_done(vcpu);
+}
 int hv_complete_mmio(struct hv_vcpu *vcpu);
 int hv_complete_string_in(struct hv_vcpu *vcpu);
 

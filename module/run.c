@@ -381,6 +381,8 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 			break;
 		}
 		cond_resched();
+		/* RIP moved past an instruction finished for the guest: TF trap? */
+		hv_step_check(vcpu);
 		vcpu->sregs_stale = true;
 		ret = hv_ops->vcpu_enter(vcpu);
 		if (ret <= 0)

@@ -626,6 +626,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	vcpu->regs.rsp = vmcb->save.rsp;
 	vcpu->regs.rip = vmcb->save.rip;
 	vcpu->regs.rflags = vmcb->save.rflags;
+	vcpu->insn_rip = vcpu->regs.rip;	/* for hv_step_check() */
 
 	/* What we injected is delivered now, or back in EVENTINJ. */
 	queued = svm->evt_queued;

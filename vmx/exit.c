@@ -869,6 +869,7 @@ static void vmx_read_exit(struct vmx_vcpu *vmx)
 	vmx->exit_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	vmx->exit_gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
 	r->rip = vmx->exit_rip = vmcs_read(GUEST_RIP);
+	vmx->vcpu.insn_rip = r->rip;	/* for hv_step_check() */
 	r->rsp = vmcs_read(GUEST_RSP);
 	r->rflags = vmcs_read(GUEST_RFLAGS);
 
