@@ -28,6 +28,7 @@ DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
 u32 svm_max_asid;
 bool svm_has_nrips;
 bool svm_tcg_evtinj_quirk;
+bool svm_tcg_dr7_quirk;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
 struct page *svm_iopm, *svm_msrpm;
 
@@ -73,6 +74,7 @@ static int svm_detect(void)
 	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
 	svm_has_nrips = cpuid_edx(0x8000000a) & BIT(3);
 	svm_tcg_evtinj_quirk = svm_under_qemu_tcg();
+	svm_tcg_dr7_quirk = svm_tcg_evtinj_quirk;	/* see svm_vcpu_enter() */
 	if (svm_tcg_evtinj_quirk)
 		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
 	if (svm_max_asid < 1) {

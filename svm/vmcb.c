@@ -74,6 +74,23 @@ static void svm_init_control(struct svm_vcpu *svm)
 	}
 	/* Host machine checks go to the host (15.12; hv_host_machine_check). */
 	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_MC);
+	/*
+	 * #AC and #DB exit (15.12 "Exception Intercepts"), to be reflected
+	 * (exit.c).  Not for hvlab's sake: a guest can make the delivery of
+	 * either raise the same exception again (#AC: a CPL 3 handler on a
+	 * misaligned stack, CVE-2015-5307; #DB: a data breakpoint on the
+	 * IDT or the stack the delivery writes, CVE-2015-8104), and the CPU
+	 * then loops in microcode with no exit, the host CPU lost for good.
+	 * With the intercept each round is an exit, and the RUN loop stays
+	 * killable.  KVM intercepts both the same way (init_vmcb,
+	 * ac_interception, db_interception).  ICEBP (INT1, F1h) is
+	 * intercepted too (15.9 lists it with the instruction intercepts):
+	 * its #DB then comes with its instruction to skip, on hardware as
+	 * under QEMU.
+	 */
+	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_AC);
+	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_DB);
+	svm_intercept(svm->vmcb, INTERCEPT_ICEBP);
 	c->iopm_base_pa = page_to_phys(svm_iopm);
 	c->msrpm_base_pa = page_to_phys(svm_msrpm);
 	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */

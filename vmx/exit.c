@@ -11,8 +11,8 @@
  * Which exits to expect, given the controls vmx.c sets (SDM Vol. 3C 26.1,
  * 26.2): external interrupts and NMIs, CPUID/INVD/XSETBV/VMX instructions
  * and triple faults (unconditional), HLT, all port I/O, all MSR accesses,
- * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB
- * and #MC (the exception bitmap), MONITOR/MWAIT, and EPT
+ * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB,
+ * #AC and #MC (the exception bitmap), MONITOR/MWAIT, and EPT
  * violations/misconfigurations.  Anything else is a surprise,
  * reported with the VMCS dumped.
  *
@@ -396,8 +396,26 @@ static int vmx_exit_db(struct vmx_vcpu *vmx)
 }
 
 /*
+ * A guest #AC (exception bitmap bit 17, vmcs.c): reflected with error
+ * code 0, the only one #AC has (SDM Vol. 3A 6.15 "Interrupt 17"), as
+ * KVM's handle_exception_nmi() does for AC_VECTOR.  If the #AC came
+ * while an exception was being delivered (IDT-vectoring information,
+ * 28.2.4), the #AC is delivered and that exception dropped, as the CPU
+ * handles a benign second exception (6.15, Table 6-5; KVM:
+ * kvm_multiple_exception()); delivering it again would only raise the
+ * #AC again.
+ */
+static int vmx_exit_ac(struct vmx_vcpu *vmx)
+{
+	if ((vmx->inject_info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION)
+		vmx->inject_info = 0;
+	hv_queue_exception(&vmx->vcpu, X86_TRAP_AC, true, 0);
+	return 1;
+}
+
+/*
  * Exit reason 0 (28.2.2): an NMI or a machine check, which the host
- * already took (see vmx_vcpu_enter), or a guest #DB.
+ * already took (see vmx_vcpu_enter), or a guest #DB or #AC.
  */
 static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
 {
@@ -410,6 +428,8 @@ static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
 	hv_count_exit(&vmx->vcpu, HVLAB_STAT_EXCEPTION);
 	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_DB)
 		return vmx_exit_db(vmx);
+	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_AC)
+		return vmx_exit_ac(vmx);
 	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
 		return 1;	/* the host's, handled right after the exit */
 
