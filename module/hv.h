@@ -411,6 +411,8 @@ struct hv_backend_ops {
 	/*
 	 * The guest's DR6 and DR7 (@dr is 6 or 7), for MOV DR emulation
 	 * (module/debugreg.c); set_dr gets an architecturally valid value.
+	 * For DR6 both must work without the VMCS loaded: hv_step_done()
+	 * calls them from the RUN loop (VMX keeps DR6 in software).
 	 */
 	u64 (*get_dr)(struct hv_vcpu *vcpu, unsigned int dr);
 	void (*set_dr)(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
