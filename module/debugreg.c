@@ -98,3 +98,35 @@ ud:
 	hv_queue_exception(vcpu, X86_TRAP_UD, false, 0);
 	return 1;
 }
+
+/*
+ * hvlab finished an instruction for the guest: an exit skipped or
+ * emulated it (CPUID, IN/OUT, RDMSR/WRMSR, MOV DR/CR, VMCALL/VMMCALL,
+ * HLT, MMIO...), at once or after userspace answered.  On the CPU an
+ * instruction that begins with RFLAGS.TF=1 ends in a single-step trap,
+ * #DB with DR6.BS and RIP after the instruction (SDM Vol. 3B 18.3.1.4;
+ * APM Vol. 2 13.1.1.5); the exit took the instruction from the CPU, so
+ * the trap is queued here.  This is KVM's kvm_skip_emulated_instruction()
+ * -> kvm_vcpu_do_singlestep(); DR6 gets what KVM's
+ * kvm_deliver_exception_payload() gives it: B0-B3 cleared ("certain
+ * debug exceptions may clear bits 0-3", SDM 18.2.3) and BS set.
+ *
+ * Called by the RUN loop before every entry (hv_vcpu_run): the one place
+ * both vendors pass after any handler or completion moved RIP, so no
+ * exit handler needs to know about TF.  Differences from the CPU that
+ * remain: an instruction right after MOV SS traps here at once, where
+ * the CPU would hold the trap one more instruction (SDM 6.8.3); a REP
+ * INS/OUTS that hvlab runs a page of elements at a time traps once it is
+ * done; and an exception already queued (not a #DB) wins, the trap is
+ * dropped.
+ */
+void hv_step_done(struct hv_vcpu *vcpu)
+{
+	vcpu->insn_rip = vcpu->regs.rip;
+	if (likely(!(vcpu->regs.rflags & X86_EFLAGS_TF)))
+		return;
+	if (vcpu->events.exc_pending && vcpu->events.exc_vector != X86_TRAP_DB)
+		return;
+	hv_ops->set_dr(vcpu, 6, (hv_ops->get_dr(vcpu, 6) & ~0xfULL) | HV_DR6_BS);
+	hv_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+}

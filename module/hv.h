@@ -99,7 +99,20 @@ struct hv_vcpu {
 	 */
 	struct hvlab_regs regs;
 	struct hvlab_sregs sregs;
+	/*
+	 * Two kinds of dirty, kept apart so that HVLAB_SET_REGS alone
+	 * never reloads system state.  @state_dirty: SET_SREGS (or reset)
+	 * wrote @sregs; the backend loads them, which also drops an event
+	 * the last exit interrupted and the STI/MOV SS shadow, as new
+	 * system state from userspace means.  @regs_dirty: SET_REGS wrote
+	 * @regs, which both backends copy into the VMCB/VMCS at every
+	 * entry anyway; it only makes the backend check the new RFLAGS
+	 * before the next entry.  DR6/DR7, the interrupt shadow and a
+	 * pending re-delivery survive SET_REGS (KVM's KVM_SET_REGS leaves
+	 * them alone too).
+	 */
 	bool state_dirty;
+	bool regs_dirty;
 	/*
 	 * The guest ran since @sregs was last copied out of the VMCS/VMCB:
 	 * hv_sync_sregs() before reading it.  Saving on every return to
@@ -109,6 +122,13 @@ struct hv_vcpu {
 	bool sregs_stale;
 	bool int_shadow;	/* STI/MOV SS shadow at the last exit (save_state) */
 	bool spec_l1d;		/* host ran other code: flush L1D first (spec.c) */
+	/*
+	 * RIP of the instruction the guest stopped at (set by the backends
+	 * at every exit, and by SET_REGS).  When the RUN loop finds
+	 * regs.rip elsewhere, hvlab finished that instruction for the
+	 * guest: the single-step trap is due (hv_step_done, debugreg.c).
+	 */
+	u64 insn_rip;
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
@@ -467,6 +487,8 @@ struct hv_backend_ops {
 	/*
 	 * The guest's DR6 and DR7 (@dr is 6 or 7), for MOV DR emulation
 	 * (module/debugreg.c); set_dr gets an architecturally valid value.
+	 * For DR6 both must work without the VMCS loaded: hv_step_done()
+	 * calls them from the RUN loop (VMX keeps DR6 in software).
 	 */
 	u64 (*get_dr)(struct hv_vcpu *vcpu, unsigned int dr);
 	void (*set_dr)(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
@@ -566,6 +588,14 @@ int hv_task_switch(struct hv_vcpu *vcpu, struct hv_task_switch *req);
 /* module/debugreg.c: MOV DR, from either backend's exit */
 int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned int gpr,
 		   u64 next_rip);
+void hv_step_done(struct hv_vcpu *vcpu);
+
+/* RIP moved since the last exit (or SET_REGS): hvlab finished an instruction. */
+static inline void hv_step_check(struct hv_vcpu *vcpu)
+{
+	if (unlikely(vcpu->regs.rip != vcpu->insn_rip))
+		hv_step_done(vcpu);
+}
 int hv_complete_mmio(struct hv_vcpu *vcpu);
 int hv_complete_string_in(struct hv_vcpu *vcpu);
 

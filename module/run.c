@@ -366,7 +366,7 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 		return -EINTR;
 
 	if (vcpu->state_dirty) {
-		/* After SET_REGS alone, sregs may be stale. */
+		/* Only SET_SREGS and reset set it, both with fresh sregs: no-op sync. */
 		ret = hv_sync_sregs(vcpu) ?: hv_ops->vcpu_load_state(vcpu);
 		if (ret)
 			return ret;
@@ -390,6 +390,8 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 			ret = -EINTR;
 			break;
 		}
+		/* RIP moved past an instruction finished for the guest: TF trap? */
+		hv_step_check(vcpu);
 		vcpu->sregs_stale = true;
 		ret = hv_ops->vcpu_enter(vcpu);
 		if (ret <= 0)

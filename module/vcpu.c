@@ -63,6 +63,7 @@ void hv_vcpu_reset(struct hv_vcpu *vcpu)
 	vcpu->regs.rip = 0xfff0;
 	vcpu->regs.rflags = HV_RFLAGS_FIXED1;
 	vcpu->regs.rdx = cpuid_eax(1);	/* processor signature */
+	vcpu->insn_rip = vcpu->regs.rip;
 
 	memset(sr, 0, sizeof(*sr));
 	/* Code: execute/read, accessed.  Data: read/write, accessed. */
@@ -234,8 +235,15 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		}
 		ret = hv_check_regs(&r);
 		if (!ret) {
+			/*
+			 * A RIP userspace moved is where the guest starts
+			 * afresh, no single-step trap due; the same RIP (a
+			 * GET/SET_REGS round trip) keeps one pending.
+			 */
+			if (r.rip != vcpu->regs.rip)
+				vcpu->insn_rip = r.rip;
 			vcpu->regs = r;
-			vcpu->state_dirty = true;
+			vcpu->regs_dirty = true;	/* not state_dirty: see hv.h */
 		}
 		break;
 	}

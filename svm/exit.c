@@ -152,6 +152,63 @@ static int svm_exit_gp(struct svm_vcpu *svm)
 	return 1;
 }
 
+/*
+ * An exit interrupted the delivery of an exception (EXITINTINFO, now in
+ * EVENTINJ for re-delivery) with a new exception that goes to the guest:
+ * as the CPU does for a benign second exception (SDM Vol. 3A 6.15,
+ * Table 6-5), the new one is delivered and the first is dropped (a
+ * fault comes back when its instruction runs again).  Re-delivering the
+ * first would raise the second again, forever.  KVM gets the same from
+ * kvm_multiple_exception().
+ */
+static void svm_drop_redelivered_exception(struct svm_vcpu *svm)
+{
+	struct vmcb_control_area *c = &svm->vmcb->control;
+
+	if ((c->event_inj & (SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK)) ==
+	    (SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_EXEPT))
+		c->event_inj = 0;
+}
+
+/*
+ * #AC (intercepted, vmcb.c): reflected with error code 0, the only one
+ * #AC has (APM Vol. 2 8.2.18; SDM Vol. 3A 6.15 "Interrupt 17").  As
+ * KVM's ac_interception().
+ */
+static int svm_exit_ac(struct svm_vcpu *svm)
+{
+	svm_drop_redelivered_exception(svm);
+	hv_queue_exception(&svm->vcpu, X86_TRAP_AC, true, 0);
+	return 1;
+}
+
+/*
+ * #DB (intercepted, vmcb.c): the CPU wrote DR6 before the intercept, so
+ * the VMCB's DR6 is what the guest's handler must read (KVM's
+ * db_interception() takes its payload from there too).  What delivery
+ * would still have done is clear DR7.GD (SDM Vol. 3B 18.2.4; APM Vol. 2
+ * 13.1.1.6); an injected #DB does not (15.20), so it is done here.
+ */
+static int svm_exit_db(struct svm_vcpu *svm)
+{
+	svm->vmcb->save.dr7 &= ~HV_DR7_GD;
+	hv_queue_exception(&svm->vcpu, X86_TRAP_DB, false, 0);
+	return 1;
+}
+
+/*
+ * ICEBP (F1h, intercepted before it raises its #DB): skip it and deliver
+ * the #DB it raises, a trap with RIP after it and no DR6 status bit
+ * (SDM Vol. 3B 18.3: INT1 sets none); GD goes as in svm_exit_db().
+ */
+static int svm_exit_icebp(struct svm_vcpu *svm)
+{
+	svm_skip(svm, 1);
+	/* Delivered from here, so hv_step_check() must not add a step trap. */
+	svm->vcpu.insn_rip = svm->vcpu.regs.rip;
+	return svm_exit_db(svm);
+}
+
 /* INVD (0F 08): acting on it would drop the host's dirty lines; skip it. */
 static int svm_exit_invd(struct svm_vcpu *svm)
 {
@@ -470,6 +527,9 @@ static const struct svm_exit {
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_MC] = { svm_exit_resume,	HVLAB_STAT_EXCEPTION },	/* host's */
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_DB] = { svm_exit_db,	HVLAB_STAT_EXCEPTION },
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_AC] = { svm_exit_ac,	HVLAB_STAT_EXCEPTION },
+	[SVM_EXIT_ICEBP]	= { svm_exit_icebp,	HVLAB_STAT_EXCEPTION },	/* its #DB */
 	[SVM_EXIT_INTR]		= { svm_exit_resume,	HVLAB_STAT_EXTERNAL_INTERRUPT },
 	[SVM_EXIT_NMI]		= { svm_exit_resume,	HVLAB_STAT_NMI },
 	[SVM_EXIT_SMI]		= { svm_exit_resume,	HVLAB_STAT_SMI },
@@ -694,6 +754,10 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	vmcb->save.rsp = vcpu->regs.rsp;
 	vmcb->save.rip = vcpu->regs.rip;
 	vmcb->save.rflags = vcpu->regs.rflags;
+	if (unlikely(vcpu->regs_dirty)) {
+		vcpu->regs_dirty = false;
+		svm->check = true;	/* SET_REGS: the APM 15.5.1 checks again */
+	}
 
 	local_irq_disable();
 	if (READ_ONCE(vm->zap_pending)) {
@@ -737,6 +801,21 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_pkru_guest_in(vcpu);
 	hv_db_guest_in(vcpu, vmcb->save.dr7);
 	hv_spec_enter_svm(vcpu);
+	/*
+	 * QEMU's VMRUN copies the VMCB's DR7 into its CPU state without
+	 * arming the breakpoints it enables (only a MOV to DR7 does, and
+	 * every guest MOV DR exits to module/debugreg.c), so a guest's
+	 * breakpoint would never fire there; its #VMEXIT then gives the
+	 * host back the DR7 VMRUN found, again without re-arming.  Under
+	 * QEMU TCG only, the host writes the guest's DR7 itself right
+	 * before VMRUN, which arms them (the guest's DR0-3 are in, see
+	 * hv_db_guest_in), and 400h right after the exit, which disarms
+	 * them.  Hardware arms what VMRUN loads from the VMCB (APM Vol. 2
+	 * 15.5.1) and leaves DR7 at 400h after #VMEXIT (15.6): it needs
+	 * neither write.
+	 */
+	if (unlikely(svm_tcg_dr7_quirk) && vcpu->db_live)
+		set_debugreg(vmcb->save.dr7, 7);
 	hv_tele_entry(vcpu);
 	host_aux = this_cpu_ptr(&svm_cpus)->host_tsc_aux;
 	clgi();
@@ -750,6 +829,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
 	hv_xfd_err_clear(vcpu);
+	if (unlikely(svm_tcg_dr7_quirk) && vcpu->db_live)
+		set_debugreg(HV_DR7_RESET, 7);
 	/* VMRUN loaded the guest's DR6 and #VMEXIT left it there (15.5.1). */
 	hv_db_guest_out(vcpu, vmcb->save.dr6 != HV_DR6_RESET);
 	stgi();
@@ -762,6 +843,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	vcpu->regs.rsp = vmcb->save.rsp;
 	vcpu->regs.rip = vmcb->save.rip;
 	vcpu->regs.rflags = vmcb->save.rflags;
+	vcpu->insn_rip = vcpu->regs.rip;	/* for hv_step_check() */
 
 	/* What we injected is delivered now, or back in EVENTINJ. */
 	queued = svm->evt_queued;

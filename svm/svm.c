@@ -34,6 +34,7 @@ bool svm_tcg_evtinj_quirk;
  * the guest's TSC_AUX is switched around VMRUN (svm_tsc_aux_in()).
  */
 bool svm_switch_tsc_aux;
+bool svm_tcg_dr7_quirk;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
 struct page *svm_iopm, *svm_msrpm;
 
@@ -81,6 +82,7 @@ static int svm_detect(void)
 	svm_tcg_evtinj_quirk = svm_under_qemu_tcg();
 	svm_switch_tsc_aux = boot_cpu_has(X86_FEATURE_RDPID) ||
 			     (boot_cpu_has(X86_FEATURE_RDTSCP) && svm_tcg_evtinj_quirk);
+	svm_tcg_dr7_quirk = svm_tcg_evtinj_quirk;	/* see svm_vcpu_enter() */
 	if (svm_tcg_evtinj_quirk)
 		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
 	if (svm_max_asid < 1) {

@@ -78,6 +78,23 @@ static void svm_init_control(struct svm_vcpu *svm)
 	}
 	/* Host machine checks go to the host (15.12; hv_host_machine_check). */
 	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_MC);
+	/*
+	 * #AC and #DB exit (15.12 "Exception Intercepts"), to be reflected
+	 * (exit.c).  Not for hvlab's sake: a guest can make the delivery of
+	 * either raise the same exception again (#AC: a CPL 3 handler on a
+	 * misaligned stack, CVE-2015-5307; #DB: a data breakpoint on the
+	 * IDT or the stack the delivery writes, CVE-2015-8104), and the CPU
+	 * then loops in microcode with no exit, the host CPU lost for good.
+	 * With the intercept each round is an exit, and the RUN loop stays
+	 * killable.  KVM intercepts both the same way (init_vmcb,
+	 * ac_interception, db_interception).  ICEBP (INT1, F1h) is
+	 * intercepted too (15.9 lists it with the instruction intercepts):
+	 * its #DB then comes with its instruction to skip, on hardware as
+	 * under QEMU.
+	 */
+	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_AC);
+	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_DB);
+	svm_intercept(svm->vmcb, INTERCEPT_ICEBP);
 	c->iopm_base_pa = page_to_phys(svm_iopm);
 	c->msrpm_base_pa = page_to_phys(svm_msrpm);
 	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */
@@ -85,6 +102,9 @@ static void svm_init_control(struct svm_vcpu *svm)
 	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
 	c->nested_cr3 = hv_mmu_root_pa(&svm->vcpu.vm->mmu);
 	svm->vmcb->save.g_pat = SVM_PAT_DEFAULT;
+	/* Debug registers after RESET (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3). */
+	svm->vmcb->save.dr6 = HV_DR6_RESET;
+	svm->vmcb->save.dr7 = HV_DR7_RESET;
 }
 
 struct hv_vcpu *svm_vcpu_create(struct hv_vm *vm, unsigned int id)
@@ -181,9 +201,10 @@ int svm_load_state(struct hv_vcpu *vcpu)
 	save->cr4 = sr->cr4;
 	/* The guest runs with SVME set; it never sees it (RDMSR is ours). */
 	save->efer = sr->efer | EFER_SVME;
-	save->dr6 = HV_DR6_RESET;
-	save->dr7 = HV_DR7_RESET;
 	/*
+	 * DR6/DR7 are no sregs: they keep the guest's values (set at
+	 * creation, svm_init_control), as on VMX.
+	 *
 	 * New state from userspace: an event the last exit interrupted (its
 	 * re-delivery from EXITINTINFO, 15.7.2) belongs to the old state, as
 	 * on VMX.  Without this, a guest restarted after a triple fault took

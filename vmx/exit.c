@@ -12,8 +12,8 @@
  * 26.2): external interrupts and NMIs, CPUID/GETSEC/INVD/XSETBV/VMX and
  * TDX instructions, task switches, INIT and SIPI signals and triple
  * faults (unconditional), HLT, all port I/O, all MSR accesses,
- * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB
- * and #MC (the exception bitmap), MONITOR/MWAIT, WBINVD/WBNOINVD, and EPT
+ * MOV to CR0/CR4 changing a bit the host owns, MOV CR8, MOV DR, RDPMC, #DB,
+ * #AC and #MC (the exception bitmap), MONITOR/MWAIT, WBINVD/WBNOINVD, and EPT
  * violations/misconfigurations.  Anything else is a surprise,
  * reported with the VMCS dumped.
  *
@@ -438,8 +438,26 @@ static int vmx_exit_db(struct vmx_vcpu *vmx)
 }
 
 /*
+ * A guest #AC (exception bitmap bit 17, vmcs.c): reflected with error
+ * code 0, the only one #AC has (SDM Vol. 3A 6.15 "Interrupt 17"), as
+ * KVM's handle_exception_nmi() does for AC_VECTOR.  If the #AC came
+ * while an exception was being delivered (IDT-vectoring information,
+ * 28.2.4), the #AC is delivered and that exception dropped, as the CPU
+ * handles a benign second exception (6.15, Table 6-5; KVM:
+ * kvm_multiple_exception()); delivering it again would only raise the
+ * #AC again.
+ */
+static int vmx_exit_ac(struct vmx_vcpu *vmx)
+{
+	if ((vmx->inject_info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION)
+		vmx->inject_info = 0;
+	hv_queue_exception(&vmx->vcpu, X86_TRAP_AC, true, 0);
+	return 1;
+}
+
+/*
  * Exit reason 0 (28.2.2): an NMI or a machine check, which the host
- * already took (see vmx_vcpu_enter), or a guest #DB.
+ * already took (see vmx_vcpu_enter), or a guest #DB or #AC.
  */
 static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
 {
@@ -452,6 +470,8 @@ static int vmx_exit_exception_nmi(struct vmx_vcpu *vmx)
 	hv_count_exit(&vmx->vcpu, HVLAB_STAT_EXCEPTION);
 	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_DB)
 		return vmx_exit_db(vmx);
+	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_AC)
+		return vmx_exit_ac(vmx);
 	if ((info & INTR_INFO_VECTOR_MASK) == X86_TRAP_MC)
 		return 1;	/* the host's, handled right after the exit */
 
@@ -681,6 +701,12 @@ static int vmx_exit_task_switch(struct vmx_vcpu *vmx)
 			 type != INTR_TYPE_NMI_INTR))
 		vmx_skip(vmx);
 	ret = hv_task_switch(&vmx->vcpu, &ts);
+	/*
+	 * No single-step trap for the switch itself: RIP now belongs to the
+	 * new task (or the fault the switch raised), and KVM's
+	 * kvm_task_switch() does not skip-and-trap either.
+	 */
+	vmx->vcpu.insn_rip = vmx->vcpu.regs.rip;
 	if (ret == 1 && ts.switched && (vmx->dr7 & VMX_DR7_LOCAL)) {
 		ret = vmx_vcpu_load(vmx);
 		if (ret)
@@ -1000,6 +1026,7 @@ static void vmx_read_exit(struct vmx_vcpu *vmx)
 	vmx->exit_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	vmx->exit_gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
 	r->rip = vmx->exit_rip = vmcs_read(GUEST_RIP);
+	vmx->vcpu.insn_rip = r->rip;	/* for hv_step_check() */
 	r->rsp = vmcs_read(GUEST_RSP);
 	r->rflags = vmcs_read(GUEST_RFLAGS);
 
@@ -1055,6 +1082,22 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 			vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~VMX_BLOCKING_STI_MOVSS);
 	}
 	vmx_sync_cr4_mask(vmx);		/* the guest's CPUID may have changed */
+	/*
+	 * SET_REGS wrote RFLAGS: the software entry checks run again
+	 * (27.3.1.4).  An IF=0 from userspace also ends an STI shadow, which
+	 * VM entry refuses with IF=0 (27.3.1.5) and which the CPU never
+	 * holds then (STI sets IF).
+	 */
+	if (unlikely(vcpu->regs_dirty)) {
+		vcpu->regs_dirty = false;
+		vmx->check = true;
+		if (!(vcpu->regs.rflags & X86_EFLAGS_IF)) {
+			u32 intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+
+			if (intr & GUEST_INTR_STATE_STI)
+				vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~GUEST_INTR_STATE_STI);
+		}
+	}
 	vmx_inject_events(vmx);
 	if (vmx->check) {
 		rule = vmx_check_vmcs(vmx, &field);

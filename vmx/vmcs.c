@@ -215,13 +215,21 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(VM_EXIT_CONTROLS, vmx_caps.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_caps.entry);
 	/*
-	 * Guest exceptions stay in the guest, except #DB and #MC.  A #DB
+	 * Guest exceptions stay in the guest, except #DB, #AC and #MC
+	 * (exception bitmap, 25.6.3).  A #DB
 	 * that exits leaves DR6 alone and reports its DR6 bits in the exit
 	 * qualification (28.1, 28.2.1), so the host's DR6 never carries the
 	 * guest's status and the guest's DR6 stays exact (exit.c).  A #MC
-	 * is the host's (hv_host_machine_check), never the guest's.
+	 * is the host's (hv_host_machine_check), never the guest's.  #DB
+	 * and #AC also exit because a guest can make their delivery raise
+	 * them again (a breakpoint on the stack the delivery writes; a
+	 * CPL 3 handler on a misaligned stack: CVE-2015-8104,
+	 * CVE-2015-5307), and the CPU then loops in microcode with no exit;
+	 * with the intercept each round is an exit, the RUN loop stays
+	 * killable.  Both are reflected (exit.c), as KVM's
+	 * handle_exception_nmi() does with the same bitmap.
 	 */
-	vmcs_write(EXCEPTION_BITMAP, BIT(X86_TRAP_DB) | BIT(X86_TRAP_MC));
+	vmcs_write(EXCEPTION_BITMAP, BIT(X86_TRAP_DB) | BIT(X86_TRAP_AC) | BIT(X86_TRAP_MC));
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vmcs_write(CR3_TARGET_COUNT, 0);
