@@ -348,6 +348,11 @@ struct hv_backend_ops {
 	 */
 	int (*cpu_enable)(void);
 	void (*cpu_disable)(void);
+	/*
+	 * Is the extension on on this CPU already, switched on by someone
+	 * else (the case where cpu_enable says -EBUSY)?  Preemption off.
+	 */
+	bool (*cpu_in_use)(void);
 	/* Crash/emergency-reboot path, possibly in NMI context: no locks. */
 	void (*cpu_emergency_disable)(void);
 
