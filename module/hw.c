@@ -400,6 +400,10 @@ static void hv_hw_shutdown(void)
 	mutex_lock(&hv_hw_lock);
 	hv_hw_shut_down = true;
 	on_each_cpu(hv_hw_disable_ipi, NULL, 1);
+	/* One line, as KVM's "exiting hardware virtualization" on 6.1. */
+	if (hv_hw_users)
+		pr_info("system going down: %s off on every CPU, %u VM(s) still open\n",
+			hv_ops->name, hv_hw_users);
 	mutex_unlock(&hv_hw_lock);
 }
 
