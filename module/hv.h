@@ -426,6 +426,12 @@ int hv_hw_init(void);
 void hv_hw_exit(void);
 int hv_hw_get(void);
 void hv_hw_put(void);
+/*
+ * Is VT-x/SVM on on this CPU?  Interrupts off.  False only once reboot or
+ * power-off switched every CPU off under a running vCPU: the backends
+ * check it right before entry and give up with -ESHUTDOWN.
+ */
+bool hv_hw_cpu_on(void);
 
 /* module/vm.c */
 int hv_vm_create(void);

@@ -325,6 +325,11 @@ void hv_hw_put(void)
 	cpus_read_unlock();
 }
 
+bool hv_hw_cpu_on(void)
+{
+	return __this_cpu_read(hv_hw_on);
+}
+
 /* CPU hotplug: runs on @cpu itself, in the hotplug thread. */
 static int hv_hw_cpu_online(unsigned int cpu)
 {
@@ -393,7 +398,12 @@ static void hv_hw_resume(void)
  * 6.1).  A syscore hook runs after system_state says the system is going
  * down, on the CPU that does it, with every other CPU still online and
  * hotplug disabled.  hv_hw_shut_down keeps hv_hw_get and CPU hotplug from
- * switching anything on again.
+ * switching anything on again.  A vCPU running meanwhile (reboot -f does
+ * not stop tasks) finds its CPU off at its next entry (hv_hw_cpu_on, with
+ * interrupts off) and its RUN fails with -ESHUTDOWN.  On VT-x the VMCS
+ * accesses between vmx_vcpu_load() and that check can still meet the
+ * IPI and #UD; KVM makes such faults harmless once kvm_rebooting is set
+ * (kvm_spurious_fault), hvlab has no such fixup yet.
  */
 static void hv_hw_shutdown(void)
 {
