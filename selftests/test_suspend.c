@@ -20,9 +20,11 @@
  * VM_HSAVE_PA unchanged (and non-zero) on every CPU, or the next VMRUN
  * would save host state to a stale page (APM Vol. 2 15.30.4).  VT-x has
  * no MSR that tells whether a CPU is in VMX operation; there the RUN
- * after resume is the check (VMPTRLD outside VMX operation is #UD, SDM
- * Vol. 3C 31.3 "VMPTRLD", which would oops the host and fail the rig's
- * dmesg check).
+ * after resume is the check: VMX instructions other than VMXON are #UD
+ * outside VMX operation (SDM Vol. 3C 31.3), which oopses the host and
+ * fails the rig's dmesg check.  Bochs 2.7 offers S3 too and resets the
+ * CPU: before this test's fix the first VMWRITE after resume raised #UD
+ * there (hvlab still believed the VMCS current, so no VMPTRLD came first).
  */
 #define _GNU_SOURCE
 #include <errno.h>
