@@ -444,6 +444,11 @@ struct hv_backend_ops {
 	 */
 	int (*cpu_enable)(void);
 	void (*cpu_disable)(void);
+	/*
+	 * Is the extension on on this CPU already, switched on by someone
+	 * else (the case where cpu_enable says -EBUSY)?  Preemption off.
+	 */
+	bool (*cpu_in_use)(void);
 	/* Crash/emergency-reboot path, possibly in NMI context: no locks. */
 	void (*cpu_emergency_disable)(void);
 
@@ -519,6 +524,12 @@ int hv_hw_init(void);
 void hv_hw_exit(void);
 int hv_hw_get(void);
 void hv_hw_put(void);
+/*
+ * Is VT-x/SVM on on this CPU?  Interrupts off.  False only once reboot or
+ * power-off switched every CPU off under a running vCPU: the backends
+ * check it right before entry and give up with -ESHUTDOWN.
+ */
+bool hv_hw_cpu_on(void);
 
 /* module/vm.c */
 int hv_vm_create(void);

@@ -760,6 +760,11 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 
 	local_irq_disable();
+	if (unlikely(!hv_hw_cpu_on())) {
+		/* Reboot switched SVM off here: CLGI/VMRUN would #UD. */
+		local_irq_enable();
+		return -ESHUTDOWN;
+	}
 	if (READ_ONCE(vm->zap_pending)) {
 		/* The tables are being torn down: wait for that, then retry. */
 		local_irq_enable();

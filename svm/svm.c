@@ -142,10 +142,19 @@ err_free:
 	return -ENOMEM;
 }
 
+/* EFER.SVME set by someone else: another hypervisor owns SVM on this CPU. */
+static bool svm_cpu_in_use(void)
+{
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	return efer & EFER_SVME;
+}
+
 /*
  * EFER.SVME on (15.4 "Enabling SVM"), and VM_HSAVE_PA pointing at the page
- * where VMRUN saves host state (15.30.4).  EFER.SVME already set means
- * another hypervisor owns SVM on this CPU.
+ * where VMRUN saves host state (15.30.4).  Both are lost when the CPU is
+ * reset, as on resume from S3: module/hw.c calls this again then.
  */
 static int svm_cpu_enable(void)
 {
@@ -171,7 +180,11 @@ static int svm_cpu_enable(void)
 
 /*
  * Set GIF before clearing SVME: with GIF=0 the CPU would keep INIT and
- * NMIs blocked (15.17); STGI is legal only while SVME=1.
+ * NMIs blocked (15.17); STGI is legal only while SVME=1.  No locks and
+ * no per-vCPU state: this is also the crash/emergency-reboot callback
+ * (maybe in NMI context), as KVM's svm_emergency_disable_virtualization_cpu
+ * (6.12) is.  A vCPU needs nothing from this CPU afterwards: its next
+ * entry picks a new ASID (svm_cpu_enable starts a new generation).
  */
 static void svm_cpu_disable(void)
 {
@@ -193,6 +206,7 @@ const struct hv_backend_ops hv_svm_ops = {
 	.hardware_unsetup	= svm_hardware_unsetup,
 	.cpu_enable		= svm_cpu_enable,
 	.cpu_disable		= svm_cpu_disable,
+	.cpu_in_use		= svm_cpu_in_use,
 	.cpu_emergency_disable	= svm_cpu_disable,
 	.vcpu_create		= svm_vcpu_create,
 	.vcpu_free		= svm_vcpu_free,

@@ -1111,6 +1111,16 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 
 	local_irq_disable();
+	if (unlikely(!hv_hw_cpu_on())) {
+		/*
+		 * Reboot switched VMX off here (VMCLEAR, VMXOFF): no VMCS to
+		 * touch, and VMLAUNCH would #UD.  (A VMCS access between
+		 * vmx_vcpu_load and here can still meet it: see hw.c.)
+		 */
+		local_irq_enable();
+		vmx_vcpu_put(vmx);
+		return -ESHUTDOWN;
+	}
 	if (READ_ONCE(vm->zap_pending)) {
 		/* The tables are being torn down: wait for that, then retry. */
 		local_irq_enable();

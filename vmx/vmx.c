@@ -349,16 +349,27 @@ fault:
 	cr4_clear_bits_irqsoff(X86_CR4_VMXE);
 }
 
+/*
+ * CR4.VMXE set by someone else means another hypervisor (KVM, VirtualBox)
+ * is in VMX operation on this CPU: leave it alone.
+ */
+static bool vmx_cpu_in_use(void)
+{
+	return cr4_read_shadow() & X86_CR4_VMXE;
+}
+
+/*
+ * VMXON on this CPU.  A CPU reset (resume from S3) leaves VMX operation
+ * and clears CR4.VMXE (SDM Vol. 3C 24.7 "Enabling and Entering VMX
+ * Operation"): module/hw.c calls this again on resume, after suspend
+ * turned VMX off through vmx_cpu_disable.
+ */
 static int vmx_cpu_enable(void)
 {
 	struct page *page = __this_cpu_read(vmx_vmxon_page);
 	u64 feat;
 
-	/*
-	 * CR4.VMXE set by someone else means another hypervisor (KVM,
-	 * VirtualBox) is in VMX operation on this CPU: leave it alone.
-	 */
-	if (cr4_read_shadow() & X86_CR4_VMXE)
+	if (vmx_cpu_in_use())
 		return -EBUSY;
 
 	rdmsrl(MSR_IA32_FEAT_CTL, feat);
@@ -395,7 +406,12 @@ static int vmx_cpu_enable(void)
  * VMCLEAR every VMCS active on this CPU before VMXOFF: the CPU may keep
  * VMCS data cached, and only VMCLEAR writes it back to memory and makes
  * the VMCS loadable elsewhere (SDM Vol. 3C 25.11.1 / 24.11.1).
- * Interrupts are off.
+ * Interrupts are off.  Used for CPU hotplug, the last VM going away,
+ * suspend (the boot CPU; the others go through hotplug) and reboot.
+ * Each VMCS is left "clear" and unowned (cpu -1, launched false), so the
+ * next vmx_vcpu_load() does VMPTRLD again and the next entry is a
+ * VMLAUNCH: after a suspend the VMCS that was current before is not
+ * (VMXON starts with no current VMCS, 31.3 "VMXON").
  */
 static void vmx_cpu_disable(void)
 {
@@ -416,9 +432,34 @@ static void vmx_cpu_disable(void)
 	vmx_vmxoff();
 }
 
-/* Crash/emergency reboot, maybe in NMI context: no list walking, just VMXOFF. */
+/* VMCLEAR that never warns: for the emergency path below. */
+static void vmx_vmclear_quiet(u64 pa)
+{
+	asm volatile("1: vmclear %[pa]\n"
+		     "2:\n"
+		     _ASM_EXTABLE(1b, 2b)
+		     : : [pa] "m" (pa) : "cc", "memory");
+}
+
+/*
+ * Crash kexec and emergency reboot, maybe in NMI context: no locks, no
+ * printing.  VMCLEAR the VMCSs active here first, so their data is in
+ * memory for a crash dump, then VMXOFF (what KVM's vmx_emergency_disable
+ * does with its loaded_vmcss_on_cpu list).  Walking the list unlocked is
+ * safe: it is only changed on this CPU with interrupts off, by list_add()
+ * and list_del(), and a forward walk interrupted between their stores
+ * still sees a well-formed list (the new entry is linked in last, a
+ * removed one is unlinked first), the way KVM relies on it.
+ */
 static void vmx_cpu_emergency_disable(void)
 {
+	struct vmx_cpu *vc = this_cpu_ptr(&vmx_cpus);
+	struct vmx_vcpu *vmx;
+
+	if (__this_cpu_read(vmx_on)) {
+		list_for_each_entry(vmx, &vc->loaded, loaded_link)
+			vmx_vmclear_quiet(vmx->vmcs_pa);
+	}
 	__this_cpu_write(vmx_on, false);
 	vmx_vmxoff();
 }
@@ -616,6 +657,7 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.hardware_unsetup	= vmx_hardware_unsetup,
 	.cpu_enable		= vmx_cpu_enable,
 	.cpu_disable		= vmx_cpu_disable,
+	.cpu_in_use		= vmx_cpu_in_use,
 	.cpu_emergency_disable	= vmx_cpu_emergency_disable,
 	.vcpu_create		= vmx_vcpu_create,
 	.vcpu_free		= vmx_vcpu_free,
