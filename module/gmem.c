@@ -352,8 +352,9 @@ int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio)
 	if (hv_mmu_invalidate_retry(vm, seq, hva, hva + PAGE_SIZE))
 		goto out_mmu_unlock;	/* the page may be stale: fault again */
 
+	/* Only a compound page (THP, hugetlbfs) can be mapped 2 MiB at once. */
 	hva_2m = hva & ~(HV_MMU_2M - 1);
-	if (hv_slot_can_map_2m(slot, gpa) &&
+	if (PageCompound(page) && hv_slot_can_map_2m(slot, gpa) &&
 	    !hv_mmu_invalidate_retry(vm, seq, hva_2m, hva_2m + HV_MMU_2M) &&
 	    hv_host_maps_2m(vm->mm, hva, pfn) &&
 	    !hv_mmu_map_2m(&vm->mmu, gpa & ~(HV_MMU_2M - 1),
@@ -369,14 +370,17 @@ out_mmu_unlock:
 	spin_unlock(&vm->mmu_lock);
 	/*
 	 * The guest may write through a writable leaf from now on without
-	 * the host noticing, so the page is dirty now (KVM marks it when it
-	 * releases the page after mapping it).  Cleaning it for writeback
-	 * write-protects the VMM's mapping first, and that invalidation
-	 * removes our leaf: the next guest write faults and dirties it
-	 * again.  Read-only slots' pages are never dirtied.
+	 * the host noticing, so the page is dirty now.  Cleaning it for
+	 * writeback or swap write-protects or unmaps the VMM's mapping
+	 * first, and that invalidation removes our leaf: the next guest
+	 * write faults and dirties it again.  Read-only slots' pages are
+	 * never dirtied.  The flag alone, as KVM's kvm_set_page_dirty()
+	 * does: for the memory slots accept (anonymous, shmem, hugetlbfs)
+	 * set_page_dirty() would do no more than set it (no writeback
+	 * accounting), and it would cost a page lock per fault.
 	 */
-	if (mapped && writable)
-		set_page_dirty_lock(page);
+	if (mapped && writable && !PageDirty(page))
+		SetPageDirty(page);
 	put_page(page);
 out_unlock:
 	mutex_unlock(&vm->lock);
