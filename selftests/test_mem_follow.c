@@ -219,6 +219,55 @@ TEST_F(follow, memfd_punch_hole)
 }
 
 /*
+ * hugetlbfs memory (MAP_HUGETLB, 2 MiB pages reserved for the test): one
+ * 2 MiB nested leaf maps it, and the guest follows a new mapping at the
+ * same address like anonymous memory.
+ */
+TEST_F(follow, hugetlb)
+{
+	struct hvlab_exit_stats st0, st1;
+	uint64_t *h;
+	int ret;
+
+	HVT_SKIPPED_IN_SETUP();
+	ret = hvt_write_str("/proc/sys/vm/nr_hugepages", "4");
+	if (ret)
+		SKIP(return, "nr_hugepages: %s", strerror(-ret));
+	h = mmap(NULL, SLOT_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (h == MAP_FAILED)
+		SKIP(return, "no 2 MiB huge page: %s", strerror(errno));
+	fill(h, SLOT_SIZE, 0xf000000000000000ull);
+	ASSERT_EQ(0, set_slot(self->vm, GPA_A, SLOT_SIZE, h));
+	/*
+	 * One MMIO probe just past the slot first: the guest's code, stack
+	 * and its own page table for this GiB get mapped.
+	 */
+	{
+		bool m;
+
+		probe(_metadata, self->vcpu, GPA_A + SLOT_SIZE, false, 0, &m);
+		EXPECT_TRUE(m);
+	}
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, &st0));
+	GUEST_SEES(h);
+	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, &st1));
+	/* Three probes across 2 MiB, one fault: a 2 MiB leaf (4 KiB would be 3). */
+	EXPECT_EQ(1u, st1.count[HVLAB_STAT_NESTED_PAGE_FAULT] -
+		      st0.count[HVLAB_STAT_NESTED_PAGE_FAULT]);
+	BOTH_WAYS(h);
+	ASSERT_EQ(0, munmap(h, SLOT_SIZE));
+	ASSERT_EQ(h, mmap(h, SLOT_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED, -1, 0));
+	fill(h, SLOT_SIZE, 0xf100000000000000ull);
+	GUEST_SEES(h);
+	BOTH_WAYS(h);
+	EXPECT_EQ(0, set_slot(self->vm, GPA_A, 0, h));
+	munmap(h, SLOT_SIZE);
+	hvt_write_str("/proc/sys/vm/nr_hugepages", "0");
+}
+
+/*
  * A file on a filesystem with its own page cache and no shmem behind it
  * is refused.  The PC has no ext4 module in its initramfs (nor a disk),
  * so a ramfs file stands in: that shows the refusal of file-backed
