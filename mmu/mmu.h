@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * mmu.h - guest-physical to host-physical tables (EPT or NPT).
+ * mmu.h - guest-physical to host-physical tables (EPT or NPT), and the
+ * guest page-table walker.
  *
- * One builder walks and fills a 4-level radix tree; a small format table
- * says how entries look for the vendor (ept.c, npt.c).  Nothing here knows
- * about VMCS or VMCB: the backend hands hv_mmu_root_pa() to the hardware.
+ * One builder walks and fills a 4- or 5-level radix tree; a small format
+ * table says how entries look for the vendor (ept.c, npt.c).  Nothing here
+ * knows about VMCS or VMCB, locks, slots or the VMM's memory: the core
+ * (module/gmem.c) decides what to map and serializes the calls, and the
+ * backend hands hv_mmu_root_pa() to the hardware.
+ *
+ * The leaves hold no reference on the pages they map: the core keeps
+ * them in step with the VMM's page tables through an MMU notifier and
+ * removes a leaf (hv_mmu_zap_step, then a TLB flush) before the host may
+ * free or move its page.
  */
 #ifndef HVLAB_MMU_H
 #define HVLAB_MMU_H
 
 #include <linux/types.h>
+#include <linux/list.h>
 #include <linux/mm_types.h>
 
 /*
@@ -31,44 +40,84 @@ struct hv_mmu_format {
 
 extern const struct hv_mmu_format hv_npt_format;
 
+#define HV_MMU_MAX_LEVELS	5
+
 struct hv_mmu {
 	const struct hv_mmu_format *fmt;
 	u64 *root;			/* top-level table */
 	unsigned int levels;		/* 4 or 5 */
-	unsigned long nr_tables;	/* including the root */
-	unsigned long nr_pages;		/* pinned 4 KiB guest pages mapped */
-	unsigned long nr_large;		/* 2 MiB leaves */
+	/*
+	 * Zeroed table pages allocated ahead by hv_mmu_topup(), where
+	 * sleeping is allowed, for hv_mmu_map*(), which runs under the
+	 * core's table spinlock: a fill needs at most levels - 1 new tables.
+	 */
+	void *cache[HV_MMU_MAX_LEVELS];
+	unsigned int nr_cache;
 	/*
 	 * The last level-1 table a walk reached and the 2 MiB it covers:
 	 * faults come in runs through the same 2 MiB, and then the walk
-	 * from the root is skipped.  Reset whenever tables are freed.
+	 * from the root is skipped.  Reset whenever tables are detached.
 	 */
 	u64 *last_pt;
 	u64 last_pt_2m;
 };
 
+/*
+ * Calling rules.  init/destroy: nothing else uses the tables.  topup: may
+ * sleep, and is serialized with the map calls by the caller.  map, zap,
+ * detach: under the caller's table lock (they do not sleep); a zap or
+ * detach must be followed by a TLB flush of every CPU that may hold
+ * translations from these tables before the host reuses the pages, and
+ * detached tables are freed only after that flush.
+ */
 int hv_mmu_init(struct hv_mmu *mmu, const struct hv_mmu_format *fmt);
 void hv_mmu_destroy(struct hv_mmu *mmu);
-/* Drop every mapping (and unpin the pages) but keep the root. */
-void hv_mmu_zap_all(struct hv_mmu *mmu);
+int hv_mmu_topup(struct hv_mmu *mmu);
+
 /* How a leaf maps its page (@prot of hv_mmu_map*): */
 #define HV_MMU_WRITABLE		BIT(0)	/* guest writes allowed */
 #define HV_MMU_UNCACHED		BIT(1)	/* uncacheable for the guest (HVLAB_MEM_UNCACHED) */
 /*
- * Map one pinned 4 KiB page at @gpa.  Returns 0, -EEXIST if something is
- * mapped there already (the caller still owns its pin), or -ENOMEM.  May
- * sleep: call with interrupts on.
+ * Map host page frame @pfn at @gpa with a 4 KiB leaf.  Returns 0, -EEXIST
+ * if something is mapped there already, or -ENOMEM (no topped-up table).
  */
-int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, struct page *page, unsigned int prot);
+int hv_mmu_map(struct hv_mmu *mmu, u64 gpa, unsigned long pfn, unsigned int prot);
 /*
- * Map 512 pinned, physically contiguous, 2 MiB-aligned pages at the
- * 2 MiB-aligned @gpa with one level-2 leaf.  -EEXIST if anything is mapped
- * in that range already.
+ * Map the 512 frames from the 2 MiB-aligned @pfn at the 2 MiB-aligned @gpa
+ * with one level-2 leaf.  -EEXIST if a leaf or a level-1 table is there.
  */
-int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, struct page *first, unsigned int prot);
+int hv_mmu_map_2m(struct hv_mmu *mmu, u64 gpa, unsigned long pfn, unsigned int prot);
+/*
+ * Remove the leaves that map any of [@start, @end), from @start on, one
+ * step at a time: the caller may drop its lock between steps (each walks
+ * from the root again).  A 2 MiB leaf that overlaps the range goes whole.
+ * Returns where the next step starts (>= @end: done); sets *@zapped when
+ * a leaf went.  Tables stay (only a detach frees them).
+ */
+u64 hv_mmu_zap_step(struct hv_mmu *mmu, u64 start, u64 end, bool *zapped);
+/*
+ * Empty the root: everything below it moves to @detached (a list of the
+ * root's former child tables), for hv_mmu_free_detached() after the
+ * flush.  Returns true if anything was mapped.
+ */
+bool hv_mmu_detach_all(struct hv_mmu *mmu, struct list_head *detached);
+/* Free detached tables; may sleep (reschedules between tables). */
+void hv_mmu_free_detached(struct hv_mmu *mmu, struct list_head *detached);
 
 #define HV_MMU_2M		(1ULL << 21)
 #define HV_MMU_2M_PAGES		512
 phys_addr_t hv_mmu_root_pa(const struct hv_mmu *mmu);
+
+/*
+ * The guest page-table walker (walk.c) reads guest memory only through
+ * the access function it is handed, so that mmu/ stays below the core:
+ * @read copies @len bytes at guest-physical @gpa into @buf, 0 or -errno.
+ */
+struct hv_walk {
+	u64 cr0, cr3, cr4, efer;
+	int (*read)(void *ctx, u64 gpa, void *buf, unsigned int len);
+	void *ctx;
+};
+int hv_walk_gva(const struct hv_walk *w, u64 gva, u64 *gpa);
 
 #endif /* HVLAB_MMU_H */

@@ -16,6 +16,8 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/cpumask.h>
+#include <linux/spinlock.h>
+#include <linux/mmu_notifier.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/msr.h>
@@ -58,25 +60,52 @@ struct hv_slot {
 
 struct hv_vm {
 	struct kref ref;	/* one per open fd (VM fd, each vCPU fd) */
-	struct mutex lock;	/* protects slots[] and vcpus[] */
-	struct hv_slot *slots;	/* hv_max_slots entries */
+	/*
+	 * lock: vcpus[] and slot changes; it also serializes the nested
+	 * page faults of this VM (and so the mmu's table-page cache).
+	 * Faults hold it while they ask the kernel for a page, which may
+	 * sleep and takes the mm's mmap_lock: the order is lock ->
+	 * mmap_lock -> mmu_lock, and the MMU notifier, which runs with
+	 * mmap_lock (or i_mmap_rwsem) held, takes only mmu_lock.
+	 */
+	struct mutex lock;
+	struct hv_slot *slots;	/* hv_max_slots entries; written under lock AND mmu_lock */
 	struct hv_vcpu **vcpus;	/* hv_max_vcpus entries, indexed by id */
 	unsigned int nr_vcpus;
 	struct mm_struct *mm;	/* the creator's: guest memory lives there */
 	u64 spec_id;		/* never reused: IBPB when a CPU changes VM (spec.c) */
 
 	/*
-	 * Nested page table.  Filling (hv_mmu_fault) and zapping both run
-	 * under vm->lock.  A zap also holds mmu_lock, sets zap_pending and
-	 * kicks every CPU out of guest mode before it touches the tables
-	 * (hv_vm_zap_mmu); a vCPU about to enter that sees zap_pending
-	 * sleeps on mmu_lock until the zap is over.  mmu_gen is bumped so
-	 * each vCPU flushes its TLB before its next entry.
+	 * Nested page table (module/gmem.c).  mmu_lock, a spinlock because
+	 * the MMU notifier may be called where it must not sleep
+	 * (mmu_notifier_range_blockable() false), protects the tables, the
+	 * slots[] fields for readers that do not hold lock (the notifier),
+	 * the invalidation state below and kick_mask.  Nothing sleeps under
+	 * it: table pages are allocated before it is taken.
+	 *
+	 * mmu_invalidate_seq/_in_progress/_start/_end: the retry protocol
+	 * of KVM's mmu_invalidate_* fields.  The notifier's range_start
+	 * counts an invalidation in progress (and widens [start, end) to
+	 * cover it) and removes the leaves; range_end bumps the sequence
+	 * and uncounts it.  A fault reads the sequence before it asks for
+	 * the page and installs the leaf only if, under mmu_lock, the
+	 * sequence is unchanged and no invalidation in progress covers its
+	 * address; otherwise the guest re-executes and faults again.
+	 *
+	 * mmu_gen moves whenever entries were removed; each vCPU flushes its
+	 * TLB before entering with a generation it has not flushed for
+	 * (svm_pick_asid, vmx_flush).  vCPUs in guest mode at that moment
+	 * are interrupted (hv_vm_flush_remote), and only those.
 	 */
-	struct mutex mmu_lock;
+	spinlock_t mmu_lock;
 	struct hv_mmu mmu;
-	int zap_pending;
 	u64 mmu_gen;
+	unsigned long mmu_invalidate_seq;
+	unsigned long mmu_invalidate_in_progress;
+	unsigned long mmu_invalidate_start, mmu_invalidate_end;	/* VMM addresses */
+	cpumask_var_t kick_mask;
+	struct mmu_notifier mn;
+	bool mn_registered;
 
 	/* Telemetry (module/stats.c): who may read it, and how it is found. */
 	u32 id;			/* > 0, HVLAB_GET_VM_ID */
@@ -89,6 +118,14 @@ struct hv_vm {
 struct hv_vcpu {
 	struct hv_vm *vm;
 	unsigned int id;
+	/*
+	 * Set with interrupts off from before the vCPU reads vm->mmu_gen
+	 * for its entry until after the world switch returns: the CPU in
+	 * @cpu may be using this VM's nested translations, and a change of
+	 * the tables must interrupt it (hv_guest_mode_enter).
+	 */
+	int guest_mode;
+	int cpu;
 	struct mutex lock;	/* serializes ioctls on this vCPU */
 	struct hvlab_run *run;	/* the mmap()ed run page */
 
@@ -370,6 +407,28 @@ static __always_inline void hv_xfd_err_clear(struct hv_vcpu *vcpu)
 		wrmsrl(MSR_IA32_XFD_ERR, 0);
 }
 
+/*
+ * Around the world switch, interrupts off, for both backends: from before
+ * the backend reads vm->mmu_gen to decide on a TLB flush until after the
+ * guest exited.  Pairs with hv_vm_flush_remote(), which bumps mmu_gen and
+ * then reads guest_mode: with a full barrier on both sides, either the
+ * flusher sees this vCPU in guest mode and interrupts its CPU (any
+ * interrupt makes the guest exit), or the vCPU sees the new generation
+ * and flushes before entering - the store-buffering pattern of KVM's
+ * vcpu->mode and kvm_make_all_cpus_request().
+ */
+static __always_inline void hv_guest_mode_enter(struct hv_vcpu *vcpu)
+{
+	WRITE_ONCE(vcpu->cpu, smp_processor_id());
+	smp_store_release(&vcpu->guest_mode, 1);	/* @cpu before the flag */
+	smp_mb();					/* the flag before mmu_gen is read */
+}
+
+static __always_inline void hv_guest_mode_exit(struct hv_vcpu *vcpu)
+{
+	WRITE_ONCE(vcpu->guest_mode, 0);
+}
+
 /* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */
 static inline u32 hv_route(const struct hv_vcpu *vcpu, u32 class, u32 key, u32 dflt)
 {
@@ -539,9 +598,14 @@ void hv_vm_put(struct hv_vm *vm);
 /* module/run.c: the RUN loop and what backends call back into */
 int hv_vcpu_run(struct hv_vcpu *vcpu);
 void hv_host_machine_check(void);
+/* module/slots.c: the memory slots */
 struct hv_slot *hv_gpa_to_slot(struct hv_vm *vm, u64 gpa);
+int hv_vm_set_region(struct hv_vm *vm, const struct hvlab_memory_region *r);
+/* module/gmem.c: the nested tables follow the VMM's memory */
+int hv_gmem_init(struct hv_vm *vm);
+void hv_gmem_destroy(struct hv_vm *vm);
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
-void hv_vm_zap_mmu(struct hv_vm *vm);
+void hv_vm_zap_all_locked(struct hv_vm *vm, struct list_head *detached);
 int hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
 int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip);
 int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip);

@@ -44,6 +44,27 @@ int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len)
 	return hv_access_gpa(vm, gpa, (void *)buf, len, true);
 }
 
+/* The walker's access path: guest-physical reads, as exit handlers do them. */
+static int hv_walk_read_gpa(void *ctx, u64 gpa, void *buf, unsigned int len)
+{
+	return hv_read_gpa(ctx, gpa, buf, len);
+}
+
+/* Guest-linear to guest-physical by the vCPU's current paging (mmu/walk.c). */
+int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa)
+{
+	const struct hv_walk w = {
+		.cr0 = vcpu->sregs.cr0,
+		.cr3 = vcpu->sregs.cr3,
+		.cr4 = vcpu->sregs.cr4,
+		.efer = vcpu->sregs.efer,
+		.read = hv_walk_read_gpa,
+		.ctx = vcpu->vm,
+	};
+
+	return hv_walk_gva(&w, gva, gpa);
+}
+
 /* Linear-address access, one guest page at a time (pages need not be adjacent). */
 static int hv_access_gva(struct hv_vcpu *vcpu, u64 gva, void *buf, unsigned int len, bool write)
 {

@@ -31,6 +31,8 @@ static void hv_vm_free(struct kref *ref)
 
 	/* Out of telemetry's sight first: dumps walk the VM list. */
 	hv_tele_vm_del(vm);
+	/* No notifier call after this: it reads slots[] and vcpus[]. */
+	hv_gmem_destroy(vm);
 	/* vCPUs live until their VM goes: nothing can reach them now. */
 	for (i = 0; i < hv_max_vcpus; i++)
 		if (vm->vcpus[i])
@@ -48,73 +50,6 @@ static void hv_vm_free(struct kref *ref)
 void hv_vm_put(struct hv_vm *vm)
 {
 	kref_put(&vm->ref, hv_vm_free);
-}
-
-static bool hv_ranges_overlap(u64 a, u64 a_size, u64 b, u64 b_size)
-{
-	return a < b + b_size && b < a + a_size;
-}
-
-/*
- * Add, move or delete one slot; see struct hvlab_memory_region for the
- * rules.  Every check happens before anything changes, so a refused call
- * leaves the VM as it was.  Caller holds vm->lock.
- */
-static int hv_vm_set_region(struct hv_vm *vm, const struct hvlab_memory_region *r)
-{
-	struct hv_slot *cur;
-	unsigned int i;
-
-	if (r->slot >= hv_max_slots)
-		return hv_reject(-EINVAL, "slot %u >= max_slots %u", r->slot, hv_max_slots);
-	if (r->flags & ~HVLAB_MEM_FLAGS_ALL)
-		return hv_reject(-EINVAL, "unknown flags %#x", r->flags);
-	if (r->reserved[0] || r->reserved[1])
-		return hv_reject(-EINVAL, "reserved fields must be zero");
-	if ((r->guest_phys_addr | r->memory_size | r->userspace_addr) & ~PAGE_MASK)
-		return hv_reject(-EINVAL, "address or size not page aligned");
-
-	cur = &vm->slots[r->slot];
-	if (r->memory_size == 0) {
-		if (!cur->size)
-			return hv_reject(-ENOENT, "slot %u is not in use", r->slot);
-		memset(cur, 0, sizeof(*cur));
-		hv_vm_zap_mmu(vm);	/* its pages must leave the guest now */
-		return 0;
-	}
-
-	if (r->guest_phys_addr + r->memory_size < r->guest_phys_addr ||
-	    r->guest_phys_addr + r->memory_size > (1ULL << hv_gpa_bits))
-		return hv_reject(-EINVAL, "guest range %#llx+%#llx beyond %u address bits",
-				 r->guest_phys_addr, r->memory_size, hv_gpa_bits);
-	if (r->userspace_addr + r->memory_size < r->userspace_addr ||
-	    !access_ok((void __user *)(unsigned long)r->userspace_addr, r->memory_size))
-		return hv_reject(-EFAULT, "userspace range %#llx+%#llx is not user memory",
-				 r->userspace_addr, r->memory_size);
-	if (cur->size && (cur->size != r->memory_size ||
-			  cur->uaddr != r->userspace_addr || cur->flags != r->flags))
-		return hv_reject(-EINVAL, "slot %u in use: only its guest address can change",
-				 r->slot);
-
-	for (i = 0; i < hv_max_slots; i++) {
-		struct hv_slot *s = &vm->slots[i];
-
-		if (i != r->slot && s->size &&
-		    hv_ranges_overlap(r->guest_phys_addr, r->memory_size, s->gpa, s->size))
-			return hv_reject(-EEXIST, "slot %u overlaps slot %u", r->slot, i);
-	}
-
-	if (cur->size) {
-		/* A move: nothing may stay mapped at the old place. */
-		cur->gpa = r->guest_phys_addr;
-		hv_vm_zap_mmu(vm);
-		return 0;
-	}
-	cur->gpa = r->guest_phys_addr;
-	cur->size = r->memory_size;
-	cur->uaddr = r->userspace_addr;
-	cur->flags = r->flags;
-	return 0;
 }
 
 static long hv_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -185,7 +120,6 @@ int hv_vm_create(void)
 	kref_init(&vm->ref);
 	vm->spec_id = hv_spec_vm_id();
 	mutex_init(&vm->lock);
-	mutex_init(&vm->mmu_lock);
 	if (hv_ops->mmu_format) {
 		err = hv_mmu_init(&vm->mmu, hv_ops->mmu_format);
 		if (err)
@@ -197,6 +131,9 @@ int hv_vm_create(void)
 		goto err_mmu;
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
+	err = hv_gmem_init(vm);
+	if (err)
+		goto err_mm;
 
 	hv_tele_vm_add(vm);
 
@@ -209,6 +146,8 @@ int hv_vm_create(void)
 
 err_tele:
 	hv_tele_vm_del(vm);
+	hv_gmem_destroy(vm);
+err_mm:
 	mmdrop(vm->mm);
 	hv_hw_put();
 err_mmu:

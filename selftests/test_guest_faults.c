@@ -18,7 +18,7 @@
  *            (APM 15.25.6 EXITINFO1 bit 33; SDM 28.2.1 Table 28-7 bits 7/8).
  *
  * Guest memory reaches the nested tables only on the guest's first touch
- * (module/run.c hv_mmu_fault), and the softint VMs have the PC hole, so
+ * (module/gmem.c hv_mmu_fault), and the softint VMs have the PC hole, so
  * slot 0 ends at 0xa0000 and no 2 MiB leaf can map the IVT, the tables or
  * the stack early: each first touch is a nested page fault of its own.
  */

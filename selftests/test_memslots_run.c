@@ -2,7 +2,7 @@
 /*
  * test_memslots_run.c - memory slots changed between runs of a guest: the
  * guest must see exactly the slots that exist now, never what an old
- * nested-page-table entry or an old pinned page still says.
+ * nested-page-table entry still says.
  *
  * A 64-bit C guest "probes" one guest-physical address per ucall (read,
  * or write of a value), chosen by the host through the guest's globals.
@@ -372,7 +372,7 @@ TEST_F_TIMEOUT(slots, guest_writes_256m, 120)
 	big[n / 2] = 3;
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 6);
 	HVT_RUN_EXPECT_DONE(self->vcpu);
-	/* Delete it while pinned pages are mapped, then free the memory. */
+	/* Delete it while its pages are mapped in the nested tables, then free the memory. */
 	EXPECT_EQ(0, set_slot(self->vm, 0, BIG_GPA, 0, big));
 	munmap(big, BIG_SIZE);
 }

@@ -736,7 +736,6 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb *vmcb = svm->vmcb;
-	struct hv_vm *vm = vcpu->vm;
 	const char *rule;
 	u32 code, field, injected;
 	u64 entry_rip, host_aux;
@@ -765,17 +764,12 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		local_irq_enable();
 		return -ESHUTDOWN;
 	}
-	if (READ_ONCE(vm->zap_pending)) {
-		/* The tables are being torn down: wait for that, then retry. */
-		local_irq_enable();
-		mutex_lock(&vm->mmu_lock);
-		mutex_unlock(&vm->mmu_lock);
-		return 1;
-	}
 	if (hv_entry_must_wait()) {
 		local_irq_enable();
 		return 1;
 	}
+	/* Before svm_pick_asid() reads mmu_gen: see hv_guest_mode_enter(). */
+	hv_guest_mode_enter(vcpu);
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	svm_inject_events(svm);
@@ -793,6 +787,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	if (svm->check || (vmcb->control.event_inj & SVM_EVTINJ_VALID)) {
 		rule = svm_check_vmcb(vmcb, &field);
 		if (rule) {
+			hv_guest_mode_exit(vcpu);
 			local_irq_enable();
 			svm_event_not_delivered(svm, svm->evt_queued);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
@@ -842,6 +837,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	/* A machine check the exit consumed: the host's, before IF comes back. */
 	if (unlikely(vmcb->control.exit_code == SVM_EXIT_EXCP_BASE + X86_TRAP_MC))
 		hv_host_machine_check();
+	hv_guest_mode_exit(vcpu);
 	local_irq_enable();
 
 	vcpu->regs.rax = vmcb->save.rax;

@@ -74,7 +74,10 @@ enum hvlab_vendor {
  *                               move
  * guest_phys_addr, memory_size and userspace_addr must be page aligned;
  * [guest_phys_addr, +memory_size) must not overlap another slot (-EEXIST)
- * and must lie below 1 << HVLAB_CAP_MAX_GPA_BITS.
+ * and must lie below 1 << HVLAB_CAP_MAX_GPA_BITS.  The memory mapped at
+ * userspace_addr must be anonymous, shmem (memfd, tmpfs) or hugetlbfs
+ * (-EOPNOTSUPP otherwise); the guest follows later changes of that
+ * mapping (munmap, mremap, madvise, hole punching) as the VMM sees them.
  */
 struct hvlab_memory_region {
 	__u32 slot;

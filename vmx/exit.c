@@ -1063,7 +1063,6 @@ static void vmx_read_exit(struct vmx_vcpu *vmx)
 int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	struct hv_vm *vm = vcpu->vm;
 	u32 reason, field = 0;
 	const char *rule;
 	int fail;
@@ -1121,21 +1120,14 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		vmx_vcpu_put(vmx);
 		return -ESHUTDOWN;
 	}
-	if (READ_ONCE(vm->zap_pending)) {
-		/* The tables are being torn down: wait for that, then retry. */
-		local_irq_enable();
-		vmx_event_not_delivered(vmx);
-		vmx_vcpu_put(vmx);
-		mutex_lock(&vm->mmu_lock);
-		mutex_unlock(&vm->mmu_lock);
-		return 1;
-	}
 	if (hv_entry_must_wait()) {
 		local_irq_enable();
 		vmx_event_not_delivered(vmx);
 		vmx_vcpu_put(vmx);
 		return 1;
 	}
+	/* Before vmx_flush() reads mmu_gen: see hv_guest_mode_enter(). */
+	hv_guest_mode_enter(vcpu);
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	vmx_flush(vmx);
@@ -1180,6 +1172,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 			hv_host_machine_check();
 		}
 	}
+	hv_guest_mode_exit(vcpu);
 	local_irq_enable();
 
 	if (fail) {
