@@ -14,6 +14,8 @@
  * over the #GP for CPL > 0 and the #UD for DR4/DR5 (SDM Vol. 3C 26.1.3),
  * so they are checked here, in the manual's order.
  */
+#include <linux/nospec.h>
+
 #include <asm/processor-flags.h>
 #include <asm/traps.h>
 
@@ -73,7 +75,7 @@ int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned i
 	if (write) {
 		val = long64 ? *reg : (u32)*reg;
 		if (dr < 4) {
-			vcpu->db[dr] = val;
+			vcpu->db[array_index_nospec(dr, 4)] = val;
 		} else {
 			/* #GP(0) for a 1 in bits 63:32 of DR6/DR7. */
 			if (val >> 32)
@@ -85,7 +87,7 @@ int hv_exit_mov_dr(struct hv_vcpu *vcpu, unsigned int dr, bool write, unsigned i
 			hv_ops->set_dr(vcpu, dr, val);
 		}
 	} else {
-		val = dr < 4 ? vcpu->db[dr] : hv_ops->get_dr(vcpu, dr);
+		val = dr < 4 ? vcpu->db[array_index_nospec(dr, 4)] : hv_ops->get_dr(vcpu, dr);
 		*reg = long64 ? val : (u32)val;
 	}
 	vcpu->regs.rip = next_rip;

@@ -18,6 +18,7 @@
  * Only <linux/types.h>, <linux/stddef.h> and <linux/errno.h> are used so
  * that selftests/unit/test_decode.c can compile this file in userspace.
  */
+#include <linux/nospec.h>
 #include <linux/types.h>
 #include <linux/stddef.h>
 #include <linux/errno.h>
@@ -961,6 +962,8 @@ u64 *hv_gpr(struct hvlab_regs *regs, unsigned int gpr)
 {
 	if (gpr >= HV_NR_GPRS)
 		return NULL;
+	/* @gpr comes from guest bytes: no out-of-table load under speculation. */
+	gpr = array_index_nospec(gpr, HV_NR_GPRS);
 	return (u64 *)((u8 *)regs + hv_gpr_offset[gpr]);
 }
 

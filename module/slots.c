@@ -9,6 +9,7 @@
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
+#include <linux/nospec.h>
 #include <linux/mm.h>
 #include <linux/fs.h>
 #include <linux/hugetlb.h>
@@ -101,7 +102,7 @@ int hv_vm_set_region(struct hv_vm *vm, const struct hvlab_memory_region *r)
 	if ((r->guest_phys_addr | r->memory_size | r->userspace_addr) & ~PAGE_MASK)
 		return hv_reject(-EINVAL, "address or size not page aligned");
 
-	cur = &vm->slots[r->slot];
+	cur = &vm->slots[array_index_nospec(r->slot, hv_max_slots)];
 	if (r->memory_size == 0) {
 		if (!cur->size)
 			return hv_reject(-ENOENT, "slot %u is not in use", r->slot);

@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
+#include <linux/nospec.h>
 #include <linux/anon_inodes.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -379,6 +380,7 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 	if (id >= hv_max_vcpus)
 		return hv_reject(-EINVAL, "vCPU id %lu >= max_vcpus %u", id, hv_max_vcpus);
 
+	id = array_index_nospec(id, hv_max_vcpus);
 	mutex_lock(&vm->lock);
 	if (vm->vcpus[id]) {
 		err = hv_reject(-EEXIST, "vCPU %lu exists already", id);

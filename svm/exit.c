@@ -13,6 +13,7 @@
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/mm.h>
 #include <linux/io.h>
@@ -862,12 +863,17 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);
 	}
-	if (code < ARRAY_SIZE(svm_exits) && svm_exits[code].fn) {
+	/* Clamped under speculation too, as KVM's svm_invoke_exit_handler(). */
+	if (code < ARRAY_SIZE(svm_exits)) {
+		code = array_index_nospec(code, ARRAY_SIZE(svm_exits));
+		if (!svm_exits[code].fn)
+			goto unhandled;
 		/* SVM_STAT_BY_HANDLER: the handler knows what the exit was. */
 		if (svm_exits[code].stat != SVM_STAT_BY_HANDLER)
 			hv_count_exit(vcpu, svm_exits[code].stat);
 		return svm_exits[code].fn(svm);
 	}
+unhandled:
 	hv_count_exit(vcpu, HVLAB_STAT_INTERNAL);
 
 	svm_dump_vmcb(svm);

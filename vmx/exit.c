@@ -23,6 +23,7 @@
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/mm.h>
 #include <linux/io.h>
@@ -1208,13 +1209,23 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	vmx->launched = true;
 	vmx_vcpu_put(vmx);
 
+	/*
+	 * The basic exit reason indexes the handler table; clamp it under
+	 * speculation too (Spectre v1: a mispredicted bounds check must not
+	 * load a handler pointer from beyond the table), as KVM's
+	 * __vmx_handle_exit() does with array_index_nospec().
+	 */
 	reason = (u16)vmx->exit_reason;
-	if (reason < ARRAY_SIZE(vmx_exits) && vmx_exits[reason].fn) {
+	if (reason < ARRAY_SIZE(vmx_exits)) {
+		reason = array_index_nospec(reason, ARRAY_SIZE(vmx_exits));
+		if (!vmx_exits[reason].fn)
+			goto unhandled;
 		/* VMX_STAT_BY_HANDLER: the handler knows what the exit was. */
 		if (vmx_exits[reason].stat != VMX_STAT_BY_HANDLER)
 			hv_count_exit(vcpu, vmx_exits[reason].stat);
 		return vmx_exits[reason].fn(vmx);
 	}
+unhandled:
 	hv_count_exit(vcpu, HVLAB_STAT_INTERNAL);
 
 	vmx_dump_vmcs(vmx);
