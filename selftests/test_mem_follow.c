@@ -252,9 +252,14 @@ TEST_F(follow, hugetlb)
 	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, &st0));
 	GUEST_SEES(h);
 	ASSERT_EQ(0, ioctl(self->vcpu->fd, HVLAB_GET_EXIT_STATS, &st1));
-	/* Three probes across 2 MiB, one fault: a 2 MiB leaf (4 KiB would be 3). */
-	EXPECT_EQ(1u, st1.count[HVLAB_STAT_NESTED_PAGE_FAULT] -
-		      st0.count[HVLAB_STAT_NESTED_PAGE_FAULT]);
+	/*
+	 * Three probes across 2 MiB, one fault: a 2 MiB leaf (4 KiB would
+	 * be 3, which is what a host with the iTLB-multihit erratum gets:
+	 * module/spec.c keeps EPT leaves at 4 KiB there).
+	 */
+	EXPECT_EQ(hvt_nested_4k_only() ? 3u : 1u,
+		  st1.count[HVLAB_STAT_NESTED_PAGE_FAULT] -
+		  st0.count[HVLAB_STAT_NESTED_PAGE_FAULT]);
 	BOTH_WAYS(h);
 	ASSERT_EQ(0, munmap(h, SLOT_SIZE));
 	ASSERT_EQ(h, mmap(h, SLOT_SIZE, PROT_READ | PROT_WRITE,

@@ -295,15 +295,6 @@ static void *alloc_2m_aligned(size_t size)
 	return (void *)a;
 }
 
-/* On an iTLB-multihit CPU hvlab gives EPT 4 KiB leaves only (module/spec.c). */
-static bool ept_4k_only(void)
-{
-	char m[256];
-
-	return !hvt_read_str("/sys/module/hvlab/parameters/mitigations", m, sizeof(m)) &&
-	       strstr(m, "ept-4k");
-}
-
 TEST_F_TIMEOUT(slots, guest_writes_256m, 120)
 {
 	uint64_t *big, i, n = BIG_SIZE / 8, bad = 0, first_bad = 0, npf, bound;
@@ -339,7 +330,7 @@ TEST_F_TIMEOUT(slots, guest_writes_256m, 120)
 	huge_kb = anon_huge_kb(big);
 	TH_LOG("THP '%s'; AnonHugePages %ld kB of %llu; %llu nested page faults",
 	       thp_mode, huge_kb, (unsigned long long)BIG_SIZE >> 10, (unsigned long long)npf);
-	if (huge_kb > 0 && ept_4k_only()) {
+	if (huge_kb > 0 && hvt_nested_4k_only()) {
 		TH_LOG("SKIP the 2 MiB bound: hvlab maps 4 KiB only on this CPU (itlb_multihit)");
 	} else if (huge_kb > 0) {
 		bound = (BIG_SIZE - ((uint64_t)huge_kb << 10)) / HVT_PAGE_SIZE +

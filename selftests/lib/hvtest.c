@@ -95,6 +95,14 @@ int hvt_read_str(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+bool hvt_nested_4k_only(void)
+{
+	char m[256];
+
+	return !hvt_read_str("/sys/module/hvlab/parameters/mitigations", m, sizeof(m)) &&
+	       strstr(m, "ept-4k");
+}
+
 int hvt_read_ulong(const char *path, unsigned long *val)
 {
 	char buf[64], *end;

@@ -43,6 +43,11 @@ int hvt_read_ulong(const char *path, unsigned long *val);
 /* Read @path into @buf (NUL-terminated, trailing newline removed). */
 int hvt_read_str(const char *path, char *buf, size_t size);
 int hvt_write_str(const char *path, const char *s);
+/*
+ * hvlab gives nested tables 4 KiB leaves only ("ept-4k" in its
+ * mitigations parameter: an iTLB-multihit CPU, module/spec.c).
+ */
+bool hvt_nested_4k_only(void);
 /* The value in kB of line "@key:" of /proc/meminfo. */
 long hvt_meminfo_kb(const char *key);
 /* sync, then echo 3 > /proc/sys/vm/drop_caches. */
