@@ -6,6 +6,11 @@
  * Guest RAM is the VM creator's userspace memory, and handlers run in the
  * vCPU thread of that process, so plain copy_{from,to}_user reach it and a
  * bad mapping is a clean -EFAULT.  vm->lock keeps the slots still.
+ *
+ * Every access by linear address is one the guest's CPU would make, and
+ * is checked as it would be: segmentation (hv_linearize), then paging
+ * with the access rights of the CPL (mmu/walk.c); a refusal becomes the
+ * guest's #GP, #SS or #PF and nothing is touched.
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
