@@ -167,11 +167,16 @@ HVT_ASM_MODES(fsouts_code, FSOUTS_BODY);
 HVT_ASM(pkey64, 64, PKEY_BODY(pkey64));
 
 /*
- * fetch_cross: read a byte of the page at EBX (so the TLB holds it),
- * clear its PTE's present bit at ECX without INVLPG, jump to EDX.
+ * fetch_cross: touch the PTE at ECX (a write), the byte at EDX and the
+ * page at EBX, so that none of them takes a nested page fault later (an
+ * exit, after which QEMU's TLB is empty), then clear the PTE's present
+ * bit without INVLPG and jump to EDX: the CPU may still hold the
+ * translation of EBX's page.
  */
-HVT_ASM(fetch32, 32, "mov (%ebx), %al\n" "andl $~1, (%ecx)\n" "jmp *%edx\n");
-HVT_ASM(fetch64, 64, "mov (%rbx), %al\n" "andl $~1, (%rcx)\n" "jmp *%rdx\n");
+HVT_ASM(fetch32, 32, "orl $0, (%ecx)\n" "mov (%edx), %al\n" "mov (%ebx), %al\n"
+		     "andl $~1, (%ecx)\n" "jmp *%edx\n");
+HVT_ASM(fetch64, 64, "orl $0, (%rcx)\n" "mov (%rdx), %al\n" "mov (%rbx), %al\n"
+		     "andl $~1, (%rcx)\n" "jmp *%rdx\n");
 
 static bool under_qemu_tcg(void)
 {
