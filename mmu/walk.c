@@ -85,7 +85,11 @@ static bool hv_walk_denied(const struct hv_walk *w, u32 access, bool user,
 /*
  * Protection keys (SDM Vol. 3A 4.6.2): 4-level paging only, data
  * accesses to user pages only; PKRU.AD forbids any, PKRU.WD writes in
- * user mode and, with CR0.WP, in supervisor mode.
+ * user mode and, with CR0.WP, in supervisor mode.  A guest reaches this
+ * only where module/cr4.c lets it set CR4.PKE: its CPUID offers PKU and
+ * the host kernel uses PKRU (OSPKE).  Neither emulated PC the tests run
+ * on does (QEMU 7.2 TCG, Bochs 2.7: SET_SREGS refuses CR4.PKE there), so
+ * test_emul_prot's pkey case skips on both.
  */
 static bool hv_walk_pkey_denied(const struct hv_walk *w, u32 access, bool user,
 				bool us, u64 leaf)
