@@ -110,14 +110,43 @@ phys_addr_t hv_mmu_root_pa(const struct hv_mmu *mmu);
 
 /*
  * The guest page-table walker (walk.c) reads guest memory only through
- * the access function it is handed, so that mmu/ stays below the core:
- * @read copies @len bytes at guest-physical @gpa into @buf, 0 or -errno.
+ * the access functions it is handed, so that mmu/ stays below the core:
+ * @read copies @len bytes at guest-physical @gpa into @buf, 0 or -errno;
+ * @update replaces the @size-byte paging entry at @gpa with @new if it
+ * still holds @old (atomically: the guest's other vCPUs may be writing
+ * it), 0 done, -EAGAIN it changed (walk again), or -errno.
+ *
+ * @cpl, @rflags (AC) and @pkru are what the permission checks need; the
+ * caller fills them from the vCPU's current state.
  */
 struct hv_walk {
 	u64 cr0, cr3, cr4, efer;
+	u64 rflags;
+	u32 pkru;
+	u8 cpl;
 	int (*read)(void *ctx, u64 gpa, void *buf, unsigned int len);
+	int (*update)(void *ctx, u64 gpa, u64 old, u64 new, unsigned int size);
 	void *ctx;
 };
-int hv_walk_gva(const struct hv_walk *w, u64 gva, u64 *gpa);
+
+/*
+ * What the access is, in the bits of the #PF error code (<asm/trap_pf.h>,
+ * SDM Vol. 3A 4.7): X86_PF_WRITE, X86_PF_INSTR; user or supervisor mode
+ * follows from @cpl, except that HV_WALK_IMPLICIT makes it a supervisor
+ * access at any CPL (descriptor tables, TSS: SDM Vol. 3A 4.6.1).
+ * HV_WALK_PROBE checks without setting accessed/dirty bits.
+ */
+#define HV_WALK_IMPLICIT	(1u << 30)
+#define HV_WALK_PROBE		(1u << 31)
+
+/* hv_walk_gva() found the access not allowed: *@pf_error says why. */
+#define HV_WALK_FAULT		1
+
+/*
+ * Translate @gva for an access of kind @access.  0 with *@gpa,
+ * HV_WALK_FAULT with the #PF error code the CPU would push in *@pf_error
+ * (CR2 is @gva), or -errno when a paging structure is not guest RAM.
+ */
+int hv_walk_gva(const struct hv_walk *w, u64 gva, u32 access, u64 *gpa, u32 *pf_error);
 
 #endif /* HVLAB_MMU_H */

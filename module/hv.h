@@ -166,6 +166,14 @@ struct hv_vcpu {
 	 * guest: the single-step trap is due (hv_step_done, debugreg.c).
 	 */
 	u64 insn_rip;
+	/*
+	 * The last exit whose instruction, decoded from guest memory, did
+	 * not match what the exit reported (mem.c): hvlab re-entered the
+	 * guest once to let it re-execute; the same mismatch twice in a
+	 * row is an internal error instead (KVM's last_retry_eip and
+	 * last_retry_addr, retry_instruction() in x86.c).
+	 */
+	u64 retry_rip, retry_addr;
 
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
@@ -208,6 +216,13 @@ struct hv_vcpu {
 		u8 exc_vector;
 		bool exc_has_err;
 		u32 exc_err;
+		/*
+		 * A #PF the module raised sets CR2 when it is delivered, as
+		 * the CPU does (SDM Vol. 3A 6.15 "Interrupt 14"; KVM keeps
+		 * it as the exception's payload until delivery too).
+		 */
+		bool exc_sets_cr2;
+		u64 exc_cr2;
 		bool irq_pending;
 		u8 irq_vector;
 	} events;
@@ -462,6 +477,15 @@ static inline void hv_queue_exception(struct hv_vcpu *vcpu, u8 vector, bool has_
 	vcpu->events.exc_vector = vector;
 	vcpu->events.exc_has_err = has_err;
 	vcpu->events.exc_err = err;
+	vcpu->events.exc_sets_cr2 = false;
+}
+
+/* A page fault on the guest's behalf: error code @err, CR2 = @cr2 (SDM Vol. 3A 4.7). */
+static inline void hv_queue_page_fault(struct hv_vcpu *vcpu, u64 cr2, u32 err)
+{
+	hv_queue_exception(vcpu, X86_TRAP_PF, true, err);
+	vcpu->events.exc_sets_cr2 = true;
+	vcpu->events.exc_cr2 = cr2;
 }
 
 /*
@@ -607,7 +631,7 @@ void hv_gmem_destroy(struct hv_vm *vm);
 int hv_mmu_fault(struct hv_vcpu *vcpu, u64 gpa, bool write, bool *is_mmio);
 void hv_vm_zap_all_locked(struct hv_vm *vm, struct list_head *detached);
 int hv_exit_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
-int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u64 next_rip);
+int hv_exit_string_io(struct hv_vcpu *vcpu, bool in, u16 port, u8 size, u64 next_rip);
 int hv_exit_msr(struct hv_vcpu *vcpu, u32 index, bool write, u64 data, u64 next_rip);
 
 /* module/msr.c: RDMSR/WRMSR of the MSRs hvlab keeps for the guest */
@@ -637,10 +661,14 @@ void hv_genl_send_events(struct work_struct *work);
 /* module/mem.c and mmu/walk.c: guest memory from exit handlers */
 int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);
-int hv_gva_to_gpa(struct hv_vcpu *vcpu, u64 gva, u64 *gpa);
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault);
+/* 0 and @insn decoded; 1: fetching it faulted, the fault is queued (re-enter); -errno */
 int hv_decode_at_rip(struct hv_vcpu *vcpu, struct hv_insn *insn);
-/* module/mem.c: guest memory by linear address, through the guest's paging */
+/*
+ * module/mem.c: guest memory by linear address, through the guest's
+ * paging, as implicit supervisor accesses (task switches); -EFAULT when
+ * the guest's paging refuses them, nothing queued.
+ */
 int hv_read_gva(struct hv_vcpu *vcpu, u64 gva, void *buf, unsigned int len);
 int hv_write_gva(struct hv_vcpu *vcpu, u64 gva, const void *buf, unsigned int len);
 /*

@@ -100,6 +100,9 @@ static void svm_inject_events(struct svm_vcpu *svm)
 				c->event_inj |= SVM_EVTINJ_VALID_ERR;
 				c->event_inj_err = vcpu->events.exc_err;
 			}
+			/* CR2 is in the VMCB (APM Vol. 2 15.5.1): set before delivery. */
+			if (vcpu->events.exc_sets_cr2)
+				svm->vmcb->save.cr2 = vcpu->sregs.cr2 = vcpu->events.exc_cr2;
 			vcpu->events.exc_pending = false;
 			svm->evt_queued = SVM_EVT_EXCEPTION;
 			if (hv_exception_sets_rf(vcpu->events.exc_vector)) {
@@ -220,19 +223,24 @@ static int svm_exit_invd(struct svm_vcpu *svm)
 /*
  * An intercepted instruction the exit does not describe (no decode
  * assists): decode it at RIP, or give up with an internal error naming
- * the exit.  0 and @insn filled, or the RUN return value.
+ * the exit.  0 and @insn filled; 1: fetching it faulted and the fault
+ * is queued for the guest (mem.c), re-enter; -1: internal error
+ * reported.
  */
 static int svm_decode_exit(struct svm_vcpu *svm, struct hv_insn *insn)
 {
 	struct hv_vcpu *vcpu = &svm->vcpu;
 	int err = hv_decode_at_rip(vcpu, insn);
 
+	if (err == 1)
+		return 1;
 	if (err) {
 		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, (u64)err };
 
 		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNSUPPORTED, 3, data);
+		return -1;
 	}
-	return err;
+	return 0;
 }
 
 /*
@@ -248,13 +256,15 @@ static int svm_decode_exit(struct svm_vcpu *svm, struct hv_insn *insn)
 static int svm_exit_wbinvd(struct svm_vcpu *svm)
 {
 	struct hv_insn insn;
+	int ret;
 
 	if (svm_has_nrips && svm->vmcb->control.next_rip) {
 		svm_skip(svm, 0);
 		return 1;
 	}
-	if (svm_decode_exit(svm, &insn))
-		return 0;
+	ret = svm_decode_exit(svm, &insn);
+	if (ret)
+		return ret > 0;
 	svm->vcpu.regs.rip += insn.len;
 	return 1;
 }
@@ -285,9 +295,11 @@ static int svm_exit_write_cr4(struct svm_vcpu *svm)
 	struct hv_vcpu *vcpu = &svm->vcpu;
 	struct hv_insn insn;
 	u64 val;
+	int ret;
 
-	if (svm_decode_exit(svm, &insn))
-		return 0;
+	ret = svm_decode_exit(svm, &insn);
+	if (ret)
+		return ret > 0;
 	if (insn.kind != HV_INSN_MOV_CR || insn.ctl != 4 || !insn.is_write) {
 		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, insn.opcode };
 
@@ -351,7 +363,7 @@ static int svm_exit_io(struct svm_vcpu *svm)
 
 	if (info & SVM_IOIO_STR_MASK)
 		return hv_exit_string_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16,
-					 svm->vmcb->control.exit_info_2);
+					 size, svm->vmcb->control.exit_info_2);
 	return hv_exit_io(&svm->vcpu, info & SVM_IOIO_TYPE_MASK, info >> 16, size,
 			  svm->vmcb->control.exit_info_2);
 }
@@ -449,6 +461,8 @@ static int svm_exit_dr(struct svm_vcpu *svm)
 	int err;
 
 	err = hv_decode_at_rip(vcpu, &insn);
+	if (err == 1)
+		return 1;	/* the fetch faulted: queued for the guest (mem.c) */
 	if (err || insn.kind != HV_INSN_MOV_DR) {
 		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, (u64)err };
 

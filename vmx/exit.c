@@ -132,6 +132,9 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 			info |= INTR_INFO_DELIVER_CODE_MASK;
 			err = vcpu->events.exc_err;
 		}
+		/* CR2 is not in the VMCS: vmx_vcpu_enter() loads this one (25.4.1). */
+		if (vcpu->events.exc_sets_cr2)
+			vcpu->sregs.cr2 = vcpu->events.exc_cr2;
 		vcpu->events.exc_pending = false;
 		vmx->inject_src = VMX_EVENT_EXCEPTION;
 		if (hv_exception_sets_rf(vcpu->events.exc_vector)) {
@@ -265,7 +268,7 @@ static int vmx_exit_io(struct vmx_vcpu *vmx)
 
 	if (q & VMX_IO_STRING)
 		return hv_exit_string_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q),
-					 vmx_next_rip(vmx));
+					 VMX_IO_SIZE(q), vmx_next_rip(vmx));
 	return hv_exit_io(&vmx->vcpu, q & VMX_IO_IN, VMX_IO_PORT(q), VMX_IO_SIZE(q),
 			  vmx_next_rip(vmx));
 }
