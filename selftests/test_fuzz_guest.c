@@ -86,6 +86,9 @@ struct rule_count {
 };
 static struct rule_count rules[48];
 static int unnamed_dumped;
+/* The last event this round injected (type 0: none), for the dumps. */
+static struct hvlab_event last_ev;
+static int last_ev_ret;
 
 static void b(struct gen *g, int n, ...)
 {
@@ -511,7 +514,8 @@ static void note_fail_entry(struct hvt_fuzz *f, uint64_t n, struct hvt_vcpu *vcp
 	printf("# unnamed refused entry (seed 0x%016llx round %llu, %s): hw 0x%llx field 0x%x\n"
 	       "#   cr0 %llx cr3 %llx cr4 %llx efer %llx rip %llx rflags %llx\n"
 	       "#   cs %x/%llx/%x t%x s%u dpl%u p%u db%u l%u g%u u%u  ss %x t%x dpl%u p%u db%u u%u\n"
-	       "#   tr %x t%x p%u  ldt %x t%x p%u u%u  gdt %llx/%x idt %llx/%x\n",
+	       "#   tr %x t%x p%u  ldt %x t%x p%u u%u  gdt %llx/%x idt %llx/%x\n"
+	       "#   last INJECT this round: type %u vector %u error code %u/%x (returned %d)\n",
 	       (unsigned long long)f->seed, (unsigned long long)n, mode_names[m],
 	       (unsigned long long)run->fail_entry.hardware_reason, run->fail_entry.field,
 	       (unsigned long long)sr.cr0, (unsigned long long)sr.cr3, (unsigned long long)sr.cr4,
@@ -521,7 +525,8 @@ static void note_fail_entry(struct hvt_fuzz *f, uint64_t n, struct hvt_vcpu *vcp
 	       sr.ss.selector, sr.ss.type, sr.ss.dpl, sr.ss.present, sr.ss.db, sr.ss.unusable,
 	       sr.tr.selector, sr.tr.type, sr.tr.present, sr.ldt.selector, sr.ldt.type,
 	       sr.ldt.present, sr.ldt.unusable, (unsigned long long)sr.gdt.base, sr.gdt.limit,
-	       (unsigned long long)sr.idt.base, sr.idt.limit);
+	       (unsigned long long)sr.idt.base, sr.idt.limit, last_ev.type, last_ev.vector,
+	       last_ev.has_error_code, last_ev.error_code, last_ev_ret);
 }
 
 /* The first few distinct internal errors, by suberror and vendor reason. */
@@ -599,7 +604,8 @@ static void inject(struct hvt_rng *r, struct hvt_fuzz *f, struct hvt_vcpu *vcpu)
 		ev.has_error_code = HVT_VEC_HAS_ERRCODE(ev.vector);
 		ev.error_code = hvt_rng_pct(r, 50) ? 0 : hvt_rng_next(r) & 0xffff;
 	}
-	hvlab_inject(vcpu->fd, &ev);
+	last_ev = ev;
+	last_ev_ret = hvlab_inject(vcpu->fd, &ev);
 	hvt_fuzz_count(&f->ioctls, 1);
 }
 
@@ -622,6 +628,7 @@ static void round_run(struct hvt_fuzz *f, uint64_t n, bool amd)
 	const char *why;
 	int ret, i, nruns;
 
+	memset(&last_ev, 0, sizeof(last_ev));
 	ret = hvt_vm_create(0, HVT_VM_PC_HOLE, &vm);
 	if (ret) {
 		hvt_fuzz_fail(f, n, "VM: %s", strerror(-ret));
