@@ -109,6 +109,7 @@ mb_expected() { # N
 }
 for c in ${HVLAB_SMP_MB-1 2 4}; do
 	name="smpkernel --smp $c on kvm: APs by INIT-SIPI-SIPI, IPIs, I/O APIC edge and level"
+	t0=$(up)
 	"$RUN" --accel kvm --smp "$c" --kernel "$SMP" --append "exit=42" </dev/null >"$T/mb" 2>"$T/mb.err"
 	rc=$?
 	tr -d '\r' <"$T/mb" >"$T/mb.txt"
@@ -122,6 +123,7 @@ for c in ${HVLAB_SMP_MB-1 2 4}; do
 	else
 		ok "$name"
 	fi
+	echo "# time: smpkernel --smp $c: $(since "$t0") s (cpu=${HVLAB_CPU:-?} smp=${HVLAB_SMP:-?})"
 done
 
 # ---- Debian's kernel on the APIC board
