@@ -11,18 +11,10 @@
 #     IPI ring and a broadcast IPI, PIT interrupts through I/O APIC pin 2,
 #     a level-triggered UART interrupt sent again at each EOI; its whole
 #     output is compared with the expected text for that N
-#   - Debian's stock 6.1 vmlinuz with a busybox initramfs and its default
-#     command line, --smp 1, 2 and 4: nproc prints N; /proc/interrupts
-#     shows local timer interrupts (LOC) on every CPU, and rescheduling
-#     (RES) and function-call (CAL) IPIs on every CPU when N > 1; a job
-#     pinned to each CPU with taskset finishes; poweroff -f ends hvlab-run
-#     with status 0 through ACPI S5
 # Accelerators: KVM only for now (KVM's in-kernel local APIC with
 # KVM_CAP_SPLIT_IRQCHIP; loaded here with the rig's load-kvm if missing).
 #
-# Environment: HVLAB_SMP_LINUX (the N for the Linux boots; empty skips
-# them; default "1 2 4" on AMD, "2" on the Intel PC, where Bochs makes each
-# boot cost minutes of wall time), HVLAB_SMP_MB (default "1 2 4").
+# Environment: HVLAB_SMP_MB (default "1 2 4").
 HERE=$(cd "$(dirname "$0")" && pwd)
 HR=$HERE/hvlab-run
 RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
@@ -125,111 +117,3 @@ for c in ${HVLAB_SMP_MB-1 2 4}; do
 	fi
 	echo "# time: smpkernel --smp $c: $(since "$t0") s (cpu=${HVLAB_CPU:-?} smp=${HVLAB_SMP:-?})"
 done
-
-# ---- Debian's kernel on the APIC board
-VMLINUZ=$HR/vmlinuz
-GUEST_TSC=$(tr ' ' '\n' </proc/cmdline | grep '^tsc_early_khz=' | tail -n 1)
-GUEST_TSC=${GUEST_TSC:+ $GUEST_TSC}
-
-# The commands typed at the guest's shell; their output is checked below.
-# Each CPU: a job pinned to it (taskset), which reports where it ran.
-guest_script() { # N
-	cat <<'EOS'
-echo "nproc: $(nproc)"
-i=0; while [ $i -lt $(nproc) ]; do taskset -c $i sh -c 'echo "job on cpu $(awk "{print \$39}" /proc/self/stat) done"' & i=$((i + 1)); done; wait
-grep -E '^ *(LOC|RES|CAL):' /proc/interrupts | sed 's/^ */irq: /'
-echo "hvlab-guest: script $(echo done)"
-EOS
-}
-
-# linux_case N: boot, run the script, check, power off
-linux_case() {
-	c=$1 name="Debian vmlinuz --smp $1 on kvm: nproc, timer and IPIs per CPU, a job per CPU, ACPI poweroff"
-	d=$T/linux-$c
-	if ! mkdir -p "$d" || ! mkfifo "$d/in"; then
-		notok "$name" "cannot make the fifo $d/in"
-		return
-	fi
-	t0=$(up)
-	"$RUN" -v --accel kvm --smp "$c" --mem 160M --kernel "$VMLINUZ" --initrd "$HR/initramfs.cpio" \
-		--append "console=ttyS0 quiet panic=-1 cryptomgr.notests$GUEST_TSC" --mark "hvlab-guest: init reached" \
-		<"$d/in" >"$d/out" 2>"$d/err" &
-	pid=$!
-	exec 3>"$d/in"
-	waitfor() { # pattern seconds
-		i=0
-		while ! grep -q -- "$1" "$d/out"; do
-			kill -0 $pid 2>/dev/null || return 1
-			[ $i -ge $(($2 * 5)) ] && return 1
-			sleep 0.2
-			i=$((i + 1))
-		done
-	}
-	why=""
-	if ! waitfor "hvlab-guest: ready" 300; then
-		why="no 'hvlab-guest: ready' from the guest's /init"
-	else
-		guest_script "$c" >&3
-		waitfor "hvlab-guest: script done" 120 || why="the commands' output never came back"
-		echo 'poweroff -f' >&3
-	fi
-	i=0
-	while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
-	kill -0 $pid 2>/dev/null && { kill $pid; why="${why:-hvlab-run still running after poweroff -f}"; }
-	wait $pid
-	rc=$?
-	exec 3>&-
-	tr -d '\r' <"$d/out" >"$d/o"
-	if [ -z "$why" ]; then
-		grep -qx "nproc: $c" "$d/o" || why="nproc did not print $c"
-	fi
-	if [ -z "$why" ]; then
-		j=0
-		while [ $j -lt "$c" ]; do
-			grep -qx "job on cpu $j done" "$d/o" || { why="no job finished on cpu $j"; break; }
-			j=$((j + 1))
-		done
-	fi
-	if [ -z "$why" ]; then
-		# per CPU: every count of LOC non-zero; RES and CAL too with more than one CPU
-		for irq in LOC RES CAL; do
-			[ "$irq" != LOC ] && [ "$c" = 1 ] && continue
-			line=$(grep "^irq: $irq:" "$d/o" | head -n 1)
-			zero=$(echo "$line" | awk -v n="$c" '{ z = 0; for (i = 3; i < 3 + n; i++) if ($i + 0 == 0) z++; print ($i == "" ? -1 : z) }')
-			cnt=$(echo "$line" | awk -v n="$c" '{ k = 0; for (i = 3; i < 3 + n; i++) if ($i ~ /^[0-9]+$/) k++; print k }')
-			if [ -z "$line" ] || [ "$cnt" != "$c" ] || [ "$zero" != 0 ]; then
-				why="/proc/interrupts: $irq not counted on every CPU: '$line'"
-				break
-			fi
-		done
-	fi
-	if [ -z "$why" ] && [ $rc != 0 ]; then
-		why="exit status $rc, expected 0 (powered off)"
-	elif [ -z "$why" ] && ! grep -q "powered off (ACPI S5" "$d/err"; then
-		why="no 'powered off (ACPI S5 ...)' from hvlab-run"
-	fi
-	if [ -n "$why" ]; then
-		notok "$name" "$why"
-		echo "# --- console"; tail -n 60 "$d/o" | diag
-		echo "# --- hvlab-run"; diag "$d/err"
-	else
-		ok "$name"
-		grep -E "^(nproc|irq):" "$d/o" | diag
-	fi
-	b=$(sed -n "s/^hvlab-run: mark .* after \([0-9.]*\) s, \([0-9]*\) TSC.*/\1 s, \2 TSC ticks/p" "$d/err")
-	echo "# boot: kvm --smp $c: to /init ${b:-not reached} (whole case $(since "$t0") s, cpu=${HVLAB_CPU:-?} smp=${HVLAB_SMP:-?})"
-	sed -n "s/^hvlab-run: \([0-9]* exits to userspace.*\)/# boot: kvm --smp $c: \1/p" "$d/err"
-}
-
-if [ ! -f "$VMLINUZ" ]; then
-	skipped "Linux on the APIC board" "no vmlinuz in $HR (no 6.1 kernel on the build host)"
-else
-	if [ "${HVLAB_CPU:-}" = intel ]; then
-		default_linux=2
-	else
-		default_linux="1 2 4"
-	fi
-	for c in ${HVLAB_SMP_LINUX-$default_linux}; do
-		linux_case "$c"
-	done
-fi
