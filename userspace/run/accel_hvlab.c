@@ -27,6 +27,17 @@ static int hv_create(struct accel *a, char *err, size_t errlen)
 		snprintf(err, errlen, "this hvlab.ko cannot run guests (HVLAB_CAP_RUN is 0)");
 		return -ENOSYS;
 	}
+	/*
+	 * The APIC board needs local APICs in the module (issue 15), and
+	 * uapi/hvlab.h offers no capability for one yet: refuse rather than
+	 * boot a board whose interrupts could not reach a CPU.  Once the
+	 * module announces its APIC, this checks that capability and the ops
+	 * add_vcpu, signal_msi and set_level_routes below get filled.
+	 */
+	if (a->apic) {
+		snprintf(err, errlen, "this hvlab.ko has no in-kernel local APIC (no capability for one in uapi/hvlab.h), so it cannot run the APIC board (--smp); use --no-apic, or --accel kvm");
+		return -ENOSYS;
+	}
 	a->vm_fd = hvlab_create_vm(a->sys_fd, 0);
 	if (a->vm_fd < 0) {
 		snprintf(err, errlen, "HVLAB_CREATE_VM: %s%s", strerror(-a->vm_fd),
@@ -93,7 +104,8 @@ static int hv_set_sregs(struct accel *a, const struct hvlab_sregs *s)
 	return hvlab_set_sregs(a->vcpu_fd, s);
 }
 
-static int hv_fix_cpuid(struct accel *a, void (*fix)(struct hvlab_cpuid_entry *e))
+static int hv_fix_cpuid(struct accel *a,
+			void (*fix)(struct hvlab_cpuid_entry *e, const struct accel *a))
 {
 	struct hvlab_cpuid *c;
 	int ret;
@@ -105,7 +117,7 @@ static int hv_fix_cpuid(struct accel *a, void (*fix)(struct hvlab_cpuid_entry *e
 	ret = hvlab_get_cpuid(a->vcpu_fd, c);
 	if (!ret) {
 		for (unsigned int i = 0; i < c->nent; i++)
-			fix(&c->entries[i]);
+			fix(&c->entries[i], a);
 		ret = hvlab_set_cpuid(a->vcpu_fd, c);
 	}
 	free(c);

@@ -2,13 +2,25 @@
 /*
  * accel_kvm.c - the same accelerator ops on /dev/kvm, the reference.
  *
- * No in-kernel irqchip, PIT or local APIC (no KVM_CREATE_IRQCHIP): the
- * devices are hvlab-run's own, exactly as under hvlab, and interrupts go in
- * with KVM_INTERRUPT when kvm_run says the guest can take one
- * (ready_for_interrupt_injection), else after an interrupt-window exit
- * (request_interrupt_window).  KVM's paravirtual CPUID leaves are hidden,
- * so the guest uses the same clocks as under hvlab (no kvm-clock), and the
- * APIC is disabled in IA32_APIC_BASE so that CPUID hides it (see below).
+ * The 8259-only PC: no in-kernel irqchip, PIT or local APIC (no
+ * KVM_CREATE_IRQCHIP): the devices are hvlab-run's own, exactly as under
+ * hvlab, and interrupts go in with KVM_INTERRUPT when kvm_run says the
+ * guest can take one (ready_for_interrupt_injection), else after an
+ * interrupt-window exit (request_interrupt_window).  The APIC is disabled
+ * in IA32_APIC_BASE so that CPUID hides it (see kvm_set_sregs).
+ *
+ * The APIC board (a->apic): KVM's "split irqchip" (KVM_CAP_SPLIT_IRQCHIP,
+ * Documentation/virt/kvm/api.rst): local APICs in KVM, one per vCPU,
+ * the I/O APIC and the rest of the board still hvlab-run's.  Interrupts go
+ * in as MSI messages (KVM_SIGNAL_MSI); the I/O APIC's level-triggered
+ * entries are also handed to KVM as MSI routes (KVM_SET_GSI_ROUTING),
+ * because that table is where KVM learns which vectors' EOIs to report
+ * (kvm_scan_ioapic_routes()), as KVM_EXIT_IOAPIC_EOI.  vCPUs other than 0
+ * start in KVM's wait-for-SIPI state (kvm_arch_vcpu_create() does that
+ * whenever the local APIC is in the kernel), and HLT waits in KVM.
+ *
+ * Either way KVM's paravirtual CPUID leaves are hidden, so the guest uses
+ * the same clocks as under hvlab (no kvm-clock).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +34,10 @@
 
 #include "run.h"
 
+static int kvm_map_vcpu(struct accel *a, unsigned int id, char *err, size_t errlen);
+
 static int kvm_create(struct accel *a, char *err, size_t errlen)
 {
-	int size;
-
 	a->sys_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (a->sys_fd < 0) {
 		snprintf(err, errlen, "open /dev/kvm: %s (are the KVM modules loaded?)", strerror(errno));
@@ -43,7 +55,28 @@ static int kvm_create(struct accel *a, char *err, size_t errlen)
 	}
 	/* VMX needs a TSS for real mode without unrestricted guest; harmless on SVM */
 	ioctl(a->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-	a->vcpu_fd = ioctl(a->vm_fd, KVM_CREATE_VCPU, 0);
+	if (a->apic) {
+		/* before any vCPU exists: their local APICs are made in the kernel then */
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args[0] = IOAPIC_PINS };
+
+		if (ioctl(a->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
+			snprintf(err, errlen, "this KVM has no KVM_CAP_SPLIT_IRQCHIP (needed for --smp)");
+			return -ENOSYS;
+		}
+		if (ioctl(a->vm_fd, KVM_ENABLE_CAP, &cap)) {
+			snprintf(err, errlen, "KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return kvm_map_vcpu(a, 0, err, errlen);
+}
+
+static int kvm_map_vcpu(struct accel *a, unsigned int id, char *err, size_t errlen)
+{
+	int size;
+
+	a->id = id;
+	a->vcpu_fd = ioctl(a->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (a->vcpu_fd < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VCPU: %s", strerror(errno));
 		return -errno;
@@ -61,6 +94,18 @@ static int kvm_create(struct accel *a, char *err, size_t errlen)
 	}
 	a->run_size = size;
 	return 0;
+}
+
+static int kvm_add_vcpu(struct accel *vm, struct accel *cpu, unsigned int id,
+			char *err, size_t errlen)
+{
+	cpu->ops = vm->ops;
+	cpu->sys_fd = vm->sys_fd;
+	cpu->vm_fd = vm->vm_fd;
+	cpu->apic = vm->apic;
+	cpu->vcpu_only = true;
+	cpu->run = NULL;
+	return kvm_map_vcpu(cpu, id, err, errlen);
 }
 
 static int kvm_add_ram(struct accel *a, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
@@ -185,13 +230,16 @@ static int kvm_set_sregs(struct accel *a, const struct hvlab_sregs *s)
 	 * The local APIC globally disabled (IA32_APIC_BASE.EN = 0): KVM sets
 	 * CPUID.1:EDX.APIC from that bit whatever KVM_SET_CPUID2 said, and
 	 * without an in-kernel irqchip there is no APIC behind 0xFEE00000, so
-	 * a guest that saw the bit would poke MMIO that leads nowhere.
+	 * a guest that saw the bit would poke MMIO that leads nowhere.  On
+	 * the APIC board KVM's own value stays (enabled, BSP flag on vCPU 0).
 	 */
-	k.apic_base = 0;
+	if (!a->apic)
+		k.apic_base = 0;
 	return ioctl(a->vcpu_fd, KVM_SET_SREGS, &k) ? -errno : 0;
 }
 
-static int kvm_fix_cpuid(struct accel *a, void (*fix)(struct hvlab_cpuid_entry *e))
+static int kvm_fix_cpuid(struct accel *a,
+			 void (*fix)(struct hvlab_cpuid_entry *e, const struct accel *a))
 {
 	struct kvm_cpuid2 *c;
 	unsigned int i, n = 0;
@@ -216,7 +264,7 @@ static int kvm_fix_cpuid(struct accel *a, void (*fix)(struct hvlab_cpuid_entry *
 		/* KVM's paravirtual leaves: hvlab has none, so neither does this guest */
 		if (k->function >= 0x40000000 && k->function < 0x50000000)
 			continue;
-		fix(&h);
+		fix(&h, a);
 		k->eax = h.eax;
 		k->ebx = h.ebx;
 		k->ecx = h.ecx;
@@ -238,7 +286,12 @@ static int kvm_run_vcpu(struct accel *a, struct vm_exit *ex)
 
 	run->immediate_exit = 0;
 	memset(ex, 0, sizeof(*ex));
-	if (ret && errno == EINTR) {
+	/*
+	 * EAGAIN: an AP that waited for its SIPI in KVM_RUN got an event
+	 * (INIT or SIPI) and wants KVM_RUN again (kvm_arch_vcpu_ioctl_run()
+	 * returns it after kvm_vcpu_block() for KVM_MP_STATE_UNINITIALIZED).
+	 */
+	if (ret && (errno == EINTR || errno == EAGAIN)) {
 		ex->kind = VMX_INTR;
 		return 0;
 	}
@@ -272,6 +325,10 @@ static int kvm_run_vcpu(struct accel *a, struct vm_exit *ex)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		ex->kind = VMX_SHUTDOWN;
+		break;
+	case KVM_EXIT_IOAPIC_EOI:
+		ex->kind = VMX_EOI;
+		ex->eoi_vector = run->eoi.vector;
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		ex->kind = VMX_FAIL;
@@ -314,12 +371,47 @@ static void kvm_kick(struct accel *a)
 	((volatile struct kvm_run *)a->run)->immediate_exit = 1;
 }
 
+static int kvm_signal_msi(struct accel *a, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = {
+		.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data,
+	};
+
+	/* > 0: delivered; 0: the guest's APICs refused it (e.g. disabled) */
+	return ioctl(a->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
+}
+
+/* GSI n = I/O APIC pin n, as QEMU's split-irqchip PCs number them. */
+static int kvm_set_level_routes(struct accel *a, const struct ioapic_route *r, unsigned int n)
+{
+	struct kvm_irq_routing *t;
+	int ret = 0;
+
+	t = calloc(1, sizeof(*t) + n * sizeof(t->entries[0]));
+	if (!t)
+		return -ENOMEM;
+	t->nr = n;
+	for (unsigned int i = 0; i < n; i++) {
+		t->entries[i].gsi = r[i].pin;
+		t->entries[i].type = KVM_IRQ_ROUTING_MSI;
+		t->entries[i].u.msi.address_lo = (uint32_t)r[i].addr;
+		t->entries[i].u.msi.address_hi = (uint32_t)(r[i].addr >> 32);
+		t->entries[i].u.msi.data = r[i].data;
+	}
+	if (ioctl(a->vm_fd, KVM_SET_GSI_ROUTING, t))
+		ret = -errno;
+	free(t);
+	return ret;
+}
+
 static void kvm_destroy(struct accel *a)
 {
 	if (a->run)
 		munmap(a->run, a->run_size);
 	if (a->vcpu_fd >= 0)
 		close(a->vcpu_fd);
+	if (a->vcpu_only)
+		return;
 	if (a->vm_fd >= 0)
 		close(a->vm_fd);
 	if (a->sys_fd >= 0)
@@ -340,4 +432,7 @@ const struct accel_ops accel_kvm_ops = {
 	.want_irq_window = kvm_want_irq_window,
 	.kick = kvm_kick,
 	.destroy = kvm_destroy,
+	.add_vcpu = kvm_add_vcpu,
+	.signal_msi = kvm_signal_msi,
+	.set_level_routes = kvm_set_level_routes,
 };

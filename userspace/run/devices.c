@@ -3,13 +3,23 @@
  * devices.c - hvlab-run's PC, in userspace: a 16550A UART on COM1 (the
  * console), the i8259 PIC pair, the i8254 PIT with port 0x61, the CMOS RTC,
  * the reset paths (0xCF9, keyboard controller 0x64, port 0x92), a debug-exit
- * port (0xF4) and an empty PCI configuration space.  No local APIC or I/O
- * APIC: hvlab-run clears the APIC bit in CPUID, so Linux drives its tick
- * from the PIT through the 8259 (README, "hvlab-run", says why).
+ * port (0xF4) and an empty PCI configuration space.
+ *
+ * Two boards share this code.  The 8259-only PC (--no-apic, the default)
+ * has no local APIC or I/O APIC: hvlab-run clears the APIC bit in CPUID,
+ * so Linux drives its tick from the PIT through the 8259 (README,
+ * "hvlab-run", says why).  The APIC board (--smp N) adds the I/O APIC
+ * (ioapic.c) at 0xFEC00000, wired as QEMU/KVM PCs wire theirs: ISA IRQ 0
+ * (the PIT) on pin 2, every other ISA IRQ n on pin n (the UART's 4 on 4),
+ * plus the ACPI PM1 registers whose S5 write powers the board off.  The
+ * 8259s stay (Linux programs and masks them) but their output reaches no
+ * CPU there: Linux leaves LINT0 masked once it uses the I/O APIC.
  *
  * Time is CLOCK_MONOTONIC of the machine hvlab-run runs on (in the emulated
  * PCs: their emulated time), so PIT counters and the RTC move with it.
- * Everything here runs on the vCPU thread; nothing is shared.
+ * Nothing here locks: on the 8259-only PC everything runs on the one vCPU
+ * thread; on the APIC board hvlab-run.c holds its board lock around every
+ * call.
  */
 #define _GNU_SOURCE	/* ppoll */
 #include <errno.h>
@@ -320,6 +330,8 @@ struct devices {
 	int stop;		/* -1 or the status to exit with */
 	const char *stop_why;
 	uint64_t last_warn_port;
+	struct ioapic *ioapic;	/* the APIC board only */
+	uint16_t pm1_sts, pm1_en, pm1_cnt;
 };
 
 static void stop(struct devices *d, int status, const char *why)
@@ -330,12 +342,21 @@ static void stop(struct devices *d, int status, const char *why)
 	}
 }
 
+void devices_stop(struct devices *d, int status, const char *why)
+{
+	stop(d, status, why);
+}
+
+/* ISA IRQ @irq to the 8259s and, on the APIC board, to its I/O APIC pin. */
 static void set_irq(struct devices *d, int irq, bool level)
 {
 	if (irq < 8)
 		pic_set_line(&d->pic[0], irq, level);
 	else
 		pic_set_line(&d->pic[1], irq - 8, level);
+	/* the MADT's interrupt source override: IRQ 0 is GSI 2 (acpi.c) */
+	if (d->ioapic)
+		ioapic_set_pin(d->ioapic, irq == 0 ? 2 : irq, level);
 }
 
 static void uart_update_irq(struct devices *d)
@@ -561,6 +582,54 @@ static uint8_t cmos_read(struct devices *d)
 	}
 }
 
+/* ------------------------------------------------------ ACPI PM1 block -- */
+
+/*
+ * PM1 status and enable (ACPI 6.5 4.8.3.1) and control (4.8.3.2.1): no
+ * event ever fires here, so status reads zero and enable is kept.  In
+ * control, SCI_EN (bit 0) reads 1: the board is always in ACPI mode.
+ * SLP_EN (bit 13) with SLP_TYP (12:10) = 5, the \_S5 value in acpi.c's
+ * DSDT, is the power-off; other sleep types are not offered, so a write
+ * of one is ignored.
+ */
+static void acpi_pm_io(struct devices *d, bool out, uint16_t port, uint8_t size, uint8_t *data)
+{
+	uint16_t *reg, v = 0;
+	unsigned int shift;
+
+	if (port >= ACPI_PM1A_CNT) {
+		reg = &d->pm1_cnt;
+		shift = port - ACPI_PM1A_CNT;
+	} else if (port >= ACPI_PM1A_EVT + 2) {
+		reg = &d->pm1_en;
+		shift = port - ACPI_PM1A_EVT - 2;
+	} else {
+		reg = &d->pm1_sts;
+		shift = port - ACPI_PM1A_EVT;
+	}
+	if (size > 2 - shift)
+		size = (uint8_t)(2 - shift);
+	if (!out) {
+		v = (uint16_t)(*reg | (reg == &d->pm1_cnt ? 1 : 0)) >> (shift * 8);
+		memcpy(data, &v, size);
+		return;
+	}
+	memcpy(&v, data, size);
+	if (reg == &d->pm1_sts) {
+		*reg &= (uint16_t)~(v << (shift * 8));	/* write 1 to clear */
+		return;
+	}
+	if (size == 2)
+		*reg = v;
+	else
+		*reg = (uint16_t)((*reg & ~(0xffu << (shift * 8))) | (v & 0xff) << (shift * 8));
+	if (reg == &d->pm1_cnt && (*reg & 1u << 13)) {
+		if (((*reg >> 10) & 7) == 5)
+			stop(d, RUN_OK, "the guest powered off (ACPI S5 through PM1a_CNT)");
+		*reg &= (uint16_t)~(1u << 13);	/* SLP_EN reads as zero */
+	}
+}
+
 /* --------------------------------------------------------------- ports -- */
 
 void devices_io(struct devices *d, bool out, uint16_t port, uint8_t size, uint8_t *data)
@@ -663,6 +732,19 @@ void devices_io(struct devices *d, bool out, uint16_t port, uint8_t size, uint8_
 		else if (!out)
 			data[0] = 0;
 		break;
+	case ACPI_PM1A_EVT: case ACPI_PM1A_EVT + 1:
+	case ACPI_PM1A_EVT + 2: case ACPI_PM1A_EVT + 3:
+	case ACPI_PM1A_CNT: case ACPI_PM1A_CNT + 1:
+		if (d->ioapic)
+			acpi_pm_io(d, out, port, size, data);
+		break;
+	case ACPI_PM_TMR:	/* 3.579545 MHz, 24 bits (ACPI 6.5 4.8.3.3) */
+		if (d->ioapic && !out) {
+			uint32_t t = (uint32_t)((unsigned __int128)now * 3579545 / 1000000000u) & 0xffffff;
+
+			memcpy(data, &t, size);
+		}
+		break;
 	case 0xf4:		/* debug exit: the value is hvlab-run's exit status */
 		if (out)
 			stop(d, v, "the guest wrote to the debug-exit port 0xF4");
@@ -674,10 +756,39 @@ void devices_io(struct devices *d, bool out, uint16_t port, uint8_t size, uint8_
 
 void devices_mmio(struct devices *d, uint64_t addr, bool write, uint8_t *data, uint32_t len)
 {
-	(void)d;
-	(void)addr;
+	if (d->ioapic && addr >= IOAPIC_BASE && addr - IOAPIC_BASE < IOAPIC_SIZE) {
+		ioapic_mmio(d->ioapic, addr - IOAPIC_BASE, write, data, len);
+		return;
+	}
 	if (!write)
 		memset(data, 0xff, len);
+}
+
+int devices_enable_apic(struct devices *d, const struct ioapic_sink *sink)
+{
+	d->ioapic = malloc(sizeof(*d->ioapic));
+	if (!d->ioapic)
+		return -ENOMEM;
+	ioapic_init(d->ioapic, sink);
+	return 0;
+}
+
+void devices_eoi(struct devices *d, uint8_t vector)
+{
+	if (d->ioapic)
+		ioapic_eoi(d->ioapic, vector);
+}
+
+int devices_input_fd(struct devices *d)
+{
+	if (d->in_fd < 0 || d->in_eof || d->com1.rx_len >= UART_FIFO)
+		return -1;
+	return d->in_fd;
+}
+
+void devices_input_ready(struct devices *d)
+{
+	d->last_console_poll = 0;
 }
 
 /* Channel 0 drives IRQ 0: one pulse per period that ended (coalesced). */
@@ -826,6 +937,8 @@ void devices_dump(struct devices *d)
 		c->mode, c->reload, c->armed ? "counting" : "stopped", (unsigned long long)c->fired);
 	fprintf(stderr, "  16550A: ier %02x iir %02x mcr %02x, %u bytes received, unread\n",
 		u->ier, uart_iir(u), u->mcr, u->rx_len);
+	if (d->ioapic)
+		ioapic_dump(d->ioapic);
 }
 
 struct devices *devices_new(int console_in, int console_out)
@@ -847,5 +960,6 @@ void devices_free(struct devices *d)
 	if (!d)
 		return;
 	devices_flush(d);
+	free(d->ioapic);
 	free(d);
 }

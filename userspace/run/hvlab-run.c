@@ -5,18 +5,34 @@
  * with the same userspace PC either way (devices.c).
  *
  *   hvlab-run --kernel IMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
- *             [--accel hvlab|kvm] [--load-addr A [--entry A] [--entry-mode real|pm32]]
+ *             [--accel hvlab|kvm] [--smp N | --no-apic]
+ *             [--load-addr A [--entry A] [--entry-mode real|pm32]]
  *             [--mark STRING] [-v]
  *
  * The reading order: main() sets up memory, the image (loader.c), the
- * vCPU's entry state and CPUID, then vcpu_loop() runs the guest: one switch
- * on the exit kind, the device model answering, and interrupts from the
- * 8259 pair offered to the CPU after every exit.  A one-shot timer signal
- * (armed for the next PIT deadline) pulls the vCPU out of a guest that runs
- * without exiting, so timer interrupts arrive on time.
+ * vCPU's entry state and CPUID, then one of two boards runs the guest.
+ *
+ * The 8259-only PC (--no-apic, the default): vcpu_loop() runs the one
+ * vCPU on the main thread: one switch on the exit kind, the device model
+ * answering, and interrupts from the 8259 pair offered to the CPU after
+ * every exit.  A one-shot timer signal (armed for the next PIT deadline)
+ * pulls the vCPU out of a guest that runs without exiting, so timer
+ * interrupts arrive on time.
+ *
+ * The APIC board (--smp N): local APICs in the accelerator, the I/O APIC
+ * and ACPI tables here (ioapic.c, acpi.c).  One thread per vCPU runs
+ * apic_vcpu_thread(): it answers port I/O and MMIO under the board lock
+ * and passes EOIs of level vectors to the I/O APIC.  The main thread is
+ * the board's clock: board_loop() sleeps until the next device deadline
+ * or console input, then lets the devices raise their lines, which the
+ * I/O APIC turns into MSI messages.  Nothing is injected per vCPU: the
+ * accelerator's local APICs take the messages.
  */
+#define _GNU_SOURCE	/* ppoll */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +40,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 
 #include "run.h"
@@ -31,6 +48,7 @@
 #define DEFAULT_MEM	(128ull << 20)
 #define MIN_MEM		(1ull << 20)
 #define MAX_MEM		(3072ull << 20)	/* below the PCI hole; no RAM above 4 GiB */
+#define MAX_SMP		16		/* the I/O APIC's 4-bit IDs; xAPIC physical mode */
 
 static struct accel *the_accel;		/* for the signal handler */
 static struct termios saved_tio;
@@ -42,7 +60,8 @@ static void usage(FILE *f)
 "Usage: hvlab-run --kernel IMAGE [OPTIONS]\n"
 "\n"
 "Boots IMAGE in a small PC (16550A on COM1 as the console, 8259 PICs, 8254 PIT,\n"
-"CMOS RTC; no APIC) on hvlab or on KVM, with the same devices either way.\n"
+"CMOS RTC; no APIC unless --smp) on hvlab or on KVM, with the same devices\n"
+"either way.\n"
 "IMAGE is a Linux bzImage (32-bit boot protocol), a multiboot v1 kernel (ELF\n"
 "or a.out kludge), an ELF32 (entered at e_entry in 32-bit protected mode), or\n"
 "with --load-addr a flat binary.\n"
@@ -51,7 +70,12 @@ static void usage(FILE *f)
 "  --initrd FILE         Linux: the initramfs; multiboot: module 0\n"
 "  --append CMDLINE      kernel command line (Linux: e.g. \"console=ttyS0\")\n"
 "  --mem SIZE            guest RAM, e.g. 128M (default), 1G; bare numbers are MiB\n"
-"  --accel hvlab|kvm     /dev/hvlab (default) or /dev/kvm, no in-kernel irqchip\n"
+"  --accel hvlab|kvm     /dev/hvlab (default) or /dev/kvm\n"
+"  --smp N               the APIC board with N vCPUs (1-16): a local APIC per\n"
+"                        vCPU in the accelerator, an I/O APIC, ACPI tables\n"
+"                        (MADT, FADT with S5 power-off); KVM only for now\n"
+"  --no-apic             the 8259-only uniprocessor PC (the default): no local\n"
+"                        APIC in CPUID, no I/O APIC, no ACPI tables\n"
 "  --load-addr ADDR      load IMAGE as a flat binary at guest-physical ADDR\n"
 "  --entry ADDR          start here instead of the image's entry (ELF, flat)\n"
 "  --entry-mode MODE     flat binaries: real (16-bit, CS = ADDR>>4 & 0xf000)\n"
@@ -66,7 +90,7 @@ static void usage(FILE *f)
 "\n"
 "Exit status:\n"
 "  0    the guest powered off (HLT with interrupts disabled, as Linux's\n"
-"       poweroff does without ACPI)\n"
+"       poweroff does without ACPI; with --smp: ACPI S5, or every vCPU so)\n"
 "  N    the guest wrote N to the debug-exit port 0xF4 (any byte, 0-255)\n"
 "  2    bad usage\n"
 "  70   accelerator unavailable or failing (/dev/hvlab, /dev/kvm)\n"
@@ -160,20 +184,50 @@ static void on_stop_signal(int sig)
 		the_accel->ops->kick(the_accel);
 }
 
-/* Only what the device model provides: no APIC, no x2APIC, no nesting. */
-static void fix_cpuid_entry(struct hvlab_cpuid_entry *e)
+/*
+ * Only what the device model provides: no nesting, no PMU, no MONITOR;
+ * on the 8259-only PC no APIC, x2APIC or TSC-deadline either.
+ */
+static void fix_cpuid_entry(struct hvlab_cpuid_entry *e, const struct accel *a)
 {
 	switch (e->function) {
 	case 1:
-		e->edx &= ~(1u << 9);		/* APIC: none, the 8259s instead */
-		e->ecx &= ~(1u << 21 | 1u << 24 | 1u << 5 | 1u << 3);
-						/* x2APIC, TSC-deadline, VMX, MONITOR */
+		e->ecx &= ~(1u << 5 | 1u << 3);	/* VMX, MONITOR */
+		if (!a->apic) {
+			e->edx &= ~(1u << 9);	/* APIC: none, the 8259s instead */
+			e->ecx &= ~(1u << 21 | 1u << 24);	/* x2APIC, TSC-deadline */
+			break;
+		}
+		/*
+		 * The APIC board: every vCPU a package of one core, one thread,
+		 * as QEMU's "-smp N,sockets=N" (SDM Vol. 2A CPUID leaf 1:
+		 * EBX[31:24] initial APIC ID, EBX[23:16] logical processors
+		 * per package, meaningful only with HTT, EDX bit 28).
+		 */
+		e->ebx = (e->ebx & 0xffff) | a->id << 24;
+		e->edx &= ~(1u << 28);		/* HTT */
+		break;
+	case 4:			/* deterministic cache parameters: one core, one thread */
+		if (a->apic)
+			e->eax &= ~(0x3fu << 26 | 0xfffu << 14);
 		break;
 	case 0xa:			/* architectural PMU: not offered */
 		e->eax = e->ebx = e->ecx = e->edx = 0;
 		break;
+	case 0xb:			/* extended topology: the host's would not */
+	case 0x1f:			/* match our APIC IDs; EBX = 0 means "none" */
+	case 0x8000001e:		/* AMD topology extensions, likewise */
+		if (a->apic)
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+		break;
 	case 0x80000001:
 		e->ecx &= ~(1u << 2);		/* SVM */
+		if (a->apic)
+			e->ecx &= ~(1u << 1 | 1u << 22);	/* CmpLegacy, TopologyExtensions */
+		break;
+	case 0x80000008:		/* AMD: NC (cores - 1) and ApicIdSize: one core */
+		if (a->apic)
+			e->ecx &= ~0xf0ffu;
 		break;
 	}
 }
@@ -414,7 +468,8 @@ static uint64_t exit_count[VMX_FAIL + 1];
 static const char *const exit_kind_name[VMX_FAIL + 1] = {
 	[VMX_IO] = "io", [VMX_MMIO] = "mmio", [VMX_HLT] = "hlt",
 	[VMX_IRQ_WINDOW] = "irq-window", [VMX_INTR] = "signal",
-	[VMX_SHUTDOWN] = "shutdown", [VMX_MSR] = "msr", [VMX_FAIL] = "failure",
+	[VMX_SHUTDOWN] = "shutdown", [VMX_MSR] = "msr", [VMX_EOI] = "eoi",
+	[VMX_FAIL] = "failure",
 };
 
 static void print_exit_counts(struct accel *a)
@@ -509,6 +564,7 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 			break;
 		case VMX_IRQ_WINDOW:
 		case VMX_INTR:
+		case VMX_EOI:		/* only with local APICs: not on this board */
 			break;
 		case VMX_MSR:
 			handle_msr(&ex, verbose);
@@ -527,6 +583,279 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 	}
 }
 
+
+/* ------------------------------------------------------ the APIC board -- */
+
+struct board {
+	struct accel *cpu[MAX_SMP];	/* cpu[0] made by create(), the rest by add_vcpu() */
+	pthread_t thread[MAX_SMP];
+	unsigned int ncpus, started, halted;
+	struct devices *d;
+	pthread_mutex_t lock;		/* every devices_*() call, and the fields below */
+	int wake_fd;			/* eventfd: the board loop must look again */
+	uint64_t board_deadline;	/* what board_loop() sleeps until */
+	volatile int stopping;		/* vCPU threads: leave RUN and end */
+	bool verbose;
+};
+
+/* The vCPU this thread runs, for the kick signal. */
+static __thread struct accel *this_vcpu;
+
+static void on_kick(int sig)
+{
+	(void)sig;
+	if (this_vcpu)
+		this_vcpu->ops->kick(this_vcpu);
+}
+
+static void board_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct accel *a = ctx;
+	int ret = a->ops->signal_msi(a, addr, data);
+	static bool warned;
+
+	if (ret && !warned) {
+		warned = true;
+		fprintf(stderr, "hvlab-run: %s: MSI 0x%llx/0x%x: %s\r\n", a->ops->name,
+			(unsigned long long)addr, data, strerror(-ret));
+	}
+}
+
+static void board_level_routes(void *ctx, const struct ioapic_route *r, unsigned int n)
+{
+	struct accel *a = ctx;
+	int ret = a->ops->set_level_routes(a, r, n);
+	static bool warned;
+
+	if (ret && !warned) {
+		warned = true;
+		fprintf(stderr, "hvlab-run: %s: level-triggered routes: %s\r\n", a->ops->name,
+			strerror(-ret));
+	}
+}
+
+/* Called with the lock held after a vCPU touched the devices. */
+static void board_notify(struct board *b)
+{
+	uint64_t one = 1;
+
+	if (devices_stop_status(b->d, NULL) >= 0 || devices_next_deadline(b->d) < b->board_deadline)
+		if (write(b->wake_fd, &one, sizeof(one)) < 0)
+			return;		/* the counter is non-zero already: awake anyway */
+}
+
+/* A vCPU's end: its reason for stopping the board, and its registers. */
+static void board_vcpu_fails(struct board *b, struct accel *a, int status, const char *what)
+{
+	pthread_mutex_lock(&b->lock);
+	devices_flush(b->d);
+	fprintf(stderr, "\r\nhvlab-run: vCPU %u: %s\n", a->id, what);
+	dump_guest(a);
+	devices_stop(b->d, status, "a vCPU stopped the machine");
+	board_notify(b);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void *apic_vcpu_thread(void *arg)
+{
+	struct accel *a = arg;
+	struct board *b = a->priv;
+	struct vm_exit ex;
+	char what[200];
+	int ret;
+
+	this_vcpu = a;
+	while (!b->stopping) {
+		ret = a->ops->run(a, &ex);
+		if (ret) {
+			snprintf(what, sizeof(what), "%s run: %s", a->ops->name, strerror(-ret));
+			board_vcpu_fails(b, a, RUN_ACCEL, what);
+			break;
+		}
+		__atomic_add_fetch(&exit_count[ex.kind], 1, __ATOMIC_RELAXED);
+		switch (ex.kind) {
+		case VMX_IO:
+			pthread_mutex_lock(&b->lock);
+			for (uint32_t i = 0; i < ex.io.count; i++)
+				devices_io(b->d, ex.io.out, ex.io.port, ex.io.size,
+					   ex.io.data + (size_t)i * ex.io.size);
+			board_notify(b);
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		case VMX_MMIO:
+			pthread_mutex_lock(&b->lock);
+			devices_mmio(b->d, ex.mmio.addr, ex.mmio.write, ex.mmio.data,
+				     ex.mmio.len > 8 ? 8 : ex.mmio.len);
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		case VMX_EOI:
+			pthread_mutex_lock(&b->lock);
+			devices_eoi(b->d, ex.eoi_vector);
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		case VMX_MSR:
+			pthread_mutex_lock(&b->lock);
+			handle_msr(&ex, b->verbose);
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		case VMX_HLT:
+			/* the local APIC waits in the accelerator; an exit means IF=0 */
+			if (ex.if_flag)
+				continue;
+			break;
+		case VMX_IRQ_WINDOW:
+		case VMX_INTR:
+			continue;
+		case VMX_SHUTDOWN:
+			board_vcpu_fails(b, a, RUN_TRIPLE, "the guest triple-faulted (shutdown)");
+			return NULL;
+		case VMX_FAIL:
+			board_vcpu_fails(b, a, RUN_INTERNAL, ex.why);
+			return NULL;
+		}
+		/*
+		 * HLT with interrupts off: only NMI, INIT or SMI could wake this
+		 * CPU, and the board has no source of them.  It rests; when all
+		 * have, the machine is off (Linux's power-off without ACPI).
+		 */
+		pthread_mutex_lock(&b->lock);
+		if (++b->halted == b->ncpus)
+			devices_stop(b->d, RUN_OK, "every vCPU halted with interrupts disabled: powered off");
+		board_notify(b);
+		pthread_mutex_unlock(&b->lock);
+		while (!b->stopping) {
+			struct timespec ts = { 0, 10000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* The board's clock: device deadlines and console input, until a stop. */
+static void board_loop(struct board *b)
+{
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = b->wake_fd, .events = POLLIN } };
+		uint64_t now, deadline, dt, v;
+		struct timespec ts;
+		int in_fd, n = 1;
+
+		pthread_mutex_lock(&b->lock);
+		now = now_ns();
+		devices_poll(b->d, now);
+		deadline = devices_next_deadline(b->d);
+		in_fd = devices_input_fd(b->d);
+		b->board_deadline = deadline;
+		devices_flush(b->d);
+		if (devices_stop_status(b->d, NULL) >= 0 || stop_signal) {
+			pthread_mutex_unlock(&b->lock);
+			return;
+		}
+		pthread_mutex_unlock(&b->lock);
+		if (in_fd >= 0) {
+			pfd[1] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+			n = 2;
+		}
+		/*
+		 * At most 20 ms: a receive FIFO the guest has drained wants
+		 * input again, and no vCPU exit says so.
+		 */
+		dt = deadline > now ? deadline - now : 0;
+		if (dt > 20000000)
+			dt = 20000000;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)dt;
+		if (ppoll(pfd, n, &ts, NULL) <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN)
+			if (read(b->wake_fd, &v, sizeof(v)) < 0)
+				continue;
+		if (n == 2 && pfd[1].revents) {
+			pthread_mutex_lock(&b->lock);
+			devices_input_ready(b->d);
+			pthread_mutex_unlock(&b->lock);
+		}
+	}
+}
+
+/* Make vCPUs 1..N-1 and their CPUID; vCPU 0 exists and is set up. */
+static int board_add_vcpus(struct board *b, char *err, size_t errlen)
+{
+	struct accel *vm = b->cpu[0];
+	int ret;
+
+	for (unsigned int i = 1; i < b->ncpus; i++) {
+		struct accel *c = calloc(1, sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		c->vcpu_fd = -1;
+		b->cpu[i] = c;
+		ret = vm->ops->add_vcpu(vm, c, i, err, errlen);
+		if (ret)
+			return ret;
+		ret = c->ops->fix_cpuid(c, fix_cpuid_entry);
+		if (ret) {
+			snprintf(err, errlen, "vCPU %u: CPUID: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Run the APIC board: threads up, the board loop, threads down. */
+static int board_run(struct board *b)
+{
+	struct sigaction sa = { .sa_handler = on_kick };
+	sigset_t stops, old;
+	const char *why;
+	int st;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	/* SIGTERM and friends go to this thread only: block them in the vCPU threads */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stops, &old);
+	for (unsigned int i = 0; i < b->ncpus; i++) {
+		b->cpu[i]->priv = b;
+		if (pthread_create(&b->thread[i], NULL, apic_vcpu_thread, b->cpu[i])) {
+			fprintf(stderr, "hvlab-run: cannot start the thread of vCPU %u\n", i);
+			devices_stop(b->d, RUN_INTERNAL, "no thread for a vCPU");
+			break;
+		}
+		b->started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	board_loop(b);
+
+	b->stopping = 1;
+	for (unsigned int i = 0; i < b->started; i++)
+		pthread_kill(b->thread[i], SIGUSR1);
+	for (unsigned int i = 0; i < b->started; i++)
+		pthread_join(b->thread[i], NULL);
+
+	devices_flush(b->d);
+	if (stop_signal) {
+		fprintf(stderr, "\r\nhvlab-run: stopped by signal %d (%s); exit status %d\n",
+			stop_signal, strsignal(stop_signal), RUN_KILLED);
+		for (unsigned int i = 0; i < b->ncpus; i++) {
+			fprintf(stderr, "hvlab-run: vCPU %u:\n", i);
+			dump_guest(b->cpu[i]);
+		}
+		devices_dump(b->d);
+		return RUN_KILLED;
+	}
+	st = devices_stop_status(b->d, &why);
+	if (b->verbose || st >= RUN_ACCEL)
+		fprintf(stderr, "\r\nhvlab-run: %s; exit status %d\n", why, st);
+	return st;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -539,6 +868,8 @@ int main(int argc, char **argv)
 		{ "entry", required_argument, NULL, 'E' },
 		{ "entry-mode", required_argument, NULL, 'M' },
 		{ "mark", required_argument, NULL, 'K' },
+		{ "smp", required_argument, NULL, 'S' },
+		{ "no-apic", no_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -552,6 +883,12 @@ int main(int argc, char **argv)
 	struct boot_state bs;
 	struct devices *dev = NULL;
 	const char *accel = "hvlab", *mark = NULL;
+	struct board board = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
+	struct ioapic_sink sink;
+	unsigned long smp = 0;
+	bool no_apic = false;
+	uint64_t rsdp = 0;
+	char *end;
 	uint64_t t0, tsc0, mark_ns, mark_tsc;
 	char err[256] = "";
 	int opt, ret, status;
@@ -564,6 +901,16 @@ int main(int argc, char **argv)
 		case 'A': accel = optarg; break;
 		case 'K': mark = optarg; break;
 		case 'v': la.verbose = true; break;
+		case 'N': no_apic = true; break;
+		case 'S':
+			errno = 0;
+			smp = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || smp < 1 || smp > MAX_SMP) {
+				fprintf(stderr, "hvlab-run: --smp '%s': a number of vCPUs, 1 to %d\n",
+					optarg, MAX_SMP);
+				return RUN_USAGE;
+			}
+			break;
 		case 'm':
 			if (parse_size(optarg, &g.mem_size)) {
 				fprintf(stderr, "hvlab-run: --mem '%s': not a size (e.g. 128M, 1G)\n", optarg);
@@ -609,6 +956,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvlab-run: --accel '%s': hvlab or kvm\n", accel);
 		return RUN_USAGE;
 	}
+	if (smp && no_apic) {
+		fprintf(stderr, "hvlab-run: --smp needs the APIC board; --no-apic is the uniprocessor 8259 PC\n");
+		return RUN_USAGE;
+	}
+	/* the default stays the 8259-only PC until hvlab.ko has local APICs */
+	acc.apic = smp > 0;
+	board.ncpus = smp ? (unsigned int)smp : 1;
+	board.verbose = la.verbose;
 	if (la.flat_addr < 0 && la.flat_mode == ENTRY_REAL) {
 		fprintf(stderr, "hvlab-run: --entry-mode real needs --load-addr\n");
 		return RUN_USAGE;
@@ -630,6 +985,12 @@ int main(int argc, char **argv)
 	status = load_image(&g, &la, &bs);
 	if (status)
 		goto out_unmap;
+	if (acc.apic) {
+		status = acpi_write_tables(&g, board.ncpus, &rsdp);
+		if (status)
+			goto out_unmap;
+		load_set_rsdp(&g, &bs, rsdp);
+	}
 
 	status = RUN_ACCEL;
 	ret = acc.ops->create(&acc, err, sizeof(err));
@@ -647,13 +1008,35 @@ int main(int argc, char **argv)
 			acc.ops->name, strerror(-ret));
 		goto out_accel;
 	}
+	board.cpu[0] = &acc;
+	if (acc.apic) {
+		ret = board_add_vcpus(&board, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "hvlab-run: --accel %s: %s\n", acc.ops->name,
+				*err ? err : strerror(-ret));
+			goto out_vcpus;
+		}
+		board.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (board.wake_fd < 0) {
+			fprintf(stderr, "hvlab-run: eventfd: %s\n", strerror(errno));
+			goto out_vcpus;
+		}
+	}
 
 	dev = devices_new(STDIN_FILENO, STDOUT_FILENO);
 	if (!dev) {
 		fprintf(stderr, "hvlab-run: out of memory\n");
-		goto out_accel;
+		goto out_vcpus;
 	}
 	devices_set_mark(dev, mark);
+	board.d = dev;
+	if (acc.apic) {
+		sink = (struct ioapic_sink){ board_msi, board_level_routes, &acc };
+		if (devices_enable_apic(dev, &sink)) {
+			fprintf(stderr, "hvlab-run: out of memory\n");
+			goto out_devices;
+		}
+	}
 
 	/* the PIT's deadline timer: SIGALRM kicks the vCPU out of the guest */
 	the_accel = &acc;
@@ -668,13 +1051,20 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	if (la.verbose)
-		fprintf(stderr, "hvlab-run: %s image, %llu MiB, entry 0x%llx (%s), accel %s\n",
+		fprintf(stderr, "hvlab-run: %s image, %llu MiB, entry 0x%llx (%s), accel %s, %s\n",
 			bs.kind, (unsigned long long)(g.mem_size >> 20), (unsigned long long)bs.rip,
-			bs.mode == ENTRY_REAL ? "real mode" : "32-bit protected mode", acc.ops->name);
+			bs.mode == ENTRY_REAL ? "real mode" : "32-bit protected mode", acc.ops->name,
+			acc.apic ? "APIC board" : "8259 PC");
+	if (la.verbose && acc.apic)
+		fprintf(stderr, "hvlab-run: %u vCPUs, I/O APIC at 0x%x, ACPI RSDP at 0x%llx\n",
+			board.ncpus, IOAPIC_BASE, (unsigned long long)rsdp);
 	raw_terminal();
 	t0 = now_ns();
 	tsc0 = __builtin_ia32_rdtsc();
-	status = vcpu_loop(&acc, dev, &tm, la.verbose);
+	if (acc.apic)
+		status = board_run(&board);
+	else
+		status = vcpu_loop(&acc, dev, &tm, la.verbose);
 	restore_terminal();
 	if (mark) {
 		if (devices_mark_seen(dev, &mark_ns, &mark_tsc))
@@ -690,6 +1080,15 @@ int main(int argc, char **argv)
 out_devices:
 	the_accel = NULL;
 	devices_free(dev);
+out_vcpus:
+	if (board.wake_fd >= 0)
+		close(board.wake_fd);
+	for (unsigned int i = 1; i < board.ncpus; i++) {
+		if (board.cpu[i]) {
+			board.cpu[i]->ops->destroy(board.cpu[i]);
+			free(board.cpu[i]);
+		}
+	}
 out_accel:
 	acc.ops->destroy(&acc);
 out_unmap:

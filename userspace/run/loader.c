@@ -483,3 +483,17 @@ int load_image(struct guest *g, const struct load_args *la, struct boot_state *b
 		bs->rip = la->entry;
 	return ret;
 }
+
+/*
+ * Linux finds the RSDP by scanning 0xE0000-0xFFFFF as well, but since boot
+ * protocol 2.14 a loader may say where it is (boot.rst, acpi_rsdp_addr),
+ * which spares the scan.  Older kernels do not look at the field.
+ */
+void load_set_rsdp(struct guest *g, const struct boot_state *bs, uint64_t rsdp)
+{
+	struct boot_params *bp = (struct boot_params *)(g->ram + ZERO_PAGE);
+
+	if (strcmp(bs->kind, "linux") || bp->hdr.version < 0x20e)
+		return;
+	bp->acpi_rsdp_addr = rsdp;
+}

@@ -35,6 +35,49 @@ enum run_status {
 	RUN_KILLED	= 77,	/* SIGTERM/SIGINT/SIGHUP: the guest's state is printed */
 };
 
+/* ---- the I/O APIC (ioapic.c) and the ACPI tables (acpi.c) */
+
+#define IOAPIC_PINS	24
+#define IOAPIC_BASE	0xfec00000u
+#define IOAPIC_SIZE	0x1000u
+#define ACPI_PM1A_EVT	0x600	/* PM1 status (2 bytes), enable (2 bytes) */
+#define ACPI_PM1A_CNT	0x604	/* PM1 control (2 bytes) */
+#define ACPI_PM_TMR	0x608	/* PM timer (4 bytes, 24 bits count) */
+
+/* One level-triggered redirection entry as the MSI message it sends. */
+struct ioapic_route {
+	unsigned int pin;
+	uint64_t addr;
+	uint32_t data;
+};
+
+/* Where the I/O APIC's messages go (the accelerator, through hvlab-run.c). */
+struct ioapic_sink {
+	void (*msi)(void *ctx, uint64_t addr, uint32_t data);
+	void (*level_routes)(void *ctx, const struct ioapic_route *r, unsigned int n);
+	void *ctx;
+};
+
+struct ioapic {
+	struct ioapic_sink sink;
+	uint8_t id;		/* 4-bit APIC ID */
+	uint8_t sel;		/* IOREGSEL */
+	uint32_t lines;		/* pins asserted now */
+	uint64_t redir[IOAPIC_PINS];
+	uint64_t sent;		/* messages, for the post-mortem */
+	bool extint_warned;
+};
+
+void ioapic_init(struct ioapic *io, const struct ioapic_sink *sink);
+void ioapic_set_pin(struct ioapic *io, int pin, bool level);
+void ioapic_eoi(struct ioapic *io, uint8_t vector);
+void ioapic_mmio(struct ioapic *io, uint64_t off, bool write, uint8_t *data, uint32_t len);
+void ioapic_dump(const struct ioapic *io);
+
+struct guest;
+/* RSDP, RSDT, FADT, FACS, DSDT, MADT for @ncpus CPUs; 0 or a RUN_* status */
+int acpi_write_tables(struct guest *g, unsigned int ncpus, uint64_t *rsdp);
+
 /* ---- accelerator layer */
 
 enum vm_exit_kind {
@@ -45,6 +88,7 @@ enum vm_exit_kind {
 	VMX_INTR,	/* RUN was interrupted (signal, immediate exit) */
 	VMX_SHUTDOWN,	/* triple fault */
 	VMX_MSR,	/* RDMSR/WRMSR the accelerator left to us: msr */
+	VMX_EOI,	/* the local APIC's EOI of a level vector: eoi_vector */
 	VMX_FAIL,	/* entry failure, internal error, anything else: @why */
 };
 
@@ -70,6 +114,7 @@ struct vm_exit {
 		uint64_t *data;		/* the value written, or ours for a read */
 		uint8_t *error;		/* set to 1: the guest takes #GP */
 	} msr;
+	uint8_t eoi_vector;
 	char why[160];
 };
 
@@ -90,10 +135,11 @@ struct accel_ops {
 	int (*set_sregs)(struct accel *a, const struct hvlab_sregs *s);
 	/*
 	 * Hide CPUID features the device model does not provide: @fix is
-	 * called on every entry of the accelerator's table before it is set.
-	 * Returns 0 or -errno.
+	 * called on every entry of the accelerator's table before it is set
+	 * (with this vCPU, for its APIC ID).  Returns 0 or -errno.
 	 */
-	int (*fix_cpuid)(struct accel *a, void (*fix)(struct hvlab_cpuid_entry *e));
+	int (*fix_cpuid)(struct accel *a,
+			 void (*fix)(struct hvlab_cpuid_entry *e, const struct accel *a));
 	/* enter the guest until an exit the device model must see */
 	int (*run)(struct accel *a, struct vm_exit *ex);
 	/*
@@ -109,6 +155,22 @@ struct accel_ops {
 	/* optional: all exits, kernel-handled ones too; 0 or -errno */
 	int (*count_exits)(struct accel *a, uint64_t *exits);
 	void (*destroy)(struct accel *a);
+
+	/*
+	 * The APIC board (a->apic set before create(): in-kernel local APICs,
+	 * the I/O APIC in userspace).  Optional: an accelerator without them
+	 * refuses a->apic in create() and says why.
+	 */
+	/* vCPU @id of @vm's VM into @cpu (shares the VM fds); 0 or -errno */
+	int (*add_vcpu)(struct accel *vm, struct accel *cpu, unsigned int id,
+			char *err, size_t errlen);
+	/* an MSI message to the local APICs; 0 or -errno (thread-safe) */
+	int (*signal_msi)(struct accel *a, uint64_t addr, uint32_t data);
+	/*
+	 * The I/O APIC's level-triggered entries, as messages: the local APIC
+	 * must report the EOI of these vectors (VMX_EOI).  0 or -errno.
+	 */
+	int (*set_level_routes)(struct accel *a, const struct ioapic_route *r, unsigned int n);
 };
 
 struct accel {
@@ -117,6 +179,9 @@ struct accel {
 	void *run;
 	size_t run_size;
 	void *priv;
+	unsigned int id;	/* vCPU id = initial APIC ID */
+	bool apic;		/* the APIC board (else the 8259-only PC) */
+	bool vcpu_only;		/* an extra vCPU: destroy() leaves the VM fds */
 };
 
 extern const struct accel_ops accel_hvlab_ops;
@@ -163,12 +228,24 @@ struct load_args {
 
 /* Load the image into @g; 0, or a RUN_* status after printing why. */
 int load_image(struct guest *g, const struct load_args *la, struct boot_state *bs);
+/* Tell a Linux image where the RSDP is (boot_params.acpi_rsdp_addr). */
+void load_set_rsdp(struct guest *g, const struct boot_state *bs, uint64_t rsdp);
 
 /* ---- device model */
 
 struct devices;
 
 struct devices *devices_new(int console_in, int console_out);
+/* The APIC board: an I/O APIC beside the 8259s, and the ACPI PM1 ports. */
+int devices_enable_apic(struct devices *d, const struct ioapic_sink *sink);
+/* The local APIC's EOI of a level-triggered @vector (VMX_EOI). */
+void devices_eoi(struct devices *d, uint8_t vector);
+/* Stop the machine with @status (the first reason wins). */
+void devices_stop(struct devices *d, int status, const char *why);
+/* Console input for a board thread's own poll: the fd, or -1 if not wanted now. */
+int devices_input_fd(struct devices *d);
+/* Console input may be there: look at it at the next devices_poll(). */
+void devices_input_ready(struct devices *d);
 void devices_free(struct devices *d);
 /* One port access of @size bytes at @data (filled for IN). */
 void devices_io(struct devices *d, bool out, uint16_t port, uint8_t size, uint8_t *data);

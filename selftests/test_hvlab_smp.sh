@@ -1,0 +1,119 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# test_hvlab_smp - hvlab-run's APIC board (--smp N), inside the emulated PC
+# (TAP output, kselftest "# Totals:" line; run by /hvlab/suite).
+#
+#   - usage: --smp 0 and 17 refused, --smp with --no-apic refused; on
+#     --accel hvlab the board is refused with a message naming the missing
+#     in-kernel local APIC (until hvlab.ko has one: then this case flips)
+#   - the multiboot test kernel guest/smpkernel.c with --smp 1, 2 and 4:
+#     CPUs and I/O APIC from the MADT, APs started with INIT-SIPI-SIPI, an
+#     IPI ring and a broadcast IPI, PIT interrupts through I/O APIC pin 2,
+#     a level-triggered UART interrupt sent again at each EOI; its whole
+#     output is compared with the expected text for that N
+# Accelerators: KVM only for now (KVM's in-kernel local APIC with
+# KVM_CAP_SPLIT_IRQCHIP; loaded here with the rig's load-kvm if missing).
+#
+# Environment: HVLAB_SMP_MB (default "1 2 4").
+HERE=$(cd "$(dirname "$0")" && pwd)
+HR=$HERE/hvlab-run
+RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
+T=${TMPDIR:-/tmp}/test_hvlab_smp.$$
+mkdir -p "$T" || exit 1
+
+n=0 pass=0 fail=0 skip=0
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
+notok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1 # $2"; }
+skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
+diag() { sed 's/^/# /' "$@"; }
+up() { read -r u _ </proc/uptime; echo "$u"; }
+since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
+
+KVM_LOADED_HERE=0
+finish() {
+	[ $KVM_LOADED_HERE = 1 ] && { unload-kvm >/dev/null 2>&1 || echo "# unload-kvm failed"; }
+	rm -rf "$T"
+	echo "1..$n"
+	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+	[ $fail = 0 ] || exit 1
+	[ $pass = 0 ] && exit 4
+	exit 0
+}
+trap finish EXIT
+# a guest that died must fail its case, not kill the script with SIGPIPE
+trap "" PIPE
+
+echo "TAP version 13"
+[ -x "$RUN" ] || { notok "hvlab-run present" "not found (build/bin/hvlab-run)"; exit; }
+[ -f "$HR/smpkernel" ] || { notok "smpkernel present" "missing $HR/smpkernel"; exit; }
+
+# expect NAME STATUS PATTERN -- hvlab-run ARGS: run, check status and output
+expect() {
+	name=$1 want=$2 pat=$3
+	shift 4
+	"$RUN" "$@" </dev/null >"$T/out" 2>&1
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		notok "$name" "exit status $rc, expected $want"
+		diag "$T/out"
+	elif [ -n "$pat" ] && ! grep -q -- "$pat" "$T/out"; then
+		notok "$name" "output lacks '$pat'"
+		diag "$T/out"
+	else
+		ok "$name"
+	fi
+}
+
+SMP=$HR/smpkernel
+expect "--smp 0: usage error" 2 "1 to 16" -- --kernel "$SMP" --smp 0
+expect "--smp 17: usage error" 2 "1 to 16" -- --kernel "$SMP" --smp 17
+expect "--smp 2 --no-apic: usage error" 2 "needs the APIC board" -- --kernel "$SMP" --smp 2 --no-apic
+if [ -e /dev/hvlab ]; then
+	expect "--smp 2 on hvlab: refused, no in-kernel local APIC (exit 70)" 70 "no in-kernel local APIC" -- --accel hvlab --kernel "$SMP" --smp 2
+else
+	skipped "--smp 2 on hvlab: refused" "/dev/hvlab missing (hvlab.ko not loaded)"
+fi
+
+if [ ! -e /dev/kvm ] && command -v load-kvm >/dev/null; then
+	load-kvm >"$T/kvm" 2>&1 && KVM_LOADED_HERE=1
+fi
+if [ ! -e /dev/kvm ]; then
+	skipped "the APIC board on kvm" "/dev/kvm missing ($(tail -n 1 "$T/kvm" 2>/dev/null))"
+	exit
+fi
+
+# ---- the multiboot SMP kernel: its whole output, fixed for each N
+mb_expected() { # N
+	echo "smpkernel: hello"
+	echo "smpkernel: MADT: $1 CPUs, I/O APIC at 0xfec00000"
+	i=1
+	while [ $i -lt "$1" ]; do
+		echo "smpkernel: cpu $i (APIC ID $i) up"
+		i=$((i + 1))
+	done
+	echo "smpkernel: IPI ring: 3 laps of $1 CPUs, 3 IPIs taken by each"
+	echo "smpkernel: broadcast IPI (all but self): taken by the $(($1 - 1)) other CPUs, not by the sender"
+	echo "smpkernel: I/O APIC version 0x00000020, 24 pins; ISA IRQ 0 is GSI 2"
+	echo "smpkernel: I/O APIC: 10 PIT interrupts on pin 2 (edge)"
+	echo "smpkernel: I/O APIC: UART on pin 4 (level): 4 interrupts, 3 of them sent again at EOI"
+	echo "smpkernel: all checks passed"
+	echo "smpkernel: exit 42"
+}
+for c in ${HVLAB_SMP_MB-1 2 4}; do
+	name="smpkernel --smp $c on kvm: APs by INIT-SIPI-SIPI, IPIs, I/O APIC edge and level"
+	t0=$(up)
+	"$RUN" --accel kvm --smp "$c" --kernel "$SMP" --append "exit=42" </dev/null >"$T/mb" 2>"$T/mb.err"
+	rc=$?
+	tr -d '\r' <"$T/mb" >"$T/mb.txt"
+	mb_expected "$c" >"$T/mb.want"
+	if [ $rc != 42 ]; then
+		notok "$name" "exit status $rc, expected 42"
+		diag "$T/mb.txt" "$T/mb.err"
+	elif ! cmp -s "$T/mb.txt" "$T/mb.want"; then
+		notok "$name" "output differs from the expected"
+		diff "$T/mb.want" "$T/mb.txt" | diag
+	else
+		ok "$name"
+	fi
+	echo "# time: smpkernel --smp $c: $(since "$t0") s (cpu=${HVLAB_CPU:-?} smp=${HVLAB_SMP:-?})"
+done
