@@ -139,9 +139,10 @@ uninstall:
 
 # ---------------------------------------------------------------- DKMS --
 # What DKMS needs to build hvlab.ko, and nothing built: the sources of
-# the module, Kbuild, dkms.conf and the licence.
+# the module, Kbuild and dkms.conf (the package's copyright file holds
+# the licence).
 DKMS_SRCDIR ?= /usr/src/hvlab-$(VERSION)
-DKMS_FILES  := Kbuild dkms.conf LICENSE uapi/hvlab.h \
+DKMS_FILES  := Kbuild dkms.conf uapi/hvlab.h \
 	$(filter-out module/hv_offsets.h,$(wildcard $(addsuffix /*.[chS],$(KOBJ_DIRS:.=))))
 dkms-source:
 	@for f in $(sort $(DKMS_FILES)); do \
