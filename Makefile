@@ -8,6 +8,17 @@
 #                            (its kernel.release names build/<ver>/)
 #   make test                every selftest on both emulated vendors
 #   make setup               install every dependency (Debian packages)
+#   make install             tools, man pages, uapi header, libhvlab (.a, .so,
+#                            pkg-config), udev rule, modprobe.d example;
+#                            DESTDIR, PREFIX (/usr/local) and the *DIR
+#                            variables below are honoured.  make uninstall
+#                            removes exactly those files.
+#   make dkms-install        the module's sources to /usr/src/hvlab-VERSION,
+#                            then dkms builds and installs hvlab.ko for every
+#                            kernel whose headers are in /lib/modules
+#                            (make dkms-uninstall undoes it)
+#   make deb                 Debian packages hvlab-dkms, hvlab-tools,
+#                            libhvlab1, libhvlab-dev in build/deb/
 #
 # The host never loads hvlab.ko: modules are built against the Debian
 # kernels that boot inside the emulated PCs, never against `uname -r`.
@@ -24,7 +35,8 @@ KDIR       = /lib/modules/$(KVER)/build
 endif
 W         ?= 1
 
-.PHONY: all modules module kobj-clean userspace selftests test setup clean
+.PHONY: all modules module kobj-clean userspace selftests test setup clean \
+	install uninstall dkms-source dkms-install dkms-uninstall deb
 
 all: modules userspace selftests
 
@@ -64,3 +76,100 @@ setup:
 
 clean: kobj-clean
 	rm -rf build
+
+# ------------------------------------------------------------- install --
+# One version for DKMS, the pkg-config file and the Debian packages: the
+# one in dkms.conf (make deb checks debian/changelog agrees).
+VERSION    := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# udev and modprobe read /etc (and /lib), never PREFIX: the local
+# administrator's place is /etc whatever the prefix; packages put the udev
+# rule under /lib/udev/rules.d instead.
+SYSCONFDIR ?= /etc
+UDEVRULESDIR ?= $(SYSCONFDIR)/udev/rules.d
+MODPROBEDIR  ?= $(SYSCONFDIR)/modprobe.d
+INSTALL    ?= install
+
+TOOLS_BIN  := hvlab-run hvlab-stat hvlab-bench hvlab-hello
+MAN1       := $(addsuffix .1,$(TOOLS_BIN))
+MAN4       := hvlab.4
+SOVERSION  := 1
+SOFULL     := $(SOVERSION).0.0
+BLD        := $(CURDIR)/build
+
+# Every file install puts down, for uninstall: nothing else is removed.
+INSTALLED_FILES = \
+	$(addprefix $(BINDIR)/,$(TOOLS_BIN)) \
+	$(addprefix $(MANDIR)/man1/,$(MAN1)) $(MANDIR)/man4/$(MAN4) \
+	$(INCLUDEDIR)/hvlab/hvlab.h $(INCLUDEDIR)/hvlab/libhvlab.h \
+	$(LIBDIR)/libhvlab.a $(LIBDIR)/libhvlab.so.$(SOFULL) \
+	$(LIBDIR)/libhvlab.so.$(SOVERSION) $(LIBDIR)/libhvlab.so \
+	$(PKGCONFIGDIR)/hvlab.pc \
+	$(UDEVRULESDIR)/70-hvlab.rules $(MODPROBEDIR)/hvlab.conf
+
+install: userspace
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man4 \
+		$(DESTDIR)$(INCLUDEDIR)/hvlab $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(MODPROBEDIR)
+	$(INSTALL) -m 0755 $(addprefix $(BLD)/bin/,$(TOOLS_BIN)) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(addprefix man/,$(MAN1)) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 man/$(MAN4) $(DESTDIR)$(MANDIR)/man4/
+	$(INSTALL) -m 0644 uapi/hvlab.h userspace/lib/libhvlab.h $(DESTDIR)$(INCLUDEDIR)/hvlab/
+	$(INSTALL) -m 0644 $(BLD)/lib/libhvlab.a $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 0644 $(BLD)/lib/libhvlab.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libhvlab.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libhvlab.so.$(SOVERSION)
+	ln -sf libhvlab.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libhvlab.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		dist/hvlab.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/hvlab.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/hvlab.pc
+	$(INSTALL) -m 0644 dist/70-hvlab.rules $(DESTDIR)$(UDEVRULESDIR)/
+	$(INSTALL) -m 0644 dist/hvlab.conf $(DESTDIR)$(MODPROBEDIR)/
+
+# The standard directories stay (as automake's uninstall leaves them);
+# include/hvlab is ours and goes when empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/hvlab 2>/dev/null
+
+# ---------------------------------------------------------------- DKMS --
+# What DKMS needs to build hvlab.ko, and nothing built: the sources of
+# the module, Kbuild and dkms.conf (the package's copyright file holds
+# the licence).
+DKMS_SRCDIR ?= /usr/src/hvlab-$(VERSION)
+DKMS_FILES  := Kbuild dkms.conf uapi/hvlab.h \
+	$(filter-out module/hv_offsets.h,$(wildcard $(addsuffix /*.[chS],$(KOBJ_DIRS:.=))))
+dkms-source:
+	@for f in $(sort $(DKMS_FILES)); do \
+		$(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DKMS_SRCDIR)/$$f || exit 1; done
+
+# For every kernel with headers (dkms skips, with a message, the kernels
+# dkms.conf's BUILD_EXCLUSIVE_KERNEL leaves out).
+dkms-install: dkms-source
+	dkms add -m hvlab -v $(VERSION)
+	@for b in /lib/modules/*/build; do k=$${b%/build}; k=$${k#/lib/modules/}; \
+		echo "dkms install -m hvlab -v $(VERSION) -k $$k"; \
+		dkms install -m hvlab -v $(VERSION) -k $$k; st=$$?; \
+		[ $$st = 0 ] || [ $$st = 77 ] || exit $$st; done
+
+dkms-uninstall:
+	-dkms remove -m hvlab -v $(VERSION) --all
+	rm -rf $(DKMS_SRCDIR)
+
+# ------------------------------------------------------------- packages --
+# dpkg-buildpackage in a copy of the sources under build/deb/ (so nothing
+# built lands in the tree and the source package holds no build output);
+# the .deb files land in build/deb/.
+DEB_SRC_FILES = $(shell git -C $(CURDIR) ls-files 2>/dev/null)
+deb:
+	@cv=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+		[ "$${cv%-*}" = "$(VERSION)" ] || { echo "debian/changelog says $$cv, dkms.conf $(VERSION)" >&2; exit 1; }
+	rm -rf $(BLD)/deb && mkdir -p $(BLD)/deb/hvlab-$(VERSION)
+	@test -n "$(DEB_SRC_FILES)" || { echo "make deb needs a git checkout (git ls-files)" >&2; exit 1; }
+	tar -C $(CURDIR) -cf - $(DEB_SRC_FILES) | tar -C $(BLD)/deb/hvlab-$(VERSION) -xf -
+	cd $(BLD)/deb/hvlab-$(VERSION) && dpkg-buildpackage -us -uc --build=full
