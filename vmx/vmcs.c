@@ -484,6 +484,11 @@ static bool vmx_limit_ok(u32 limit, u32 ar)
 	return true;
 }
 
+/* Pending debug exceptions (27.3.1.5, 25.4.2): BS, and the reserved bits. */
+#define VMX_PENDING_DBG_BS		BIT_ULL(14)
+#define VMX_PENDING_DBG_RESERVED	(GENMASK_ULL(11, 4) | BIT_ULL(13) | BIT_ULL(15) | \
+					 GENMASK_ULL(63, 17))
+
 /* Access-rights bits 11:8 and 31:17 are reserved (27.3.1.2). */
 #define VMX_AR_RESERVED		(GENMASK(11, 8) | GENMASK(31, 17))
 
@@ -651,6 +656,8 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		VMX_RULE(!vmx_limit_ok(limit[VMX_SS], ss), GUEST_SS_AR_BYTES,
 			 "27.3.1.2: SS limit and G flag disagree");
 	}
+	VMX_RULE(!ug && ((ar[VMX_SS] >> 5) & 3) != (sel[VMX_SS] & 3), GUEST_SS_AR_BYTES,
+		 "27.3.1.2: without unrestricted guest, SS.DPL must equal SS.RPL");
 	VMX_RULE(((ar[VMX_SS] >> 5) & 3) && ((ar[VMX_CS] & 0xf) == 3 || !pe), GUEST_SS_AR_BYTES,
 		 "27.3.1.2: SS.DPL must be 0 with CS type 3 or CR0.PE=0");
 	/* DS, ES, FS, GS, if usable. */
@@ -732,6 +739,37 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		 "27.3.1.5: blocking by STI and by MOV SS cannot both be set");
 	VMX_RULE((interruptibility & 1) && !(rflags & X86_EFLAGS_IF), GUEST_INTERRUPTIBILITY_INFO,
 		 "27.3.1.5: blocking by STI needs RFLAGS.IF=1");
+	VMX_RULE(vmcs_read(GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT && ((ar[VMX_SS] >> 5) & 3),
+		 GUEST_ACTIVITY_STATE, "27.3.1.5: the HLT activity state needs SS.DPL=0");
+	VMX_RULE((intr & INTR_INFO_VALID_MASK) && (intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR &&
+		 (interruptibility & VMX_BLOCKING_STI_MOVSS), GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: injecting an external interrupt needs no STI/MOV SS blocking");
+	VMX_RULE((intr & INTR_INFO_VALID_MASK) && (intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR &&
+		 (interruptibility & GUEST_INTR_STATE_MOV_SS), GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: injecting an NMI needs no blocking by MOV SS");
+	VMX_RULE(interruptibility & GUEST_INTR_STATE_SMI, GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: blocking by SMI needs the guest in SMM (never here)");
+	VMX_RULE((pin & PIN_BASED_VIRTUAL_NMIS) && (intr & INTR_INFO_VALID_MASK) &&
+		 (intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR &&
+		 (interruptibility & GUEST_INTR_STATE_NMI), GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: injecting a virtual NMI needs no blocking by NMI");
+	/*
+	 * Pending debug exceptions: reserved bits, and in an STI/MOV SS
+	 * shadow or HLT, BS (bit 14) must say whether a single-step trap is
+	 * due: set iff RFLAGS.TF=1 and IA32_DEBUGCTL.BTF=0.
+	 */
+	{
+		u64 dbg = vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS);
+		bool step = (rflags & X86_EFLAGS_TF) &&
+			    !(vmcs_read(GUEST_IA32_DEBUGCTL) & DEBUGCTLMSR_BTF);
+
+		VMX_RULE(dbg & VMX_PENDING_DBG_RESERVED, GUEST_PENDING_DBG_EXCEPTIONS,
+			 "27.3.1.5: pending debug exceptions reserved bits must be zero");
+		VMX_RULE(((interruptibility & VMX_BLOCKING_STI_MOVSS) ||
+			  vmcs_read(GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT) &&
+			 !!(dbg & VMX_PENDING_DBG_BS) != step, GUEST_PENDING_DBG_EXCEPTIONS,
+			 "27.3.1.5: in an STI/MOV SS shadow, pending BS must equal TF && !BTF");
+	}
 	VMX_RULE(vmcs_read(VMCS_LINK_POINTER) != ~0ULL, VMCS_LINK_POINTER,
 		 "27.3.1.5: VMCS link pointer must be FFFFFFFF_FFFFFFFFh");
 
