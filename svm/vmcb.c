@@ -327,8 +327,8 @@ const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field)
 	} while (0)
 	/*
 	 * EFER.LME=1 with CR0.PG=0 is the legal step between setting LME and
-	 * enabling paging (APM Vol. 2 14.6.1: long mode is activated, LMA=1,
-	 * only by the MOV to CR0 that sets PG), whatever CR4.PAE is until
+	 * enabling paging (APM Vol. 2 14.6 "Enabling and Activating Long Mode":
+	 * LMA becomes 1 only at the MOV to CR0 that sets PG), whatever CR4.PAE is until
 	 * then.  QEMU's #VMEXIT reloads the host's CR0 before its EFER and
 	 * CR4 (do_vmexit()), so the host's PG=1 meets the guest's LME=1 and
 	 * PAE=0: QEMU's MOV-to-CR0 logic drops the write, the host goes on
@@ -341,7 +341,7 @@ const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field)
 	 * entry instead, under TCG only.
 	 */
 	SVM_QEMU_RULE((s->efer & EFER_LME) && !(s->cr0 & X86_CR0_PG) && !(s->cr4 & X86_CR4_PAE),
-		      save.efer, "EFER.LME=1 with CR0.PG=0, CR4.PAE=0 hangs its #VMEXIT (APM 14.6.1 allows it)");
+		      save.efer, "EFER.LME=1 with CR0.PG=0, CR4.PAE=0 hangs its #VMEXIT (APM 14.6 allows it)");
 	/*
 	 * QEMU refuses an injected exception with vector 31 (its check is
 	 * "vector >= 31"); APM 15.20 refuses only vector 2 as an exception.
