@@ -123,6 +123,14 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 		err = vmx->inject_err;
 		len = vmx->inject_len;
 		vmx->inject_src = VMX_EVENT_REDELIVER;
+		/*
+		 * Real mode pushes no error code, whatever the IDT-vectoring
+		 * information said (Bochs 2.7 reports one for a real-mode #GP),
+		 * and with CR0.PE=0 the entry refuses one (27.2.1.3).  KVM
+		 * drops it the same way (kvm_inject_exception()).
+		 */
+		if (!(vmcs_read(GUEST_CR0) & X86_CR0_PE))
+			info &= ~INTR_INFO_DELIVER_CODE_MASK;
 	} else if (vcpu->events.exc_pending) {
 		bool pe = vmcs_read(GUEST_CR0) & X86_CR0_PE;
 
