@@ -692,9 +692,14 @@ TEST(shadow_then_tf)
 	st.r.rflags |= 1ull << 8;	/* TF */
 	ASSERT_EQ(0, hvlab_set_regs(v.vcpu_fd, &st.r));
 	ASSERT_EQ(0, hvlab_run(v.vcpu_fd));
-	EXPECT_EQ(HVLAB_EXIT_INTERNAL, v.run->exit_reason)
-		TH_LOG("exit %s: %s", hvlab_exit_name(v.run->exit_reason),
-		       v.run->exit_reason == HVLAB_EXIT_FAIL_ENTRY ? v.run->fail_entry.rule : "");
+	/*
+	 * Entered: the instruction exits again (QEMU), or the single-step
+	 * trap now due is delivered through the empty IDT and the guest
+	 * shuts down (Bochs).  Never a refused entry.
+	 */
+	EXPECT_NE(HVLAB_EXIT_FAIL_ENTRY, v.run->exit_reason)
+		TH_LOG("refused: %s", v.run->fail_entry.rule);
+	TH_LOG("after TF in the shadow: exit %s", hvlab_exit_name(v.run->exit_reason));
 	fz_vm_close(&v);
 }
 
