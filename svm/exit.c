@@ -573,13 +573,17 @@ static const struct svm_exit {
 	[SVM_EXIT_NPF]		= { svm_exit_npf,	SVM_STAT_BY_HANDLER },
 };
 
-/* VMRUN refused the VMCB: say which rule broke, as far as we can tell. */
-static int svm_entry_failed(struct svm_vcpu *svm, const char *rule, u32 field)
+/*
+ * The entry was refused: say which rule broke, as far as we can tell.
+ * @hw is the exit code of a VMRUN the CPU refused (VMEXIT_INVALID), or 0
+ * when hvlab's own checks refused it before any VMRUN, as on VMX.
+ */
+static int svm_entry_failed(struct svm_vcpu *svm, const char *rule, u32 field, u64 hw)
 {
 	struct hvlab_run *run = svm->vcpu.run;
 
 	run->exit_reason = HVLAB_EXIT_FAIL_ENTRY;
-	run->fail_entry.hardware_reason = svm->vmcb->control.exit_code;
+	run->fail_entry.hardware_reason = hw;
 	run->fail_entry.field = field;
 	run->fail_entry.padding = 0;
 	run->fail_entry.qualification = 0;
@@ -752,7 +756,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb *vmcb = svm->vmcb;
 	const char *rule;
-	u32 code, field, injected;
+	u32 code, field = 0, injected;
 	u64 entry_rip, host_aux;
 	bool aux_in;
 	u8 queued;
@@ -806,7 +810,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 			local_irq_enable();
 			svm_event_not_delivered(svm, svm->evt_queued);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
-			return svm_entry_failed(svm, rule, field);
+			return svm_entry_failed(svm, rule, field, 0);
 		}
 		svm->check = false;
 	}
@@ -875,7 +879,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		svm->check = true;
 		svm_event_not_delivered(svm, queued);
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
-		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field);
+		return svm_entry_failed(svm, svm_check_vmcb(vmcb, &field), field, code);
 	}
 	/* Clamped under speculation too, as KVM's svm_invoke_exit_handler(). */
 	if (code < ARRAY_SIZE(svm_exits)) {

@@ -35,6 +35,8 @@ bool svm_tcg_evtinj_quirk;
  */
 bool svm_switch_tsc_aux;
 bool svm_tcg_dr7_quirk;
+/* QEMU TCG refuses or hangs on VMCBs that hardware runs: see svm_check_vmcb(). */
+bool svm_tcg_vmrun_quirks;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
 struct page *svm_iopm, *svm_msrpm;
 
@@ -83,6 +85,7 @@ static int svm_detect(void)
 	svm_switch_tsc_aux = boot_cpu_has(X86_FEATURE_RDPID) ||
 			     (boot_cpu_has(X86_FEATURE_RDTSCP) && svm_tcg_evtinj_quirk);
 	svm_tcg_dr7_quirk = svm_tcg_evtinj_quirk;	/* see svm_vcpu_enter() */
+	svm_tcg_vmrun_quirks = svm_tcg_evtinj_quirk;
 	if (svm_tcg_evtinj_quirk)
 		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
 	if (svm_max_asid < 1) {

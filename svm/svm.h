@@ -45,6 +45,7 @@ extern bool svm_has_nrips;
 extern bool svm_tcg_evtinj_quirk;
 extern bool svm_switch_tsc_aux;
 extern bool svm_tcg_dr7_quirk;
+extern bool svm_tcg_vmrun_quirks;
 extern struct page *svm_iopm, *svm_msrpm;
 #define SVM_IOPM_ORDER	2	/* 12 KiB used */
 #define SVM_MSRPM_ORDER	1	/* 8 KiB */

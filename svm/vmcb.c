@@ -311,6 +311,46 @@ const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field)
 		   (c->event_inj & SVM_EVTINJ_VEC_MASK) == 2)),
 		 control.event_inj, "illegal event injection (reserved type or NMI vector as exception)");
 #undef SVM_RULE
+
+	/*
+	 * Not APM rules: VMCBs that hardware runs but QEMU's TCG (7.2 and
+	 * 10.0, target/i386/tcg/sysemu/svm_helper.c) cannot, refused here
+	 * under TCG only (svm_tcg_vmrun_quirks) so that the refusal has a
+	 * name and the emulated PC survives.  Listed in
+	 * /work/shared/emulators.md.
+	 */
+#define SVM_QEMU_RULE(cond, member, text) do {				\
+		if (svm_tcg_vmrun_quirks && (cond)) {			\
+			*field = offsetof(struct vmcb, member);		\
+			return "QEMU TCG: " text;			\
+		}							\
+	} while (0)
+	/*
+	 * EFER.LME=1 with CR0.PG=0 is the legal step between setting LME and
+	 * enabling paging (APM Vol. 2 14.6 "Enabling and Activating Long Mode":
+	 * LMA becomes 1 only at the MOV to CR0 that sets PG), whatever CR4.PAE is until
+	 * then.  QEMU's #VMEXIT reloads the host's CR0 before its EFER and
+	 * CR4 (do_vmexit()), so the host's PG=1 meets the guest's LME=1 and
+	 * PAE=0: QEMU's MOV-to-CR0 logic drops the write, the host goes on
+	 * without paging and the emulated CPU hangs, NMIs included.  kvm-amd
+	 * with nested paging hangs the same way (svm_set_efer() puts the
+	 * guest's EFER in the VMCB as it is; measured in the same PC); only
+	 * with npt=0 does it survive, because for shadow paging
+	 * svm_set_efer() clears LME in the VMCB while LMA=0 and
+	 * svm_set_cr0() puts it back at the PG=1 write.  hvlab refuses the
+	 * entry instead, under TCG only.
+	 */
+	SVM_QEMU_RULE((s->efer & EFER_LME) && !(s->cr0 & X86_CR0_PG) && !(s->cr4 & X86_CR4_PAE),
+		      save.efer, "EFER.LME=1 with CR0.PG=0, CR4.PAE=0 hangs its #VMEXIT (APM 14.6 allows it)");
+	/*
+	 * QEMU refuses an injected exception with vector 31 (its check is
+	 * "vector >= 31"); APM 15.20 refuses only vector 2 as an exception.
+	 */
+	SVM_QEMU_RULE((c->event_inj & SVM_EVTINJ_VALID) &&
+		      (c->event_inj & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT &&
+		      (c->event_inj & SVM_EVTINJ_VEC_MASK) >= 31,
+		      control.event_inj, "refuses EVENTINJ exception vector 31 (APM 15.20 allows it)");
+#undef SVM_QEMU_RULE
 	return NULL;
 }
 

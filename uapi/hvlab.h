@@ -414,7 +414,7 @@ struct hvlab_run {
 		} mmio;
 		/* HVLAB_EXIT_FAIL_ENTRY: what the consistency check refused */
 		struct {
-			__u64 hardware_reason;	/* VM-instruction error / SVM exit code */
+			__u64 hardware_reason;	/* VM-instruction error / SVM exit code; 0: hvlab's own checks refused it */
 			__u32 field;		/* VMCS encoding or VMCB offset */
 			__u32 padding;
 			char  rule[96];		/* e.g. "SDM 27.3.1.1: CR0.PG=1 needs CR0.PE=1" */

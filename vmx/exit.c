@@ -124,6 +124,14 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 		err = vmx->inject_err;
 		len = vmx->inject_len;
 		vmx->inject_src = VMX_EVENT_REDELIVER;
+		/*
+		 * Real mode pushes no error code, whatever the IDT-vectoring
+		 * information said (Bochs 2.7 reports one for a real-mode #GP),
+		 * and with CR0.PE=0 the entry refuses one (27.2.1.3).  KVM
+		 * drops it the same way (kvm_inject_exception()).
+		 */
+		if (!(vmcs_read(GUEST_CR0) & X86_CR0_PE))
+			info &= ~INTR_INFO_DELIVER_CODE_MASK;
 	} else if (vcpu->events.exc_pending) {
 		bool pe = vmcs_read(GUEST_CR0) & X86_CR0_PE;
 
@@ -1064,6 +1072,28 @@ static void vmx_read_exit(struct vmx_vcpu *vmx)
 	}
 }
 
+/*
+ * A STI/MOV SS shadow kept across SET_REGS (same RIP) with a new
+ * RFLAGS.TF: VM entry wants the pending debug exceptions' BS bit to say
+ * whether the shadowed instruction ends in a single-step trap (SDM Vol.
+ * 3C 27.3.1.5), and the CPU recorded it for the old TF when it exited.
+ * Record it for userspace's TF the same way (BS iff TF=1 and
+ * DEBUGCTL.BTF=0), so the guest steps as if it had set TF itself.  KVM
+ * drops the shadow instead when it single-steps a guest for its own
+ * debugger (vmx_vcpu_run(), KVM_GUESTDBG_SINGLESTEP).  VMCS loaded.
+ */
+static void vmx_shadow_step(struct vmx_vcpu *vmx)
+{
+	u64 dbg = vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) & ~(u64)DR_STEP;
+
+	if (!(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS))
+		return;
+	if ((vmx->vcpu.regs.rflags & X86_EFLAGS_TF) &&
+	    !(vmcs_read(GUEST_IA32_DEBUGCTL) & DEBUGCTLMSR_BTF))
+		dbg |= DR_STEP;
+	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, dbg);
+}
+
 int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
@@ -1100,6 +1130,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 			if (intr & GUEST_INTR_STATE_STI)
 				vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~GUEST_INTR_STATE_STI);
 		}
+		vmx_shadow_step(vmx);
 	}
 	vmx_inject_events(vmx);
 	if (vmx->check) {

@@ -484,6 +484,11 @@ static bool vmx_limit_ok(u32 limit, u32 ar)
 	return true;
 }
 
+/* Pending debug exceptions (27.3.1.5, 25.4.2): BS, and the reserved bits. */
+#define VMX_PENDING_DBG_BS		BIT_ULL(14)
+#define VMX_PENDING_DBG_RESERVED	(GENMASK_ULL(11, 4) | BIT_ULL(13) | BIT_ULL(15) | \
+					 GENMASK_ULL(63, 17))
+
 /* Access-rights bits 11:8 and 31:17 are reserved (27.3.1.2). */
 #define VMX_AR_RESERVED		(GENMASK(11, 8) | GENMASK(31, 17))
 
@@ -542,14 +547,26 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		 VM_ENTRY_CONTROLS, "27.2.1.3: VM-entry controls outside IA32_VMX_ENTRY_CTLS");
 	if (intr & INTR_INFO_VALID_MASK) {
 		u32 type = intr & INTR_INFO_INTR_TYPE_MASK, vec = intr & INTR_INFO_VECTOR_MASK;
-		bool want_err = (!ug || pe) && type == INTR_TYPE_HARD_EXCEPTION &&
-				(vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21);
+		/*
+		 * Deliver-error-code (27.2.1.3): never for other types or with
+		 * unrestricted guest in real mode; otherwise exactly for the
+		 * vectors that push one, unless IA32_VMX_BASIC[56] lets any
+		 * hardware exception go with or without.  #CP (21) pushes one
+		 * only on CPUs with CET (CPUID 7: ECX[7] or EDX[20]); Bochs's
+		 * Skylake-X has none and refuses it.
+		 */
+		bool cet = (cpuid_ecx(7) & BIT(7)) || (cpuid_edx(7) & BIT(20));
+		bool any_err = vmx_caps.basic & BIT_ULL(56);
+		bool err_vec = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || (vec == 21 && cet);
+		bool can_err = type == INTR_TYPE_HARD_EXCEPTION && (!ug || pe);
+		bool deliver = intr & INTR_INFO_DELIVER_CODE_MASK;
 
 		VMX_RULE(type == (1 << 8) || (type == INTR_TYPE_NMI_INTR && vec != 2) ||
 			 (type == INTR_TYPE_HARD_EXCEPTION && vec > 31),
 			 VM_ENTRY_INTR_INFO_FIELD, "27.2.1.3: reserved event type or vector");
-		VMX_RULE(!!(intr & INTR_INFO_DELIVER_CODE_MASK) != want_err, VM_ENTRY_INTR_INFO_FIELD,
-			 "27.2.1.3: deliver-error-code must match the vector and CR0.PE");
+		VMX_RULE(deliver ? !can_err || (!any_err && !err_vec) : can_err && !any_err && err_vec,
+			 VM_ENTRY_INTR_INFO_FIELD,
+			 "27.2.1.3: deliver-error-code must match the vector (21: CET only) and CR0.PE");
 		VMX_RULE(intr & INTR_INFO_RESVD_BITS_MASK, VM_ENTRY_INTR_INFO_FIELD,
 			 "27.2.1.3: interruption-information bits 30:12 are reserved");
 	}
@@ -633,6 +650,19 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 			 "27.3.1.2: non-conforming CS needs DPL = SS.DPL");
 		VMX_RULE((type == 13 || type == 15) && dpl > ss_dpl, GUEST_CS_AR_BYTES,
 			 "27.3.1.2: conforming CS needs DPL <= SS.DPL");
+		/*
+		 * Not in today's 27.3.1.2, which compares CS.DPL with SS.DPL
+		 * only, but refused by Bochs 2.7 (its guest-state check
+		 * compares the CS selector's RPL with CS.DPL) and true of
+		 * every protected-mode state a CPU can be in: CS.RPL is the
+		 * CPL (Vol. 3A 5.5), equal to a non-conforming CS's DPL, at
+		 * least a conforming one's.  KVM checks the same without
+		 * unrestricted guest (code_segment_valid()).
+		 */
+		VMX_RULE(pe && (type == 9 || type == 11) && (sel[VMX_CS] & 3) != dpl, GUEST_CS_SELECTOR,
+			 "Vol. 3A 5.5: in protected mode a non-conforming CS needs RPL = DPL");
+		VMX_RULE(pe && (type == 13 || type == 15) && (sel[VMX_CS] & 3) < dpl, GUEST_CS_SELECTOR,
+			 "Vol. 3A 5.5: in protected mode a conforming CS needs RPL >= DPL");
 		VMX_RULE(!(cs & BIT(7)), GUEST_CS_AR_BYTES, "27.3.1.2: CS must be present");
 		VMX_RULE(cs & VMX_AR_RESERVED, GUEST_CS_AR_BYTES, "27.3.1.2: CS access-rights reserved bits");
 		VMX_RULE(!vmx_limit_ok(limit[VMX_CS], cs), GUEST_CS_AR_BYTES,
@@ -651,6 +681,8 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		VMX_RULE(!vmx_limit_ok(limit[VMX_SS], ss), GUEST_SS_AR_BYTES,
 			 "27.3.1.2: SS limit and G flag disagree");
 	}
+	VMX_RULE(!ug && ((ar[VMX_SS] >> 5) & 3) != (sel[VMX_SS] & 3), GUEST_SS_AR_BYTES,
+		 "27.3.1.2: without unrestricted guest, SS.DPL must equal SS.RPL");
 	VMX_RULE(((ar[VMX_SS] >> 5) & 3) && ((ar[VMX_CS] & 0xf) == 3 || !pe), GUEST_SS_AR_BYTES,
 		 "27.3.1.2: SS.DPL must be 0 with CS type 3 or CR0.PE=0");
 	/* DS, ES, FS, GS, if usable. */
@@ -732,6 +764,37 @@ const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field)
 		 "27.3.1.5: blocking by STI and by MOV SS cannot both be set");
 	VMX_RULE((interruptibility & 1) && !(rflags & X86_EFLAGS_IF), GUEST_INTERRUPTIBILITY_INFO,
 		 "27.3.1.5: blocking by STI needs RFLAGS.IF=1");
+	VMX_RULE(vmcs_read(GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT && ((ar[VMX_SS] >> 5) & 3),
+		 GUEST_ACTIVITY_STATE, "27.3.1.5: the HLT activity state needs SS.DPL=0");
+	VMX_RULE((intr & INTR_INFO_VALID_MASK) && (intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_EXT_INTR &&
+		 (interruptibility & VMX_BLOCKING_STI_MOVSS), GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: injecting an external interrupt needs no STI/MOV SS blocking");
+	VMX_RULE((intr & INTR_INFO_VALID_MASK) && (intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR &&
+		 (interruptibility & GUEST_INTR_STATE_MOV_SS), GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: injecting an NMI needs no blocking by MOV SS");
+	VMX_RULE(interruptibility & GUEST_INTR_STATE_SMI, GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: blocking by SMI needs the guest in SMM (never here)");
+	VMX_RULE((pin & PIN_BASED_VIRTUAL_NMIS) && (intr & INTR_INFO_VALID_MASK) &&
+		 (intr & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR &&
+		 (interruptibility & GUEST_INTR_STATE_NMI), GUEST_INTERRUPTIBILITY_INFO,
+		 "27.3.1.5: injecting a virtual NMI needs no blocking by NMI");
+	/*
+	 * Pending debug exceptions: reserved bits, and in an STI/MOV SS
+	 * shadow or HLT, BS (bit 14) must say whether a single-step trap is
+	 * due: set iff RFLAGS.TF=1 and IA32_DEBUGCTL.BTF=0.
+	 */
+	{
+		u64 dbg = vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS);
+		bool step = (rflags & X86_EFLAGS_TF) &&
+			    !(vmcs_read(GUEST_IA32_DEBUGCTL) & DEBUGCTLMSR_BTF);
+
+		VMX_RULE(dbg & VMX_PENDING_DBG_RESERVED, GUEST_PENDING_DBG_EXCEPTIONS,
+			 "27.3.1.5: pending debug exceptions reserved bits must be zero");
+		VMX_RULE(((interruptibility & VMX_BLOCKING_STI_MOVSS) ||
+			  vmcs_read(GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT) &&
+			 !!(dbg & VMX_PENDING_DBG_BS) != step, GUEST_PENDING_DBG_EXCEPTIONS,
+			 "27.3.1.5: in an STI/MOV SS shadow, pending BS must equal TF && !BTF");
+	}
 	VMX_RULE(vmcs_read(VMCS_LINK_POINTER) != ~0ULL, VMCS_LINK_POINTER,
 		 "27.3.1.5: VMCS link pointer must be FFFFFFFF_FFFFFFFFh");
 
