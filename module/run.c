@@ -210,6 +210,11 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 
 	hv_tele_run_begin(vcpu);
 	ret = hv_complete_pending(vcpu);
+	if (ret > 0) {
+		/* The write of an MMIO read-modify-write: userspace's turn. */
+		hv_tele_run_end(vcpu);
+		return 0;
+	}
 	if (ret)
 		return ret;
 	run->exit_reason = HVLAB_EXIT_NONE;
