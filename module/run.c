@@ -152,8 +152,9 @@ void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, co
  * read-modify-write), or -errno.
  *
  * A completion that fails (-EFAULT: INS or MMIO MOVS could not store
- * to guest memory, e.g. the VMM unmapped the page) changes nothing and
- * stays pending: the next RUN tries again with the same answer.  The
+ * to guest memory, e.g. the VMM unmapped the page) changes no register
+ * and stays pending: the next RUN tries again with the same answer (INS
+ * elements stored before the failure are stored again, same bytes).  The
  * device model has already performed the access; dropping the answer
  * would let the guest execute the instruction again and the device
  * see it twice.  KVM keeps such work in vcpu->arch.complete_userspace_io
