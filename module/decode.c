@@ -870,7 +870,7 @@ static void hv_classify_one(struct hv_insn *insn)
  * address and only the bit number within the unit, offset modulo
  * 8 * size, which hv_alu() takes.  An immediate offset is taken modulo
  * the operand width and never moves the address.  KVM: em_bt ...
- * em_btc, with the displacement added in decode_bitop/fetch_bit_operand
+ * em_btc, with the displacement added by fetch_bit_operand(),
  * since it emulates from the linear address rather than from the fault.
  */
 static void hv_classify_bt_cmpxchg(struct hv_insn *insn)
