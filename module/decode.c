@@ -31,14 +31,11 @@
 #define HV_REX_X	0x02
 #define HV_REX_B	0x01
 
-/* RFLAGS bits the emulated instructions read or write (SDM Vol. 1 3.4.3). */
-#define HV_FLAG_CF	(1ull << 0)
-#define HV_FLAG_PF	(1ull << 2)
-#define HV_FLAG_AF	(1ull << 4)
-#define HV_FLAG_ZF	(1ull << 6)
-#define HV_FLAG_SF	(1ull << 7)
+/*
+ * RFLAGS bits besides the status flags (alu.h) that decoding and the
+ * string instructions read (SDM Vol. 1 3.4.3).
+ */
 #define HV_FLAG_DF	(1ull << 10)
-#define HV_FLAG_OF	(1ull << 11)
 #define HV_FLAG_VM	(1ull << 17)
 
 #define HV_CR0_PE	(1ull << 0)
@@ -699,36 +696,74 @@ static void hv_classify_mov_one(struct hv_insn *insn)
 }
 
 /*
- * CMP and TEST against memory read the device and only set flags, so
- * they complete with one MMIO read (the read-modify-write ALU ops would
- * need a read and a write in one exit and stay unsupported).
+ * An ALU form with a memory operand: CMP and TEST only read it (and
+ * keep their own kinds), BT reads it, the other operations read it and
+ * write the result back when memory is the destination.
  */
-static void hv_classify_cmp_test(struct hv_insn *insn)
+static void hv_classify_alu(struct hv_insn *insn, enum hv_alu_op alu,
+			    bool mem_first, unsigned int size)
+{
+	insn->kind = alu == HV_ALU_CMP ? HV_INSN_CMP :
+		     alu == HV_ALU_TEST ? HV_INSN_TEST : HV_INSN_ALU;
+	insn->alu = alu;
+	insn->mem_first = mem_first;
+	insn->rmw = mem_first && alu != HV_ALU_CMP && alu != HV_ALU_TEST &&
+		    alu != HV_ALU_BT;
+	insn->size = size;
+}
+
+/*
+ * The one-byte map's ALU and exchange forms on memory (SDM Vol. 2D
+ * Tables A-2 and A-6; each instruction's page in Vol. 2A/2B):
+ *   00-3B, low 3 bits 0-3: op Eb,Gb / Ev,Gv (memory is the destination)
+ *                         and op Gb,Eb / Gv,Ev (the register is), with
+ *                         op = opcode >> 3 (ADD OR ADC SBB AND SUB XOR CMP)
+ *   80-83 /op: op E,imm (83: imm8 sign-extended to the operand size;
+ *              81 with REX.W: imm32 sign-extended, Vol. 2A 2.2.1.5)
+ *   84/85 TEST E,G; F6/F7 /0 (/1 aliases it) TEST E,imm; /2 NOT; /3 NEG
+ *   86/87 XCHG E,G; FE/FF /0 INC, /1 DEC
+ * What KVM does the same with: emulate.c's opcode_table entries for
+ * em_add ... em_cmp, em_test, em_not, em_neg, em_inc, em_dec, em_xchg.
+ */
+static void hv_classify_alu_one(struct hv_insn *insn)
 {
 	u8 op = insn->opcode;
+	u8 ext = hv_modrm_ext(insn);
+	unsigned int size = hv_size_bv(insn);
 
-	insn->size = hv_size_bv(insn);
 	switch (op) {
-	case 0x38: case 0x39:		/* CMP Eb,Gb / Ev,Gv: mem - reg */
-	case 0x3a: case 0x3b:		/* CMP Gb,Eb / Gv,Ev: reg - mem */
-		insn->kind = HV_INSN_CMP;
-		insn->mem_first = op < 0x3a;
-		hv_set_reg(insn, hv_modrm_reg(insn), insn->size);
+	case 0x00 ... 0x3b:
+		if ((op & 7) > 3)
+			return;		/* AL/rAX,imm, prefixes, PUSH/POP, BCD */
+		hv_classify_alu(insn, op >> 3, !(op & 2), size);
+		hv_set_reg(insn, hv_modrm_reg(insn), size);
 		break;
-	case 0x80 ... 0x83:		/* group 1 /7: CMP E,imm */
-		insn->kind = HV_INSN_CMP;
-		insn->mem_first = true;
+	case 0x80 ... 0x83:
+		/* 82 is 80 outside 64-bit mode (#UD there, I64). */
+		hv_classify_alu(insn, ext, true, op & 1 ? insn->op_size : 1);
 		insn->src_imm = true;
-		/* 82 is 80; 83 takes an imm8 sign-extended to Ev. */
-		insn->size = op == 0x81 || op == 0x83 ? insn->op_size : 1;
 		break;
-	case 0x84: case 0x85:		/* TEST Eb,Gb / Ev,Gv */
-		insn->kind = HV_INSN_TEST;
-		hv_set_reg(insn, hv_modrm_reg(insn), insn->size);
+	case 0x84: case 0x85:
+		hv_classify_alu(insn, HV_ALU_TEST, true, size);
+		hv_set_reg(insn, hv_modrm_reg(insn), size);
 		break;
-	case 0xf6: case 0xf7:		/* group 3 /0 (/1 aliases it): TEST E,imm */
-		insn->kind = HV_INSN_TEST;
-		insn->src_imm = true;
+	case 0x86: case 0x87:
+		insn->kind = HV_INSN_XCHG;
+		insn->rmw = true;
+		insn->size = size;
+		hv_set_reg(insn, hv_modrm_reg(insn), size);
+		break;
+	case 0xf6: case 0xf7:
+		if (ext < 2) {
+			hv_classify_alu(insn, HV_ALU_TEST, true, size);
+			insn->src_imm = true;
+		} else if (ext < 4) {
+			hv_classify_alu(insn, ext == 2 ? HV_ALU_NOT : HV_ALU_NEG, true, size);
+		}
+		break;
+	case 0xfe: case 0xff:
+		if (ext < 2)
+			hv_classify_alu(insn, ext ? HV_ALU_DEC : HV_ALU_INC, true, size);
 		break;
 	}
 }
@@ -798,18 +833,12 @@ static void hv_classify_one(struct hv_insn *insn)
 		if (insn->mode == HV_MODE_LONG64 && insn->has_mem)
 			hv_classify_mov_one(insn);
 		break;
-	case 0x38 ... 0x3b:
-	case 0x84: case 0x85:
-		if (insn->has_mem)
-			hv_classify_cmp_test(insn);
-		break;
-	case 0x80 ... 0x83:
-		if (ext == 7 && insn->has_mem)
-			hv_classify_cmp_test(insn);
-		break;
+	case 0x00 ... 0x3b:
+	case 0x80 ... 0x87:
 	case 0xf6: case 0xf7:
-		if (ext < 2 && insn->has_mem)
-			hv_classify_cmp_test(insn);
+	case 0xfe: case 0xff:
+		if (insn->has_mem)
+			hv_classify_alu_one(insn);
 		break;
 	case 0x6c ... 0x6f:
 	case 0xa4: case 0xa5:
@@ -822,11 +851,52 @@ static void hv_classify_one(struct hv_insn *insn)
 		insn->has_mem = true;	/* CMPS, SCAS: unsupported */
 		break;
 	}
-	/* Register-only MOV/CMP/TEST forms are never MMIO. */
-	if (insn->kind == HV_INSN_MOV || insn->kind == HV_INSN_CMP ||
-	    insn->kind == HV_INSN_TEST) {
-		if (!insn->has_mem)
-			insn->kind = HV_INSN_OTHER;
+	/* Register-only MOV forms are never MMIO. */
+	if (insn->kind == HV_INSN_MOV && !insn->has_mem)
+		insn->kind = HV_INSN_OTHER;
+}
+
+/*
+ * The 0F map's bit tests and compare/exchange forms on memory (SDM Vol.
+ * 2A "BT", "BTC", "BTR", "BTS", "CMPXCHG"; Vol. 2B "XADD"):
+ *   0F A3/AB/B3/BB: BT/BTS/BTR/BTC Ev,Gv; 0F BA /4../7: the same, Ev,Ib
+ *   0F B0/B1: CMPXCHG Eb,Gb / Ev,Gv; 0F C0/C1: XADD Eb,Gb / Ev,Gv
+ *
+ * BT with a register bit offset and a memory operand addresses beyond
+ * the operand: the register is a signed offset, and the CPU accesses
+ * the operand-size unit at EA + size * (offset SAR log2(8 * size)) (the
+ * "bit-offset addressing" of the BT page and Vol. 1 3.5.1 / Figure
+ * 3-17).  That unit is what faulted, so the exit's guest-physical
+ * address already includes the displacement: the emulation uses that
+ * address and only the bit number within the unit, offset modulo
+ * 8 * size, which hv_alu() takes.  An immediate offset is taken modulo
+ * the operand width and never moves the address.  KVM: em_bt ...
+ * em_btc, with the displacement added by fetch_bit_operand(),
+ * since it emulates from the linear address rather than from the fault.
+ */
+static void hv_classify_bt_cmpxchg(struct hv_insn *insn)
+{
+	u8 op = insn->opcode;
+	u8 ext = hv_modrm_ext(insn);
+
+	switch (op) {
+	case 0xa3: case 0xab: case 0xb3: case 0xbb:
+		hv_classify_alu(insn, HV_ALU_BT + ((op >> 3) & 3), true, insn->op_size);
+		hv_set_reg(insn, hv_modrm_reg(insn), insn->op_size);
+		break;
+	case 0xba:
+		if (ext < 4)
+			return;		/* #UD (SDM Vol. 2D Table A-6, group 8) */
+		hv_classify_alu(insn, HV_ALU_BT + ext - 4, true, insn->op_size);
+		insn->src_imm = true;
+		break;
+	case 0xb0: case 0xb1:
+	case 0xc0: case 0xc1:
+		insn->kind = op < 0xc0 ? HV_INSN_CMPXCHG : HV_INSN_XADD;
+		insn->rmw = true;
+		insn->size = hv_size_bv(insn);
+		hv_set_reg(insn, hv_modrm_reg(insn), insn->size);
+		break;
 	}
 }
 
@@ -835,6 +905,11 @@ static void hv_classify_0f(struct hv_insn *insn)
 	u8 op = insn->opcode;
 
 	switch (op) {
+	case 0xa3: case 0xab: case 0xb3: case 0xbb: case 0xba:
+	case 0xb0: case 0xb1: case 0xc0: case 0xc1:
+		if (insn->has_mem)
+			hv_classify_bt_cmpxchg(insn);
+		break;
 	case 0xb6: case 0xb7:		/* MOVZX Gv,Eb / Gv,Ew */
 	case 0xbe: case 0xbf:		/* MOVSX Gv,Eb / Gv,Ew */
 		if (!insn->has_mem)
@@ -916,6 +991,17 @@ int hv_decode_mmio(const u8 *bytes, unsigned int avail, enum hv_cpu_mode mode,
 	case HV_INSN_LODS:
 		/* LOCK with these is #UD (SDM Vol. 2B "LOCK"), never an exit. */
 		return insn->lock ? -EINVAL : 0;
+	case HV_INSN_ALU:
+		/*
+		 * LOCK takes ADD ADC AND BTC BTR BTS DEC INC NEG NOT OR SBB
+		 * SUB XOR with a memory destination, i.e. the @rmw ones;
+		 * BT and the register-destination forms raise #UD.
+		 */
+		return insn->lock && !insn->rmw ? -EINVAL : 0;
+	case HV_INSN_XCHG:		/* locked with or without the prefix */
+	case HV_INSN_CMPXCHG:
+	case HV_INSN_XADD:
+		return 0;
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -1151,65 +1237,56 @@ static void hv_complete_load(const struct hv_insn *insn,
 	hv_gpr_write(regs, insn->reg, insn->dst_size, insn->high_byte, val);
 }
 
-/* PF: set when the low byte of the result has an even number of ones. */
-static bool hv_parity_even(u64 val)
-{
-	u8 b = val;
-
-	b ^= b >> 4;
-	b ^= b >> 2;
-	b ^= b >> 1;
-	return !(b & 1);
-}
-
-/* ZF, SF, PF of a @size-byte result. */
-static u64 hv_flags_zsp(u64 res, unsigned int size)
-{
-	u64 flags = 0;
-
-	if (!(res & hv_mask(size)))
-		flags |= HV_FLAG_ZF;
-	if (res & (1ull << (8 * size - 1)))
-		flags |= HV_FLAG_SF;
-	if (hv_parity_even(res))
-		flags |= HV_FLAG_PF;
-	return flags;
-}
-
 /*
- * CMP sets CF, PF, AF, ZF, SF, OF as SUB would (SDM Vol. 2A "CMP");
- * TEST sets SF, ZF, PF from the AND, clears CF and OF, and leaves AF
- * undefined: we leave it unchanged (SDM Vol. 2B "TEST").
+ * CMP, TEST and the RMW kinds once the memory operand @data was read:
+ * registers and flags as the instruction leaves them; returns what it
+ * writes to memory (meaningful when @insn->rmw).  The arithmetic and
+ * flags are hv_alu()'s (module/alu.c).
  */
-static void hv_complete_flags(const struct hv_insn *insn,
-			      struct hvlab_regs *regs, u64 data)
+static u64 hv_complete_alu(const struct hv_insn *insn, struct hvlab_regs *regs,
+			   u64 data)
 {
-	u64 mask = hv_mask(insn->size);
-	u64 msb = 1ull << (8 * insn->size - 1);
-	u64 mem = data & mask;
-	u64 other = hv_src_operand(insn, regs);
-	u64 changed, flags, a, b, res;
+	unsigned int size = insn->size;
+	u64 mem = data & hv_mask(size), other, res;
 
-	if (insn->kind == HV_INSN_TEST) {
-		changed = HV_FLAG_CF | HV_FLAG_OF | HV_FLAG_SF | HV_FLAG_ZF |
-			  HV_FLAG_PF;
-		flags = hv_flags_zsp(mem & other, insn->size);
-	} else {
-		changed = HV_FLAG_CF | HV_FLAG_OF | HV_FLAG_SF | HV_FLAG_ZF |
-			  HV_FLAG_PF | HV_FLAG_AF;
-		a = insn->mem_first ? mem : other;
-		b = insn->mem_first ? other : mem;
-		res = (a - b) & mask;
-		flags = hv_flags_zsp(res, insn->size);
-		if (a < b)
-			flags |= HV_FLAG_CF;
-		if ((a ^ b ^ res) & 0x10)
-			flags |= HV_FLAG_AF;
-		/* Overflow: operands of different sign, result sign != a's. */
-		if ((a ^ b) & (a ^ res) & msb)
-			flags |= HV_FLAG_OF;
+	switch (insn->kind) {
+	case HV_INSN_XCHG:
+		/* SDM Vol. 2B "XCHG": the two operands swap, no flags. */
+		other = hv_gpr_read(regs, insn->reg, size, insn->high_byte);
+		hv_gpr_write(regs, insn->reg, size, insn->high_byte, mem);
+		return other;
+	case HV_INSN_XADD:
+		/* Vol. 2B "XADD": memory gets the sum, the register the old value. */
+		other = hv_gpr_read(regs, insn->reg, size, insn->high_byte);
+		res = hv_alu(HV_ALU_ADD, size, mem, other, &regs->rflags);
+		hv_gpr_write(regs, insn->reg, size, insn->high_byte, mem);
+		return res;
+	case HV_INSN_CMPXCHG:
+		/*
+		 * Vol. 2A "CMPXCHG": flags of CMP accumulator, memory.  Equal:
+		 * memory gets the register.  Not equal: the accumulator gets
+		 * memory, and memory still receives a write cycle of its own
+		 * value ("the destination operand is written back if the
+		 * comparison fails"), so the device model sees the write as
+		 * the bus would.  KVM's em_cmpxchg writes back the same way.
+		 */
+		other = hv_gpr_read(regs, HV_GPR_RAX, size, false);
+		hv_alu(HV_ALU_CMP, size, other, mem, &regs->rflags);
+		if (regs->rflags & HV_FLAG_ZF)
+			return hv_gpr_read(regs, insn->reg, size, insn->high_byte);
+		hv_gpr_write(regs, HV_GPR_RAX, size, false, mem);
+		return mem;
+	default:
+		break;
 	}
-	regs->rflags = (regs->rflags & ~changed) | flags;
+	other = hv_src_operand(insn, regs);
+	if (insn->mem_first)
+		return hv_alu(insn->alu, size, mem, other, &regs->rflags);
+	res = hv_alu(insn->alu, size, other, mem, &regs->rflags);
+	/* CMP, TEST leave the register alone (a 4-byte write would zero-extend). */
+	if (insn->alu != HV_ALU_CMP && insn->alu != HV_ALU_TEST)
+		hv_gpr_write(regs, insn->reg, size, insn->high_byte, res);
+	return mem;
 }
 
 /* Add @delta to @gpr at @size bytes, as the CPU updates rSI/rDI/rCX. */
@@ -1286,7 +1363,11 @@ bool hv_insn_complete(const struct hv_insn *insn, struct hvlab_regs *regs,
 		break;
 	case HV_INSN_CMP:
 	case HV_INSN_TEST:
-		hv_complete_flags(insn, regs, data);
+	case HV_INSN_ALU:
+	case HV_INSN_XCHG:
+	case HV_INSN_CMPXCHG:
+	case HV_INSN_XADD:
+		hv_complete_alu(insn, regs, data);
 		break;
 	case HV_INSN_IN:
 	case HV_INSN_LODS:
@@ -1304,4 +1385,12 @@ bool hv_insn_complete(const struct hv_insn *insn, struct hvlab_regs *regs,
 	}
 	hv_advance_rip(insn, regs);
 	return true;
+}
+
+bool hv_insn_complete_rmw(const struct hv_insn *insn, struct hvlab_regs *regs,
+			  u64 data, u64 *store)
+{
+	*store = hv_complete_alu(insn, regs, data);
+	hv_advance_rip(insn, regs);
+	return insn->rmw;
 }

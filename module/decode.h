@@ -15,6 +15,7 @@
  *	hv_decode_mmio(bytes, n, hv_cpu_mode(&sregs, regs.rflags), &insn);
  *	store: data = hv_insn_store_data(&insn, &regs), report insn.size bytes
  *	load:  after userspace answers, hv_insn_complete(&insn, &regs, data)
+ *	RMW:   after the read, hv_insn_complete_rmw(), then report the write
  * and for an SVM intercept without NRIP: hv_decode() then
  * hv_insn_complete(&insn, &regs, 0) once the exit is handled.
  */
@@ -24,6 +25,7 @@
 #include <linux/types.h>
 
 #include "hvlab.h"
+#include "alu.h"
 
 /* SDM Vol. 2A 2.3.11 / APM Vol. 3 1.1: longer encodings raise #GP. */
 #define HV_INSN_MAX_LEN		15
@@ -71,14 +73,21 @@ enum hv_opmap {
  * What the instruction does, as far as an exit handler cares.  Every kind
  * has a valid length; the fields each kind fills are listed with
  * struct hv_insn.  HV_INSN_OTHER covers everything else of the legacy maps
- * (CPUID, RDMSR, HLT, INVLPG, ADD to memory, x87, SSE...): only the
- * encoding fields are valid.
+ * (CPUID, RDMSR, HLT, INVLPG, MUL, x87, SSE...): only the encoding
+ * fields are valid.  The kinds marked "RMW" (and CMP, TEST) read the
+ * memory operand first; those with @rmw set then write it back: on MMIO
+ * that is one exit for the read and, once userspace answered, one for
+ * the write.
  */
 enum hv_insn_kind {
 	HV_INSN_OTHER,
 	HV_INSN_MOV,		/* MOV/MOVZX/MOVSX/MOVSXD reg<->mem, MOV mem<-imm */
 	HV_INSN_CMP,		/* CMP with a memory operand: reads, sets flags */
 	HV_INSN_TEST,		/* TEST with a memory operand: reads, sets flags */
+	HV_INSN_ALU,		/* RMW: @alu with a memory operand, see @mem_first */
+	HV_INSN_XCHG,		/* RMW: 86/87 with memory */
+	HV_INSN_CMPXCHG,	/* RMW: 0F B0/B1 with memory */
+	HV_INSN_XADD,		/* RMW: 0F C0/C1 with memory */
 	HV_INSN_MOVS,		/* A4/A5, one element per completion */
 	HV_INSN_STOS,		/* AA/AB */
 	HV_INSN_LODS,		/* AC/AD */
@@ -125,7 +134,7 @@ struct hv_insn {
 	enum hv_insn_kind kind;
 	/*
 	 * Bytes the memory (or port) access moves: 1, 2, 4 or 8.  MOV, CMP,
-	 * TEST, string and port kinds; MOV_CR/MOV_DR: GPR width.
+	 * TEST, RMW, string and port kinds; MOV_CR/MOV_DR: GPR width.
 	 */
 	u8 size;
 	/*
@@ -136,12 +145,24 @@ struct hv_insn {
 	 * guest memory itself (hv_insn_ea() gives the rSI offset).
 	 */
 	bool is_write;
-	/* MOV store, CMP, TEST: the other operand is @imm, not @reg. */
+	/*
+	 * The memory operand is read, and then written back with what the
+	 * instruction computed (ALU with memory destination except BT,
+	 * XCHG, CMPXCHG, XADD); @is_write stays false.
+	 */
+	bool rmw;
+	/* CMP, TEST, ALU: the operation (enum hv_alu_op). */
+	u8 alu;
+	/* MOV store, CMP, TEST, ALU: the other operand is @imm, not @reg. */
 	bool src_imm;
-	/* CMP: flags are of (memory - other); else (other - memory). */
+	/*
+	 * CMP, TEST, ALU: memory is the first ("destination") operand:
+	 * flags are of (memory op other) and an ALU result goes to memory;
+	 * else (other op memory) and an ALU result goes to @reg.
+	 */
 	bool mem_first;
 	/*
-	 * MOV, CMP, TEST: the register operand (enum hv_gpr); with
+	 * MOV, CMP, TEST, RMW: the register operand (enum hv_gpr); with
 	 * @high_byte it is bits 15:8 of that register (AH, CH, DH, BH).
 	 * String, IN, LODS: HV_GPR_RAX.  MOV_CR/MOV_DR: the GPR.
 	 */
@@ -169,8 +190,10 @@ int hv_decode(const u8 *bytes, unsigned int avail, enum hv_cpu_mode mode,
 /*
  * hv_decode() for a nested page fault / EPT violation on MMIO: also
  * -EOPNOTSUPP unless @insn is a kind the MMIO path emulates (MOV, CMP,
- * TEST, MOVS, STOS, LODS with a memory operand); @insn->len is still set
- * then when known, for the internal-error report.
+ * TEST, RMW, MOVS, STOS, LODS with a memory operand); @insn->len is
+ * still set then when known, for the internal-error report.  -EINVAL
+ * for LOCK where the CPU raises #UD (SDM Vol. 2B "LOCK": only the RMW
+ * forms with a memory destination take it).
  */
 int hv_decode_mmio(const u8 *bytes, unsigned int avail, enum hv_cpu_mode mode,
 		   struct hv_insn *insn);
@@ -226,5 +249,13 @@ u64 hv_insn_ea(const struct hv_insn *insn, const struct hvlab_regs *regs);
  */
 bool hv_insn_complete(const struct hv_insn *insn, struct hvlab_regs *regs,
 		      u64 data);
+
+/*
+ * hv_insn_complete() for the CMP, TEST and RMW kinds, which also gives
+ * in *@store the value the instruction writes to memory.  Returns true
+ * when memory is written (@insn->rmw), false when it is only read.
+ */
+bool hv_insn_complete_rmw(const struct hv_insn *insn, struct hvlab_regs *regs,
+			  u64 data, u64 *store);
 
 #endif /* HVLAB_DECODE_H */

@@ -207,6 +207,7 @@ struct hv_vcpu {
 		u32 count;		/* INS elements */
 		bool string;		/* INS */
 		u64 next_rip;		/* IN, INS, MSR */
+		u64 gpa;		/* MMIO load: where (the write of an RMW) */
 		struct hv_insn insn;	/* MMIO load, INS */
 	} pending;
 

@@ -387,6 +387,19 @@ static void hv_exit_unsupported(struct hv_vcpu *vcpu, u64 gpa, const u8 *bytes, 
 	hv_exit_internal(vcpu, HVLAB_INTERNAL_UNSUPPORTED, 3, data);
 }
 
+/* Report the write of a read-modify-write instruction to userspace. */
+static void hv_mmio_rmw_write(struct hv_vcpu *vcpu, u64 gpa, unsigned int size, u64 data)
+{
+	struct hvlab_run *run = vcpu->run;
+
+	run->exit_reason = HVLAB_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = size;
+	run->mmio.is_write = 1;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	memcpy(run->mmio.data, &data, size);
+}
+
 /*
  * The instruction at RIP is not what the exit reported (another vCPU
  * rewrote it, or its page tables, after the exit): do not emulate it.
@@ -462,6 +475,9 @@ static int hv_mmio_operand_is(struct hv_vcpu *vcpu, const struct hv_insn *insn, 
  * string forms do one element per exit and RIP stays until rCX is 0.
  * Every guest-memory access on the way is checked as the CPU would check
  * it, and a fault goes to the guest instead of the access.
+ * Read-modify-write forms (ADD to memory, XCHG, BTS...) report the read
+ * here and the write when the read is answered (hv_complete_mmio), as
+ * KVM's emulator does them: two exits, in the CPU's order.
  * Returns 0 (run page filled) or 1 (nothing to report, enter again).
  */
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
@@ -526,7 +542,16 @@ int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 	run->mmio.len = insn->size;
 	memset(run->mmio.data, 0, sizeof(run->mmio.data));
 
-	if (insn->kind == HV_INSN_MOVS && write_fault) {
+	if (insn->rmw && write_fault && !hv_read_gpa(vcpu->vm, gpa, &data, insn->size)) {
+		/*
+		 * RAM of a read-only slot (a ROM): the CPU's read of it
+		 * worked and only the write faulted.  The read is of that
+		 * memory, so userspace sees only the write, as for a MOV.
+		 */
+		hv_insn_complete_rmw(insn, regs, data, &data);
+		hv_mmio_rmw_write(vcpu, gpa, insn->size, data);
+		return 0;
+	} else if (insn->kind == HV_INSN_MOVS && write_fault) {
 		/* Destination is MMIO: @data is what seg:rSI held. */
 		run->mmio.is_write = 1;
 	} else if (insn->is_write) {
@@ -536,6 +561,7 @@ int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 		run->mmio.is_write = 0;
 		vcpu->pending.kind = HVLAB_EXIT_MMIO;
 		vcpu->pending.size = insn->size;
+		vcpu->pending.gpa = gpa;
 		return 0;
 	}
 	memcpy(run->mmio.data, &data, insn->size);
@@ -544,9 +570,13 @@ int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 }
 
 /*
- * A load userspace answered: MOVS from MMIO also stores to ES:rDI.  That
- * store was checked before the exit; should the guest's paging have
- * changed since, its fault goes to the guest and the MOVS restarts.
+ * A load userspace answered: MOVS from MMIO also stores to ES:rDI; a
+ * read-modify-write computes what it writes and reports that (return 1:
+ * the run page holds the write for userspace).  The MOVS store was
+ * checked before the exit; should the guest's paging have changed since,
+ * its fault goes to the guest and the MOVS restarts.  -EFAULT when ES:rDI
+ * has no memory behind it: nothing changed, and the caller keeps the load
+ * pending so that the next RUN completes it with the same answer.
  */
 int hv_complete_mmio(struct hv_vcpu *vcpu)
 {
@@ -556,6 +586,11 @@ int hv_complete_mmio(struct hv_vcpu *vcpu)
 	int err;
 
 	memcpy(&data, vcpu->run->mmio.data, insn->size);
+	if (insn->rmw) {
+		hv_insn_complete_rmw(insn, &vcpu->regs, data, &data);
+		hv_mmio_rmw_write(vcpu, vcpu->pending.gpa, insn->size, data);
+		return 1;
+	}
 	if (insn->kind == HV_INSN_MOVS) {
 		u64 dst = hv_gpr_read(&vcpu->regs, HV_GPR_RDI, insn->addr_size, false);
 

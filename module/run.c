@@ -147,7 +147,19 @@ void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, co
 /*
  * Finish the instruction userspace answered: an IN writes AL/AX/EAX
  * (a 32-bit IN zero-extends into RAX, 8/16-bit ones keep the rest;
- * SDM Vol. 1 3.4.1.1) and RIP moves past it.
+ * SDM Vol. 1 3.4.1.1) and RIP moves past it.  Returns 0, 1 when the
+ * completion put a new exit in the run page (the write of an MMIO
+ * read-modify-write), or -errno.
+ *
+ * A completion that fails (-EFAULT: INS or MMIO MOVS could not store
+ * to guest memory, e.g. the VMM unmapped the page) changes no register
+ * and stays pending: the next RUN tries again with the same answer (INS
+ * elements stored before the failure are stored again, same bytes).  The
+ * device model has already performed the access; dropping the answer
+ * would let the guest execute the instruction again and the device
+ * see it twice.  KVM keeps such work in vcpu->arch.complete_userspace_io
+ * and vcpu->mmio_needed; unlike KVM, which clears the callback before
+ * calling it, hvlab clears the pending state only once it succeeded.
  */
 static int hv_complete_pending(struct hv_vcpu *vcpu)
 {
@@ -194,6 +206,8 @@ static int hv_complete_pending(struct hv_vcpu *vcpu)
 	default:
 		break;
 	}
+	if (err < 0)
+		return err;
 	vcpu->pending.kind = 0;
 	vcpu->pending.string = false;
 	return err;
@@ -210,6 +224,11 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 
 	hv_tele_run_begin(vcpu);
 	ret = hv_complete_pending(vcpu);
+	if (ret > 0) {
+		/* The write of an MMIO read-modify-write: userspace's turn. */
+		hv_tele_run_end(vcpu);
+		return 0;
+	}
 	if (ret)
 		return ret;
 	run->exit_reason = HVLAB_EXIT_NONE;

@@ -512,15 +512,15 @@ TEST_F(dbg, breakpoint_survives_set_regs)
 /* ---------------------------------------------------------------------------
  * An STI shadow across a userspace exit and SET_REGS
  *
- * `sti; add (A), %eax` with an interrupt waiting: the ADD is the one
+ * `sti; mull (A)` with an interrupt waiting: the MUL is the one
  * instruction the shadow covers (SDM Vol. 3A 6.8.3, APM Vol. 2 15.21.5),
- * and A has no memory yet.  hvlab decodes no ADD for MMIO, so the guest
- * exits to userspace (HVLAB_EXIT_INTERNAL) before the ADD has done
+ * and A has no memory yet.  hvlab decodes no MUL for MMIO, so the guest
+ * exits to userspace (HVLAB_EXIT_INTERNAL) before the MUL has done
  * anything, shadow on.  The test maps RAM at A, queues the interrupt and
  * does GET_REGS/SET_REGS, as a VMM that syncs registers at every exit
- * would.  The ADD must run before the interrupt: the handler then sees
+ * would.  The MUL must run before the interrupt: the handler then sees
  * the return address after it.  Had SET_REGS dropped the shadow, the
- * interrupt would come before the ADD, exactly the race `sti; hlt`
+ * interrupt would come before the MUL, exactly the race `sti; hlt`
  * relies on the shadow to close (an interrupt before the HLT is a
  * wake-up the HLT then waits for in vain).
  */
@@ -533,11 +533,12 @@ TEST_F(dbg, sti_shadow_set_regs)
 	/* handler: mov (%esp), %esi; iret */
 	static const uint8_t handler[] = { 0x8b, 0x34, 0x24, 0xcf };
 	/*
-	 * sti; add 0xa0000, %eax; mov %esi, %ebx; mov $UCALL_SYNC, %al;
+	 * sti; mull 0xa0000; mov %esi, %ebx; mov $UCALL_SYNC, %al;
 	 * out %al, $UCALL_PORT; hlt
+	 * (ADD, which this used, is emulated on MMIO since MMIO RMW support.)
 	 */
 	static const uint8_t code[] = {
-		0xfb, 0x03, 0x05, 0x00, 0x00, 0x0a, 0x00, 0x89, 0xf3,
+		0xfb, 0xf7, 0x25, 0x00, 0x00, 0x0a, 0x00, 0x89, 0xf3,
 		0xb0, UCALL_SYNC, 0xe6, UCALL_PORT, 0xf4,
 	};
 	struct hvlab_event ev = { .type = HVLAB_EVENT_INTERRUPT, .vector = SHADOW_VECTOR };
@@ -560,7 +561,7 @@ TEST_F(dbg, sti_shadow_set_regs)
 
 	HVT_RUN_EXPECT_EXIT(vcpu, HVLAB_EXIT_INTERNAL);
 	ASSERT_EQ(0, hvlab_get_regs(vcpu->fd, &r));
-	ASSERT_EQ(SHADOW_CODE_GPA + 1, r.rip) TH_LOG("not stopped at the ADD after STI");
+	ASSERT_EQ(SHADOW_CODE_GPA + 1, r.rip) TH_LOG("not stopped at the MUL after STI");
 	ASSERT_TRUE(r.rflags & IF);
 	/*
 	 * QEMU 7.2 saves no shadow in the VMCB at a nested page fault of the
@@ -582,7 +583,7 @@ TEST_F(dbg, sti_shadow_set_regs)
 	ASSERT_EQ(0, hvt_vcpu_run(vcpu));
 	ASSERT_EQ(UCALL_SYNC, hvt_get_ucall(vcpu, &uc)) TH_LOG("%s", hvt_exit_str(vcpu, buf, sizeof(buf)));
 	EXPECT_EQ(SHADOW_CODE_GPA + 7, uc.args[0])
-		TH_LOG("interrupt taken at %#llx, not after the ADD (%#llx): the STI shadow was lost",
+		TH_LOG("interrupt taken at %#llx, not after the MUL (%#llx): the STI shadow was lost",
 		       (unsigned long long)uc.args[0], (unsigned long long)SHADOW_CODE_GPA + 7);
 	munmap(page, 0x1000);
 }

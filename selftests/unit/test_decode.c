@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "kshim.h"
+#include "alu.c"
 #include "decode.c"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -48,7 +49,10 @@ struct vec {
 	u8 dst;			/* loads: 0 means == size */
 	u8 ext;
 	bool src_imm;
+	bool rmw;		/* memory written back after the read */
 	/* optional */
+	u8 alu1;		/* enum hv_alu_op + 1; also checks mem_first */
+	bool mfirst;
 	u8 seg1;		/* enum hv_seg + 1 */
 	u8 osz, asz;
 	bool rep, rip, port_dx, has_mem;
@@ -67,6 +71,8 @@ struct vec {
 #define DISP(v)		.chk_disp = true, .disp = (v)
 #define DATA(v)		.chk_data = true, .data = (v)
 #define MOV		HV_INSN_MOV
+/* An ALU-family vector: kind, operation, memory as first operand or not. */
+#define ALU(op, first)	.kind = HV_INSN_ALU, .alu1 = HV_ALU_##op + 1, .mfirst = (first)
 
 /*
  * Register pattern for store data: GPR i (encoding order) holds
@@ -215,10 +221,77 @@ static const struct vec vecs[] = {
 	  .len = 7, .kind = HV_INSN_TEST, .size = 4, .src_imm = true },
 	{ "test %ecx,(%rax)", L64, B("\x85\x08"), .len = 2,
 	  .kind = HV_INSN_TEST, .size = 4, .reg = HV_GPR_RCX },
-	{ "add %ecx,(%rax) (read-modify-write: unsupported)", L64, B("\x01\x08"),
-	  .len = 2, NOT_MMIO, .has_mem = true },
+
+	/* ---- 64-bit: read-modify-write forms (SDM Vol. 2A/2B, each page) */
+	{ "add %ecx,(%rax)", L64, B("\x01\x08"), .len = 2, ALU(ADD, true),
+	  .size = 4, .reg = HV_GPR_RCX, .rmw = true, .has_mem = true },
+	{ "add (%rax),%ecx (register destination: read only)", L64,
+	  B("\x03\x08"), .len = 2, ALU(ADD, false), .size = 4, .reg = HV_GPR_RCX },
 	{ "lock orl $0x1,0x10(%rax)", L64, B("\xf0\x83\x48\x10\x01"), .len = 5,
-	  NOT_MMIO },
+	  ALU(OR, true), .size = 4, .src_imm = true, .rmw = true },
+	{ "lock add (%rax),%ecx (#UD: register destination)", L64,
+	  B("\xf0\x03\x08"), .len = 3, ALU(ADD, false), .mret = -EINVAL,
+	  .size = 4, .reg = HV_GPR_RCX },
+	{ "adc %ah,(%rbx)", L64, B("\x10\x23"), .len = 2, ALU(ADC, true),
+	  .size = 1, .reg = HV_GPR_RAX, .hi = true, .rmw = true },
+	{ "adc %spl,(%rbx) (REX: SPL, not AH)", L64, B("\x40\x10\x23"), .len = 3,
+	  ALU(ADC, true), .size = 1, .reg = HV_GPR_RSP, .rmw = true },
+	{ "sbb %r9,(%rax)", L64, B("\x4c\x19\x08"), .len = 3, ALU(SBB, true),
+	  .size = 8, .reg = HV_GPR_R9, .rmw = true },
+	{ "andw $0x1234,(%rax)", L64, B("\x66\x81\x20\x34\x12"), .len = 5,
+	  ALU(AND, true), .size = 2, .src_imm = true, .rmw = true },
+	{ "subq $0xffffffffffffffff,(%rax) (imm32, sign-extended)", L64,
+	  B("\x48\x81\x28\xff\xff\xff\xff"), .len = 7, ALU(SUB, true),
+	  .size = 8, .src_imm = true, .rmw = true },
+	{ "subl $0xffffff80,(%rax) (83: imm8, sign-extended)", L64,
+	  B("\x83\x28\x80"), .len = 3, ALU(SUB, true), .size = 4,
+	  .src_imm = true, .rmw = true },
+	{ "xor (%rax),%dl", L64, B("\x32\x10"), .len = 2, ALU(XOR, false),
+	  .size = 1, .reg = HV_GPR_RDX },
+	{ "lock cmp %ecx,(%rax) (#UD)", L64, B("\xf0\x39\x08"), .len = 3,
+	  .kind = HV_INSN_CMP, .mret = -EINVAL, .size = 4, .reg = HV_GPR_RCX },
+	{ "lock test %ecx,(%rax) (#UD)", L64, B("\xf0\x85\x08"), .len = 3,
+	  .kind = HV_INSN_TEST, .mret = -EINVAL, .size = 4, .reg = HV_GPR_RCX },
+	{ "incl (%rax)", L64, B("\xff\x00"), .len = 2, ALU(INC, true),
+	  .size = 4, .rmw = true },
+	{ "lock decb (%rax)", L64, B("\xf0\xfe\x08"), .len = 3, ALU(DEC, true),
+	  .size = 1, .rmw = true },
+	{ "notw (%rax)", L64, B("\x66\xf7\x10"), .len = 3, ALU(NOT, true),
+	  .size = 2, .rmw = true },
+	{ "negq 0x8(%rax)", L64, B("\x48\xf7\x58\x08"), .len = 4, ALU(NEG, true),
+	  .size = 8, .rmw = true },
+	{ "mull (%rax) (unsupported)", L64, B("\xf7\x20"), .len = 2, NOT_MMIO },
+	{ "xchg %ecx,(%rax)", L64, B("\x87\x08"), .len = 2, .kind = HV_INSN_XCHG,
+	  .size = 4, .reg = HV_GPR_RCX, .rmw = true },
+	{ "xchg %bh,(%rax)", L64, B("\x86\x38"), .len = 2, .kind = HV_INSN_XCHG,
+	  .size = 1, .reg = HV_GPR_RBX, .hi = true, .rmw = true },
+	{ "lock cmpxchg %cl,(%rax)", L64, B("\xf0\x0f\xb0\x08"), .len = 4,
+	  .kind = HV_INSN_CMPXCHG, .size = 1, .reg = HV_GPR_RCX, .rmw = true },
+	{ "cmpxchg %r10,(%rax)", L64, B("\x4c\x0f\xb1\x10"), .len = 4,
+	  .kind = HV_INSN_CMPXCHG, .size = 8, .reg = HV_GPR_R10, .rmw = true },
+	{ "xadd %cx,(%rax)", L64, B("\x66\x0f\xc1\x08"), .len = 4,
+	  .kind = HV_INSN_XADD, .size = 2, .reg = HV_GPR_RCX, .rmw = true },
+	{ "bt %ecx,(%rax)", L64, B("\x0f\xa3\x08"), .len = 3, ALU(BT, true),
+	  .size = 4, .reg = HV_GPR_RCX },
+	{ "lock bt %ecx,(%rax) (#UD)", L64, B("\xf0\x0f\xa3\x08"), .len = 4,
+	  ALU(BT, true), .mret = -EINVAL, .size = 4, .reg = HV_GPR_RCX },
+	{ "bts %cx,(%rax)", L64, B("\x66\x0f\xab\x08"), .len = 4, ALU(BTS, true),
+	  .size = 2, .reg = HV_GPR_RCX, .rmw = true },
+	{ "lock btr %rcx,(%rax)", L64, B("\xf0\x48\x0f\xb3\x08"), .len = 5,
+	  ALU(BTR, true), .size = 8, .reg = HV_GPR_RCX, .rmw = true },
+	{ "btc %ecx,(%rax)", L64, B("\x0f\xbb\x08"), .len = 3, ALU(BTC, true),
+	  .size = 4, .reg = HV_GPR_RCX, .rmw = true },
+	{ "btl $0x5,(%rax)", L64, B("\x0f\xba\x20\x05"), .len = 4, ALU(BT, true),
+	  .size = 4, .src_imm = true },
+	{ "btsq $0x3f,(%rax)", L64, B("\x48\x0f\xba\x28\x3f"), .len = 5,
+	  ALU(BTS, true), .size = 8, .src_imm = true, .rmw = true },
+	{ "btcw $0x11,(%rax)", L64, B("\x66\x0f\xba\x38\x11"), .len = 5,
+	  ALU(BTC, true), .size = 2, .src_imm = true, .rmw = true },
+	{ "add %ecx,%eax (no memory)", L64, B("\x01\xc8"), .len = 2, NOT_MMIO },
+	{ "add %bl,(%esi) in 16-bit code", R16, B("\x67\x00\x1e"), .len = 3,
+	  ALU(ADD, true), .size = 1, .reg = HV_GPR_RBX, .rmw = true },
+	{ "orw $0xff80,(%bx) in 16-bit code (83)", R16, B("\x83\x0f\x80"),
+	  .len = 3, ALU(OR, true), .size = 2, .src_imm = true, .rmw = true },
 	{ "lock mov %ecx,(%rax) (#UD)", L64, B("\xf0\x89\x08"), .len = 3,
 	  .kind = MOV, .mret = -EINVAL, .size = 4, .wr = true,
 	  .reg = HV_GPR_RCX },
@@ -481,6 +554,11 @@ static bool run_vec(const struct vec *v)
 		check(&ok, "reg", insn.reg, v->reg);
 		check(&ok, "high_byte", insn.high_byte, v->hi);
 		check(&ok, "src_imm", insn.src_imm, v->src_imm);
+		check(&ok, "rmw", insn.rmw, v->rmw);
+		if (v->alu1) {
+			check(&ok, "alu", insn.alu, v->alu1 - 1u);
+			check(&ok, "mem_first", insn.mem_first, v->mfirst);
+		}
 		if (v->kind == HV_INSN_MOV && !v->wr) {
 			check(&ok, "dst_size", insn.dst_size,
 			      v->dst ? v->dst : v->size);
@@ -655,7 +733,7 @@ static bool t_test_flags(void)
 
 	/* testb $1,(%rax) with mem 3: result 1, odd parity */
 	RUN(L64, "\xf6\x00\x01", &r, 0x3, &ok);
-	check(&ok, "3&1", r.rflags, 0x2 | FL(AF));
+	check(&ok, "3&1", r.rflags, 0x2);	/* AF cleared, as CPUs do */
 	/* testl $0x80000000,4(%rdx) with the bit set: SF, PF (low byte 0) */
 	r.rflags = 0x2;
 	RUN(L64, "\xf7\x42\x04\x00\x00\x00\x80", &r, 0x80000000, &ok);
@@ -665,6 +743,111 @@ static bool t_test_flags(void)
 	r.rflags = 0x2;
 	RUN(L64, "\x84\x28", &r, 0xf0, &ok);
 	check(&ok, "ch&mem", r.rflags, 0x2 | FL(ZF) | FL(PF));
+	return ok;
+}
+
+/* Decode @bytes in 64-bit mode, complete an RMW with @data; *@store, rmw. */
+static bool rmw(const char *bytes, unsigned int n, struct hvlab_regs *regs,
+		u64 data, u64 *store, bool *ok)
+{
+	struct hv_insn insn;
+	int err = hv_decode_mmio((const u8 *)bytes, n, L64, &insn);
+
+	if (!check(ok, "decode", (u64)err, 0))
+		return false;
+	return hv_insn_complete_rmw(&insn, regs, data, store);
+}
+#define RMW(s, regs, data, store, ok) rmw(s, sizeof(s) - 1, regs, data, store, ok)
+
+static bool t_rmw(void)
+{
+	struct hvlab_regs r = { .rflags = 0x2 };
+	bool ok = true, w;
+	u64 st;
+
+	/* add %ecx,(%rax): 0xffffffff + 1 = 0, CF ZF PF AF; memory written */
+	r.rcx = 0xabcd00000001ull;
+	w = RMW("\x01\x08", &r, 0xffffffff, &st, &ok);
+	check(&ok, "add: write", w, true);
+	check(&ok, "add: stored", st, 0);
+	check(&ok, "add: flags", r.rflags, 0x2 | FL(CF) | FL(ZF) | FL(PF) | FL(AF));
+	check(&ok, "add: rcx kept", r.rcx, 0xabcd00000001ull);
+	check(&ok, "add: rip", r.rip, 2);
+	/* add (%rax),%ecx: register destination, 32-bit write zero-extends */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rcx = 0xffffffff00000001ull };
+	w = RMW("\x03\x08", &r, 2, &st, &ok);
+	check(&ok, "add r: no write", w, false);
+	check(&ok, "add r: ecx", r.rcx, 3);
+	/* cmp (%rax),%ecx: register untouched, even its high half */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rcx = 0xffffffff00000001ull };
+	w = RMW("\x3b\x08", &r, 2, &st, &ok);
+	check(&ok, "cmp: no write", w, false);
+	check(&ok, "cmp: rcx", r.rcx, 0xffffffff00000001ull);
+	check(&ok, "cmp: flags", r.rflags, 0x2 | FL(CF) | FL(SF) | FL(PF) | FL(AF));
+	/* subq $-1,(%rax): imm32 sign-extended to 64; 5 - (-1) = 6 with a borrow */
+	r = (struct hvlab_regs){ .rflags = 0x2 };
+	RMW("\x48\x81\x28\xff\xff\xff\xff", &r, 5, &st, &ok);
+	check(&ok, "sub imm: stored", st, 6);
+	check(&ok, "sub imm: flags", r.rflags, 0x2 | FL(CF) | FL(PF) | FL(AF));
+	/* adc %ah,(%rbx) with CF in: 0x10 + 0x0f + 1 */
+	r = (struct hvlab_regs){ .rflags = 0x2 | FL(CF), .rax = 0x0f00 };
+	RMW("\x10\x23", &r, 0x10, &st, &ok);
+	check(&ok, "adc: stored", st, 0x20);
+	/* notw (%rax): flags untouched */
+	r = (struct hvlab_regs){ .rflags = 0x2 | FL(ZF) | FL(CF) };
+	RMW("\x66\xf7\x10", &r, 0x00ff, &st, &ok);
+	check(&ok, "not: stored", st, 0xff00);
+	check(&ok, "not: flags", r.rflags, 0x2 | FL(ZF) | FL(CF));
+	/* incl (%rax): CF kept */
+	r = (struct hvlab_regs){ .rflags = 0x2 | FL(CF) };
+	RMW("\xff\x00", &r, 0x7fffffff, &st, &ok);
+	check(&ok, "inc: stored", st, 0x80000000);
+	check(&ok, "inc: flags", r.rflags, 0x2 | FL(CF) | FL(OF) | FL(SF) | FL(PF) | FL(AF));
+	/* xchg %bh,(%rax) */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rbx = 0x1234 };
+	w = RMW("\x86\x38", &r, 0xab, &st, &ok);
+	check(&ok, "xchg: write", w, true);
+	check(&ok, "xchg: stored", st, 0x12);
+	check(&ok, "xchg: bx", r.rbx, 0xab34);
+	/* cmpxchg %ecx,(%rax): equal stores ECX, RAX untouched */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rax = 0xffffffff00000007ull, .rcx = 9 };
+	RMW("\x0f\xb1\x08", &r, 7, &st, &ok);
+	check(&ok, "cmpxchg eq: stored", st, 9);
+	check(&ok, "cmpxchg eq: rax", r.rax, 0xffffffff00000007ull);
+	check(&ok, "cmpxchg eq: ZF", r.rflags & FL(ZF), FL(ZF));
+	/* not equal: EAX gets memory (zero-extended), memory its own value back */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rax = 0xffffffff00000007ull, .rcx = 9 };
+	w = RMW("\x0f\xb1\x08", &r, 8, &st, &ok);
+	check(&ok, "cmpxchg ne: write", w, true);
+	check(&ok, "cmpxchg ne: stored", st, 8);
+	check(&ok, "cmpxchg ne: rax", r.rax, 8);
+	check(&ok, "cmpxchg ne: flags", r.rflags, 0x2 | FL(CF) | FL(SF) | FL(PF) | FL(AF));
+	/* xadd %cx,(%rax) */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rcx = 0x10002 };
+	RMW("\x66\x0f\xc1\x08", &r, 0xffff, &st, &ok);
+	check(&ok, "xadd: stored", st, 1);
+	check(&ok, "xadd: rcx", r.rcx, 0x1ffff);
+	check(&ok, "xadd: CF", r.rflags & FL(CF), FL(CF));
+	/* bt %ecx,(%rax), ECX = 35: bit 3 of the dword the CPU read (at EA + 4) */
+	r = (struct hvlab_regs){ .rflags = 0x2 | FL(ZF), .rcx = 35 };
+	w = RMW("\x0f\xa3\x08", &r, 0x8, &st, &ok);
+	check(&ok, "bt: no write", w, false);
+	check(&ok, "bt: flags", r.rflags, 0x2 | FL(ZF) | FL(CF));
+	/* bt with a negative offset, -1: bit 31 of the dword at EA - 4 */
+	r = (struct hvlab_regs){ .rflags = 0x2, .rcx = 0xffffffff };
+	RMW("\x0f\xa3\x08", &r, 0x80000000, &st, &ok);
+	check(&ok, "bt -1: CF", r.rflags, 0x2 | FL(CF));
+	/* btsq $0x3f,(%rax) */
+	r = (struct hvlab_regs){ .rflags = 0x2 | FL(CF) };
+	w = RMW("\x48\x0f\xba\x28\x3f", &r, 1, &st, &ok);
+	check(&ok, "bts: write", w, true);
+	check(&ok, "bts: stored", st, 0x8000000000000001ull);
+	check(&ok, "bts: CF clear", r.rflags, 0x2);
+	/* btcw $0x11,(%rax): 17 mod 16 = bit 1 */
+	r = (struct hvlab_regs){ .rflags = 0x2 };
+	RMW("\x66\x0f\xba\x38\x11", &r, 0xffff, &st, &ok);
+	check(&ok, "btc: stored", st, 0xfffd);
+	check(&ok, "btc: CF", r.rflags, 0x2 | FL(CF));
 	return ok;
 }
 
@@ -867,6 +1050,7 @@ static const struct {
 	{ "complete: MOVSXD sign-extends", t_movsxd },
 	{ "complete: store leaves registers, advances RIP", t_store_no_reg_change },
 	{ "complete: CMP flags", t_cmp_flags },
+	{ "complete: read-modify-write forms", t_rmw },
 	{ "complete: TEST flags", t_test_flags },
 	{ "complete: REP STOS one element per exit", t_rep_stos },
 	{ "complete: STOS with DF=1", t_stos_df },
