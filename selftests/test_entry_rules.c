@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -73,6 +74,12 @@
 /* Default number of states per run: about a minute of CI on each PC. */
 #define STATES_AMD	40000
 #define STATES_INTEL	10000
+/*
+ * The harness kills a test after 30 s of the PC's time: stop making new
+ * states after this many seconds (HVLAB_FUZZ_SECONDS), whichever of the
+ * two limits comes first.  How many states ran is printed.
+ */
+#define FUZZ_SECONDS	20
 
 enum mode { M_REAL, M_PM16, M_PM32, M_PG32, M_PAE, M_LONG64, M_COMPAT, M_NR };
 static const char * const mode_names[M_NR] = {
@@ -449,7 +456,8 @@ static int fz_run(struct fz_vm *v)
 TEST(state_fuzz)
 {
 	bool amd = hvt_cpu_vendor() == HVLAB_VENDOR_AMD, verbose;
-	uint64_t seed, states, only, i;
+	uint64_t seed, states, only, i, budget;
+	struct timespec t0, now;
 	struct fz_stats *fs;
 	struct sigaction sa;
 	struct fz_vm v;
@@ -475,6 +483,8 @@ TEST(state_fuzz)
 	states = env_u64("HVLAB_FUZZ_STATES", amd ? STATES_AMD : STATES_INTEL);
 	only = env_u64("HVLAB_FUZZ_ONLY", ~0ull);
 	verbose = env_u64("HVLAB_FUZZ_VERBOSE", 0);
+	budget = env_u64("HVLAB_FUZZ_SECONDS", FUZZ_SECONDS);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fs = calloc(1, sizeof(*fs));
 	ASSERT_NE(NULL, fs);
 	ksft_print_msg("state_fuzz: seed %#llx, %llu states%s (HVLAB_FUZZ_SEED/STATES/ONLY)\n",
@@ -487,6 +497,12 @@ TEST(state_fuzz)
 
 		if (only != ~0ull && i != only)
 			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)(now.tv_sec - t0.tv_sec) >= budget) {
+			ksft_print_msg("state_fuzz: %llu s spent, stopping after %llu states\n",
+				       (unsigned long long)budget, (unsigned long long)i);
+			break;
+		}
 		fz_make(seed, i, amd, &st);
 		fs->tried++;
 		if (hvlab_set_sregs(v.vcpu_fd, &st.sr) || hvlab_set_regs(v.vcpu_fd, &st.r)) {

@@ -485,8 +485,15 @@ static void test_ioapic(void)
 	outb(0x40, (uint8_t)(div >> 8));
 	WAIT_FOR(pit_ticks >= 10);
 	outb(0x43, 0x30);	/* channel 0 to one-shot mode 0, never loaded: quiet */
-	if (pit_ticks != 10)
-		fail("PIT ticks through the I/O APIC (expected 10)", pit_ticks);
+	/*
+	 * The 10th tick masks the pin, but the I/O APIC may have sent the
+	 * 11th before that: masking a redirection entry does not recall an
+	 * edge already in the local APIC's IRR (82093AA datasheet, 3.2.4;
+	 * SDM Vol. 3A 11.8.4), so it is taken after the 10th's EOI.  10 or
+	 * 11 are right; more would mean the mask was ignored.
+	 */
+	if (pit_ticks != 10 && pit_ticks != 11)
+		fail("PIT ticks through the I/O APIC (expected 10 or 11)", pit_ticks);
 	puts("smpkernel: I/O APIC: 10 PIT interrupts on pin ");
 	putu(irq0_gsi);
 	puts(" (edge)\n");
