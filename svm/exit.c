@@ -755,9 +755,10 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb *vmcb = svm->vmcb;
+	struct svm_cpu *sc;
 	const char *rule;
 	u32 code, field = 0, injected;
-	u64 entry_rip, host_aux;
+	u64 entry_rip;
 	bool aux_in;
 	u8 queued;
 	int cpu;
@@ -796,7 +797,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		svm_fence_evtinj(&vmcb->control);
 
 	cpu = smp_processor_id();
-	svm_pick_asid(svm, this_cpu_ptr(&svm_cpus), cpu);
+	sc = this_cpu_ptr(&svm_cpus);	/* interrupts are off: this CPU's until the exit */
+	svm_pick_asid(svm, sc, cpu);
 
 	/*
 	 * The software checks, like VMX's: when our code or userspace wrote
@@ -836,13 +838,11 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	if (unlikely(svm_tcg_dr7_quirk) && vcpu->db_live)
 		set_debugreg(vmcb->save.dr7, 7);
 	hv_tele_entry(vcpu);
-	host_aux = this_cpu_ptr(&svm_cpus)->host_tsc_aux;
 	clgi();
-	aux_in = svm_tsc_aux_in(vcpu, host_aux);
-	svm_run_asm(svm->vmcb_pa, &vcpu->regs,
-		    page_to_phys(this_cpu_ptr(&svm_cpus)->host_save));
+	aux_in = svm_tsc_aux_in(vcpu, sc->host_tsc_aux);
+	svm_run_asm(svm->vmcb_pa, &vcpu->regs, page_to_phys(sc->host_save));
 	if (aux_in)
-		wrmsrl(MSR_TSC_AUX, host_aux);
+		wrmsrl(MSR_TSC_AUX, sc->host_tsc_aux);
 	hv_spec_after_exit();
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
