@@ -22,9 +22,10 @@
  */
 #include <stdint.h>
 
+#include "mbio.h"
+
 #define MB_MAGIC	0x1BADB002u
 #define MB_FLAGS	0x00000003u
-#define COM1		0x3f8
 #define LAPIC		0xfee00000u
 #define TRAMPOLINE	0x9000u		/* SIPI vector 0x09: CS = 0x0900, IP = 0 */
 #define MAX_CPUS	16
@@ -101,55 +102,6 @@ __asm__(".text\n"
 	"2:	cli\n"
 	"	hlt\n"
 	"	jmp 2b\n");
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void putc(char c)
-{
-	while (!(inb(COM1 + 5) & 0x20))
-		;
-	outb(COM1, (uint8_t)c);
-}
-
-static void puts(const char *s)
-{
-	while (*s) {
-		if (*s == '\n')
-			putc('\r');
-		putc(*s++);
-	}
-}
-
-static void putu(uint32_t v)
-{
-	char b[11];
-	int i = 10;
-
-	b[i] = 0;
-	do {
-		b[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	puts(b + i);
-}
-
-static void puthex(uint32_t v)
-{
-	puts("0x");
-	for (int i = 28; i >= 0; i -= 4)
-		putc("0123456789abcdef"[(v >> i) & 0xf]);
-}
 
 static uint8_t exit_code;
 
