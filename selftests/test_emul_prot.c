@@ -35,22 +35,7 @@
 
 #include "kselftest_harness.h"
 #include "guest.h"
-
-#define CR0_WP		(1ull << 16)
-#define CR4_PSE		(1ull << 4)
-#define CR4_PAE		(1ull << 5)
-#define CR4_SMAP	(1ull << 21)
-#define CR4_PKE		(1ull << 22)
-#define EFER_NXE	(1ull << 11)
-#define RFLAGS_AC	(1ull << 18)
-#define RFLAGS_IOPL3	(3ull << 12)
-
-#define PTE_P		0x1ull
-#define PTE_RW		0x2ull
-#define PTE_US		0x4ull
-#define PTE_A		0x20ull
-#define PTE_D		0x40ull
-#define PTE_PS		0x80ull
+#include "x86.h"
 
 #define PF_P		0x1
 #define PF_W		0x2

@@ -39,25 +39,7 @@
 
 #include "kselftest_harness.h"
 #include "hvtest.h"
-
-#define CR0_PE		(1ull << 0)
-#define CR0_MP		(1ull << 1)
-#define CR0_EM		(1ull << 2)
-#define CR0_TS		(1ull << 3)
-#define CR0_ET		(1ull << 4)
-#define CR0_NE		(1ull << 5)
-#define CR0_WP		(1ull << 16)
-#define CR0_AM		(1ull << 18)
-#define CR0_NW		(1ull << 29)
-#define CR0_CD		(1ull << 30)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define EFER_SCE	(1ull << 0)
-#define EFER_LME	(1ull << 8)
-#define EFER_LMA	(1ull << 10)
-#define EFER_NX		(1ull << 11)
-#define RFLAGS_IF	(1ull << 9)
-#define RFLAGS_VM	(1ull << 17)
+#include "x86.h"
 
 /* Guest memory: 64 KiB filled with HLT, so a stray fetch exits. */
 #define MEM_SIZE	0x10000
@@ -235,7 +217,7 @@ static void fz_base(struct fz_state *st, enum mode mode)
 		sr->cr0 |= CR0_PG;
 		sr->cr4 = CR4_PAE;
 		sr->cr3 = PML4;
-		sr->efer = EFER_LME | EFER_LMA | EFER_SCE | EFER_NX;
+		sr->efer = EFER_LME | EFER_LMA | EFER_SCE | EFER_NXE;
 		if (mode == M_LONG64) {
 			sr->cs.l = 1;
 			sr->cs.db = 0;
@@ -266,7 +248,7 @@ static const uint64_t cr0_bits[] = {
 };
 /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE */
 static const uint8_t cr4_bits[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 20, 21, 22 };
-static const uint64_t efer_bits[] = { EFER_SCE, EFER_LME, EFER_LMA, EFER_NX };
+static const uint64_t efer_bits[] = { EFER_SCE, EFER_LME, EFER_LMA, EFER_NXE };
 static const uint8_t rflags_bits[] = { 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21 };
 static const uint32_t limits[] = { 0, 0xfff, 0xffff, 0xfffff, 0x67, 0xffffffff, 0x000fffff, 0x12345 };
 static const uint64_t bases[] = {

@@ -21,12 +21,7 @@
 #include "libhvlab.h"
 #include "hvtest.h"
 #include "guest.h"
-
-#define CR4_PAE		(1ull << 5)
-#define CR4_PGE		(1ull << 7)
-#define CR4_PCIDE	(1ull << 17)
-#define CR4_OSXSAVE	(1ull << 18)
-#define CR4_PKE		(1ull << 22)
+#include "x86.h"
 
 #define MSR_IA32_SPEC_CTRL	0x48
 #define MSR_IA32_PRED_CMD	0x49

@@ -24,13 +24,7 @@
 
 #include "kselftest_harness.h"
 #include "guest.h"
-
-#define CR0_NE		(1ull << 5)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define PTE_P		(1ull << 0)
-#define PTE_RW		(1ull << 1)
-#define PTE_PS		(1ull << 7)
+#include "x86.h"
 
 #define SZ_2M		(2ull << 20)
 #define SZ_1G		(1ull << 30)

@@ -17,6 +17,7 @@
 
 #include "kselftest_harness.h"
 #include "hvtest.h"
+#include "x86.h"
 
 /* VMCS field encodings (SDM Vol. 3C appendix B). */
 #define F_TR_SELECTOR	0x080e
@@ -31,15 +32,6 @@
 #define F_RIP		0x681e
 #define F_RFLAGS	0x6820
 #define F_PDPTE2	0x280e
-
-#define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_NE		(1ull << 5)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define EFER_LME	(1ull << 8)
-#define EFER_LMA	(1ull << 10)
-#define RFLAGS_VM	(1ull << 17)
 
 #define MEM_SIZE	0x10000
 #define CODE		0x1000

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "x86.h"
 
 #define PAGE		4096ull
 #define SZ_2M		(2ull << 20)
@@ -39,25 +40,6 @@
 #define SEL_CODE32	0x18
 #define SEL_TSS		0x28
 #define GDT_ENTRIES	7		/* TSS takes two in 64-bit mode */
-
-#define CR0_PE		(1ull << 0)
-#define CR0_MP		(1ull << 1)
-#define CR0_ET		(1ull << 4)
-#define CR0_NE		(1ull << 5)
-#define CR0_WP		(1ull << 16)
-#define CR0_PG		(1ull << 31)
-#define CR4_PSE		(1ull << 4)
-#define CR4_PAE		(1ull << 5)
-#define CR4_OSFXSR	(1ull << 9)
-#define CR4_OSXMMEXCPT	(1ull << 10)
-#define EFER_SCE	(1ull << 0)
-#define EFER_LME	(1ull << 8)
-#define EFER_LMA	(1ull << 10)
-#define EFER_NXE	(1ull << 11)
-
-#define PTE_P		(1ull << 0)
-#define PTE_RW		(1ull << 1)
-#define PTE_PS		(1ull << 7)
 
 /* --- guest memory ----------------------------------------------------------- */
 
