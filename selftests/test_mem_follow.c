@@ -102,20 +102,8 @@ FIXTURE_TEARDOWN(follow)
 		munmap(self->buf, SLOT_SIZE);
 }
 
-#define READ_MEM(gpa, want) do {						\
-	bool __m;								\
-	uint64_t __v = probe(_metadata, self->vcpu, (gpa), false, 0, &__m);	\
-	EXPECT_FALSE(__m) TH_LOG("read %#llx: MMIO exit, RAM expected",		\
-				 (unsigned long long)(gpa));			\
-	EXPECT_EQ((uint64_t)(want), __v) TH_LOG("guest read %#llx",		\
-						(unsigned long long)(gpa));	\
-} while (0)
-
-#define WRITE_MEM(gpa, val) do {						\
-	bool __m;								\
-	probe(_metadata, self->vcpu, (gpa), true, (val), &__m);			\
-	EXPECT_FALSE(__m) TH_LOG("write %#llx: MMIO exit", (unsigned long long)(gpa)); \
-} while (0)
+#define READ_MEM(gpa, want)	PROBE_EXPECT_RAM(self->vcpu, gpa, want)
+#define WRITE_MEM(gpa, val)	PROBE_EXPECT_WRITE(self->vcpu, gpa, val, false)
 
 static int set_slot(struct hvt_vm *vm, uint64_t gpa, uint64_t size, void *mem)
 {

@@ -71,29 +71,9 @@ FIXTURE_TEARDOWN(slots)
 		munmap(self->buf2, SLOT_SIZE);
 }
 
-#define READ_MEM(gpa, want) do {						\
-	bool __m;								\
-	uint64_t __v = probe(_metadata, self->vcpu, (gpa), false, 0, &__m);	\
-	EXPECT_FALSE(__m) TH_LOG("read %#llx: MMIO exit, RAM expected",		\
-				 (unsigned long long)(gpa));			\
-	EXPECT_EQ((uint64_t)(want), __v) TH_LOG("read %#llx", (unsigned long long)(gpa)); \
-} while (0)
-
-#define READ_MMIO(gpa) do {							\
-	bool __m;								\
-	uint64_t __v = probe(_metadata, self->vcpu, (gpa), false, 0, &__m);	\
-	EXPECT_TRUE(__m) TH_LOG("read %#llx: no MMIO exit, got %#llx",		\
-				(unsigned long long)(gpa), (unsigned long long)__v); \
-	EXPECT_EQ(MMIO_ANSWER, __v);						\
-} while (0)
-
-#define WRITE(gpa, val, want_mmio) do {						\
-	bool __m;								\
-	probe(_metadata, self->vcpu, (gpa), true, (val), &__m);			\
-	EXPECT_EQ((bool)(want_mmio), __m) TH_LOG("write %#llx: MMIO exit %s",	\
-						 (unsigned long long)(gpa),	\
-						 __m ? "seen" : "missing");	\
-} while (0)
+#define READ_MEM(gpa, want)	PROBE_EXPECT_RAM(self->vcpu, gpa, want)
+#define READ_MMIO(gpa)		PROBE_EXPECT_MMIO(self->vcpu, gpa)
+#define WRITE(gpa, val, want_mmio) PROBE_EXPECT_WRITE(self->vcpu, gpa, val, want_mmio)
 
 static int set_slot(struct hvt_vm *vm, uint32_t flags, uint64_t gpa, uint64_t size, void *mem)
 {

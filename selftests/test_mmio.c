@@ -274,6 +274,30 @@ static void set_regs(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
 	ASSERT_EQ(0, hvlab_set_regs(vcpu->fd, &regs));
 }
 
+/*
+ * Run movs1_code from @src_gpa to @dst_gpa through its two ucalls: @ops are
+ * the MMIO accesses it makes, the first MOVS1_SPLIT of them (MOVSB, MOVSW,
+ * MOVSD) before the first ucall, and ESI/EDI/ECX are checked at each.
+ */
+#define MOVS1_SPLIT	3
+static void movs1_run(struct __test_metadata *_metadata, struct hvt_vcpu *vcpu,
+		      enum hvt_mode mode, uint64_t src_gpa, uint64_t dst_gpa,
+		      const struct mmio_op *ops, unsigned int nops)
+{
+	uint64_t src = aim(_metadata, vcpu, mode, false, src_gpa);
+	uint64_t dst = aim(_metadata, vcpu, mode, true, dst_gpa);
+	struct ucall uc;
+
+	set_regs(_metadata, vcpu, src, dst);
+	run_mmio(_metadata, vcpu, MMIO_GPA, ops, MOVS1_SPLIT, UCALL_SYNC, &uc);
+	EXPECT_EQ(src + 7, (uint32_t)uc.args[0]) TH_LOG("ESI after MOVSB, MOVSW, MOVSD");
+	EXPECT_EQ(dst + 7, (uint32_t)uc.args[2]) TH_LOG("EDI after MOVSB, MOVSW, MOVSD");
+	run_mmio(_metadata, vcpu, MMIO_GPA, ops + MOVS1_SPLIT, nops - MOVS1_SPLIT, UCALL_SYNC, &uc);
+	EXPECT_EQ(src + MOVS1_BYTES, (uint32_t)uc.args[0]) TH_LOG("ESI after REP MOVSW, MOVSD");
+	EXPECT_EQ(dst + MOVS1_BYTES, (uint32_t)uc.args[2]) TH_LOG("EDI after REP MOVSW, MOVSD");
+	EXPECT_EQ(0u, (uint32_t)uc.args[1]) TH_LOG("ECX after REP MOVSD");
+}
+
 TEST_F(mode, loads)
 {
 	static const struct mmio_op ops1[] = { RD(0, 1), RD(2, 2), RD(4, 4), RD(1, 1) };
@@ -429,9 +453,6 @@ TEST_F(mode, movs_sizes_from_mmio)
 {
 #define MOVS1_RD(o, l)	RD(o, l)
 	static const struct mmio_op ops[] = { MOVS1_OPS(MOVS1_RD) };
-	static const unsigned int split = 3;	/* accesses before the first ucall */
-	uint64_t src, dst;
-	struct ucall uc;
 	unsigned int i;
 	uint8_t *ram;
 
@@ -439,17 +460,7 @@ TEST_F(mode, movs_sizes_from_mmio)
 	ram = hvt_gpa2hva(self->vm, RAW_DATA, 32);
 	memset(ram, 0xcc, 32);
 	HVT_MODE_ENTER(movs1_code);
-	src = aim(_metadata, self->vcpu, variant->mode, false, MMIO_GPA);
-	dst = aim(_metadata, self->vcpu, variant->mode, true, RAW_DATA);
-	set_regs(_metadata, self->vcpu, src, dst);
-	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, split, UCALL_SYNC, &uc);
-	EXPECT_EQ(src + 7, (uint32_t)uc.args[0]) TH_LOG("ESI after MOVSB, MOVSW, MOVSD");
-	EXPECT_EQ(dst + 7, (uint32_t)uc.args[2]) TH_LOG("EDI after MOVSB, MOVSW, MOVSD");
-	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops + split, ARRAY_SIZE(ops) - split,
-		 UCALL_SYNC, &uc);
-	EXPECT_EQ(src + MOVS1_BYTES, (uint32_t)uc.args[0]) TH_LOG("ESI after REP MOVSW, MOVSD");
-	EXPECT_EQ(dst + MOVS1_BYTES, (uint32_t)uc.args[2]) TH_LOG("EDI after REP MOVSW, MOVSD");
-	EXPECT_EQ(0u, (uint32_t)uc.args[1]) TH_LOG("ECX after REP MOVSD");
+	movs1_run(_metadata, self->vcpu, variant->mode, MMIO_GPA, RAW_DATA, ops, ARRAY_SIZE(ops));
 	for (i = 0; i < MOVS1_BYTES; i++) {
 		EXPECT_EQ(mmio_byte(MMIO_GPA + i), ram[i]) TH_LOG("RAM byte %u", i);
 	}
@@ -465,9 +476,6 @@ TEST_F(mode, movs_sizes_to_mmio)
 #define MOVS1_WR(o, l)	WR(o, l, (l) == 1 ? B(o) : (l) == 2 ? B(o) | B(o + 1) << 8 :	\
 			   B(o) | B(o + 1) << 8 | B(o + 2) << 16 | B(o + 3) << 24)
 	static const struct mmio_op ops[] = { MOVS1_OPS(MOVS1_WR) };
-	static const unsigned int split = 3;
-	uint64_t src, dst;
-	struct ucall uc;
 	unsigned int i;
 	uint8_t *ram;
 
@@ -476,17 +484,7 @@ TEST_F(mode, movs_sizes_to_mmio)
 	for (i = 0; i < 32; i++)
 		ram[i] = B(i);
 	HVT_MODE_ENTER(movs1_code);
-	src = aim(_metadata, self->vcpu, variant->mode, false, RAW_DATA);
-	dst = aim(_metadata, self->vcpu, variant->mode, true, MMIO_GPA);
-	set_regs(_metadata, self->vcpu, src, dst);
-	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops, split, UCALL_SYNC, &uc);
-	EXPECT_EQ(src + 7, (uint32_t)uc.args[0]) TH_LOG("ESI after MOVSB, MOVSW, MOVSD");
-	EXPECT_EQ(dst + 7, (uint32_t)uc.args[2]) TH_LOG("EDI after MOVSB, MOVSW, MOVSD");
-	run_mmio(_metadata, self->vcpu, MMIO_GPA, ops + split, ARRAY_SIZE(ops) - split,
-		 UCALL_SYNC, &uc);
-	EXPECT_EQ(src + MOVS1_BYTES, (uint32_t)uc.args[0]) TH_LOG("ESI after REP MOVSW, MOVSD");
-	EXPECT_EQ(dst + MOVS1_BYTES, (uint32_t)uc.args[2]) TH_LOG("EDI after REP MOVSW, MOVSD");
-	EXPECT_EQ(0u, (uint32_t)uc.args[1]) TH_LOG("ECX after REP MOVSD");
+	movs1_run(_metadata, self->vcpu, variant->mode, RAW_DATA, MMIO_GPA, ops, ARRAY_SIZE(ops));
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 #undef MOVS1_WR
 #undef B

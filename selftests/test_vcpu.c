@@ -16,24 +16,8 @@
 
 #include "kselftest_harness.h"
 #include "hvtest.h"
+#include "x86.h"
 
-#define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_NE		(1ull << 5)
-#define CR0_WP		(1ull << 16)
-#define CR0_AM		(1ull << 18)
-#define CR0_NW		(1ull << 29)
-#define CR0_CD		(1ull << 30)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define CR4_PGE		(1ull << 7)
-#define CR4_OSFXSR	(1ull << 9)
-#define CR4_OSXMMEXCPT	(1ull << 10)
-#define EFER_SCE	(1ull << 0)
-#define EFER_LME	(1ull << 8)
-#define EFER_LMA	(1ull << 10)
-#define EFER_NXE	(1ull << 11)
-#define EFER_SVME	(1ull << 12)
 #define APIC_BSP	(1ull << 8)
 #define APIC_EN		(1ull << 11)
 
@@ -432,6 +416,30 @@ static void mk_apic_disabled(struct hvlab_sregs *s, unsigned int gpa_bits)
 	s->apic_base = 0xfee00000ull;
 }
 
+/*
+ * The sregs_ok and sregs_bad fixtures both hold one VM with one vCPU and
+ * the guest-physical address width the module reports.
+ */
+#define SREGS_FIXTURE_SETUP() do {						\
+	int __bits;								\
+										\
+	self->sys_fd = self->vm_fd = self->vcpu_fd = -1;			\
+	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());				\
+	self->vm_fd = hvt_open_vm(&self->sys_fd);				\
+	ASSERT_LE(0, self->vm_fd);						\
+	__bits = hvt_cap(self->sys_fd, HVLAB_CAP_MAX_GPA_BITS);			\
+	ASSERT_LE(36, __bits);							\
+	self->gpa_bits = __bits;						\
+	self->vcpu_fd = hvlab_create_vcpu(self->vm_fd, 0);			\
+	ASSERT_LE(0, self->vcpu_fd);						\
+} while (0)
+
+#define SREGS_FIXTURE_TEARDOWN() do {						\
+	hvt_close(&self->vcpu_fd);						\
+	hvt_close(&self->vm_fd);						\
+	hvt_close(&self->sys_fd);						\
+} while (0)
+
 FIXTURE(sregs_ok) {
 	int sys_fd, vm_fd, vcpu_fd;
 	unsigned int gpa_bits;
@@ -453,24 +461,12 @@ FIXTURE_VARIANT_ADD(sregs_ok, apic_disabled)	{ .make = mk_apic_disabled };
 
 FIXTURE_SETUP(sregs_ok)
 {
-	int ret;
-
-	self->sys_fd = self->vm_fd = self->vcpu_fd = -1;
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	self->vm_fd = hvt_open_vm(&self->sys_fd);
-	ASSERT_LE(0, self->vm_fd);
-	ret = hvt_cap(self->sys_fd, HVLAB_CAP_MAX_GPA_BITS);
-	ASSERT_LE(36, ret);
-	self->gpa_bits = ret;
-	self->vcpu_fd = hvlab_create_vcpu(self->vm_fd, 0);
-	ASSERT_LE(0, self->vcpu_fd);
+	SREGS_FIXTURE_SETUP();
 }
 
 FIXTURE_TEARDOWN(sregs_ok)
 {
-	hvt_close(&self->vcpu_fd);
-	hvt_close(&self->vm_fd);
-	hvt_close(&self->sys_fd);
+	SREGS_FIXTURE_TEARDOWN();
 }
 
 TEST_F(sregs_ok, roundtrip)
@@ -591,24 +587,12 @@ BAD(apic_bit63);
 
 FIXTURE_SETUP(sregs_bad)
 {
-	int ret;
-
-	self->sys_fd = self->vm_fd = self->vcpu_fd = -1;
-	ASSERT_EQ(0, hvt_hvlab_ensure_loaded());
-	self->vm_fd = hvt_open_vm(&self->sys_fd);
-	ASSERT_LE(0, self->vm_fd);
-	ret = hvt_cap(self->sys_fd, HVLAB_CAP_MAX_GPA_BITS);
-	ASSERT_LE(36, ret);
-	self->gpa_bits = ret;
-	self->vcpu_fd = hvlab_create_vcpu(self->vm_fd, 0);
-	ASSERT_LE(0, self->vcpu_fd);
+	SREGS_FIXTURE_SETUP();
 }
 
 FIXTURE_TEARDOWN(sregs_bad)
 {
-	hvt_close(&self->vcpu_fd);
-	hvt_close(&self->vm_fd);
-	hvt_close(&self->sys_fd);
+	SREGS_FIXTURE_TEARDOWN();
 }
 
 TEST_F(sregs_bad, set_sregs_einval)

@@ -4,7 +4,8 @@
  * guest_probe() reads or writes 8 bytes at probe_addr and reports with a
  * ucall; probe() drives one access and answers it if it exits as MMIO.
  * Tests of what a guest-physical address is (RAM, MMIO, read-only, gone)
- * include this after "guest.h" (test_memslots_run.c, test_guest_faults.c).
+ * include this after "guest.h" (test_memslots_run.c, test_mem_follow.c,
+ * test_guest_faults.c).
  */
 #ifndef HVT_PROBE_H
 #define HVT_PROBE_H
@@ -74,5 +75,35 @@ static inline uint64_t probe(struct __test_metadata *_metadata, struct hvt_vcpu 
 					  hvt_exit_str(vcpu, buf, sizeof(buf)));
 	return uc.args[0];
 }
+
+/*
+ * The expectations the memory tests state over and over: @gpa reads as RAM
+ * holding @want, reads as MMIO, or takes a write (as MMIO or not, as
+ * @want_mmio says).  They use the harness's _metadata of the calling test.
+ */
+#define PROBE_EXPECT_RAM(vcpu, gpa, want) do {					\
+	bool __m;								\
+	uint64_t __v = probe(_metadata, (vcpu), (gpa), false, 0, &__m);		\
+	EXPECT_FALSE(__m) TH_LOG("read %#llx: MMIO exit, RAM expected",		\
+				 (unsigned long long)(gpa));			\
+	EXPECT_EQ((uint64_t)(want), __v) TH_LOG("guest read %#llx",		\
+						(unsigned long long)(gpa));	\
+} while (0)
+
+#define PROBE_EXPECT_MMIO(vcpu, gpa) do {					\
+	bool __m;								\
+	uint64_t __v = probe(_metadata, (vcpu), (gpa), false, 0, &__m);		\
+	EXPECT_TRUE(__m) TH_LOG("read %#llx: no MMIO exit, got %#llx",		\
+				(unsigned long long)(gpa), (unsigned long long)__v); \
+	EXPECT_EQ(MMIO_ANSWER, __v);						\
+} while (0)
+
+#define PROBE_EXPECT_WRITE(vcpu, gpa, val, want_mmio) do {			\
+	bool __m;								\
+	probe(_metadata, (vcpu), (gpa), true, (val), &__m);			\
+	EXPECT_EQ((bool)(want_mmio), __m) TH_LOG("write %#llx: MMIO exit %s",	\
+						 (unsigned long long)(gpa),	\
+						 __m ? "seen" : "missing");	\
+} while (0)
 
 #endif
