@@ -283,7 +283,8 @@ static inline bool hv_canonical(u64 addr)
 }
 
 /*
- * Telemetry hooks, the same for both backends (module/stats.c):
+ * Telemetry hooks, the same for both backends (module/stats.c; the hot
+ * ones are inline in module/tele_hot.h, which only the exit paths include):
  *   hv_tele_entry()  right before the world switch, interrupts off: the
  *                    previous exit is over, into its histogram it goes
  *   hv_tele_exit()   right after the world switch: the exit's timestamp
@@ -292,31 +293,42 @@ static inline bool hv_canonical(u64 addr)
  *   hv_count_exit()  the neutral reason, once per exit: count, journal,
  *                    tracepoint
  */
-void hv_tele_entry(struct hv_vcpu *vcpu);
-void hv_tele_count(struct hv_vcpu *vcpu, unsigned int stat);
 extern bool hv_telemetry;
 
 static inline void hv_tele_exit(struct hv_vcpu *vcpu)
 {
-	if (READ_ONCE(hv_telemetry)) {
+	if (READ_ONCE(hv_telemetry))
 		vcpu->tele->exit_tsc = rdtsc();
-		vcpu->tele->stamped = true;
-	}
 }
 
+/*
+ * Written straight into the journal entry this exit will have (so the
+ * journal copies nothing twice), after marking it empty: seq 0 tells a
+ * reader copying it that it is being rewritten (module/tele_hot.h).
+ * The tracepoint and the event stream read it there too.
+ */
 static inline void hv_exit_info(struct hv_vcpu *vcpu, u64 reason, u64 qual, u64 qual2)
 {
+	struct hvlab_journal_entry *e = vcpu->tele->jnext;
+
 	vcpu->run->vendor_reason = reason;
-	vcpu->tele->vendor_reason = reason;
-	vcpu->tele->qual = qual;
-	vcpu->tele->qual2 = qual2;
+	WRITE_ONCE(e->seq, 0);
+	smp_wmb();
+	e->vendor_reason = reason;
+	e->qual = qual;
+	e->qual2 = qual2;
 }
 
-static inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
+/* An entry failure found in software, before any world switch: no raw reason. */
+static inline void hv_exit_info_soft(struct hv_vcpu *vcpu)
 {
-	vcpu->exits++;
-	vcpu->stat[stat]++;
-	hv_tele_count(vcpu, stat);
+	struct hvlab_journal_entry *e = vcpu->tele->jnext;
+
+	WRITE_ONCE(e->seq, 0);
+	smp_wmb();
+	e->vendor_reason = 0;
+	e->qual = 0;
+	e->qual2 = 0;
 }
 
 /*
@@ -653,12 +665,17 @@ void hv_tele_vm_del(struct hv_vm *vm);
 void hv_tele_run_begin(struct hv_vcpu *vcpu);
 void hv_tele_run_end(struct hv_vcpu *vcpu);
 void hv_tele_reset(struct hv_vcpu *vcpu);
+/* The out-of-line parts of module/tele_hot.h. */
+void hv_tele_do_reset(struct hv_vcpu *vcpu);
+void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d);
+void hv_journal_end(struct hv_tele *t, unsigned int stat);
 int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma);
 void hv_journal_thaw(struct hv_vcpu *vcpu);
 /* module/genl.c */
 int hv_genl_init(void);
 void hv_genl_exit(void);
 void hv_genl_send_events(struct work_struct *work);
+bool hv_genl_listening(void);
 /* module/mem.c and mmu/walk.c: guest memory from exit handlers */
 int hv_read_gpa(struct hv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int hv_write_gpa(struct hv_vm *vm, u64 gpa, const void *buf, unsigned int len);

@@ -19,6 +19,7 @@
 #include <asm/traps.h>
 
 #include "hv.h"
+#include "tele_hot.h"
 
 /* Each PAT byte a memory type: 0, 1, 4, 5, 6 or 7 (SDM Vol. 3A 13.12.2, APM Vol. 2 7.8.1). */
 static bool hv_pat_valid(u64 pat)

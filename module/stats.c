@@ -7,17 +7,22 @@
  * multicast group (module/genl.c sends them).
  *
  * The life of one exit, as telemetry sees it:
- *   hv_tele_exit()       world switch returned: stamp the TSC
+ *   hv_tele_exit()       world switch returned: stamp the TSC (hv.h)
+ *   hv_exit_info()       the raw reason, straight into the journal entry
  *   hv_count_exit()      the backend knows the neutral reason: count it,
- *                        journal it, trace it
+ *                        journal it, trace it (tele_hot.h)
  *   hv_tele_run_end()    RUN returns with the exit still open: it is
  *                        handled in userspace; stamp the TSC again
- *   hv_tele_run_begin()  RUN is called again: the userspace round trip
- *   hv_tele_entry()      the next world switch: the exit is over
+ *   hv_tele_run_begin()  RUN is called again: the userspace round trip;
+ *                        whether events go out during this RUN
+ *   hv_tele_entry()      the next world switch: the exit is over, into
+ *                        its histogram (tele_hot.h)
  * All of it runs in the vCPU's own thread, so the per-vCPU state needs no
- * lock; none of it allocates or sleeps (hv_tele_entry runs with
- * interrupts off).  The module parameter "telemetry" turns everything but
- * the counts and the tracepoints off (for measuring what it costs).
+ * lock or atomic; none of it allocates or sleeps (hv_tele_entry runs with
+ * interrupts off).  The per-exit parts are inline in the exit paths
+ * (module/tele_hot.h); this file has their rare cases and the rest.  The
+ * module parameter "telemetry" turns everything but the counts and the
+ * tracepoints off (for measuring what it costs).
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
@@ -82,6 +87,8 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 	}
 	t->journal->nent = HVLAB_JOURNAL_ENTRIES;
 	t->journal->entry_size = sizeof(struct hvlab_journal_entry);
+	t->jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
+	t->jnext = t->jent;
 	t->vcpu = vcpu;
 	INIT_WORK(&t->work, hv_genl_send_events);
 	vcpu->tele = t;
@@ -101,7 +108,7 @@ void hv_tele_vcpu_free(struct hv_vcpu *vcpu)
 }
 
 /* Everything counted so far goes; run by the vCPU's thread or under its lock. */
-static void hv_tele_do_reset(struct hv_vcpu *vcpu)
+void hv_tele_do_reset(struct hv_vcpu *vcpu)
 {
 	struct hv_tele *t = vcpu->tele;
 
@@ -109,9 +116,7 @@ static void hv_tele_do_reset(struct hv_vcpu *vcpu)
 	memset(vcpu->stat, 0, sizeof(vcpu->stat));
 	memset(t->stat, 0, sizeof(t->stat));
 	/* The exit in flight is forgotten too, or it would land in a histogram uncounted. */
-	t->open = false;
-	t->stamped = false;
-	t->user = false;
+	t->open = NULL;
 	WRITE_ONCE(t->reset_pending, false);
 }
 
@@ -128,133 +133,93 @@ void hv_tele_reset(struct hv_vcpu *vcpu)
 	}
 }
 
-/* Bucket b: 2^(b-1) <= d < 2^b; the last one is open-ended. */
-static unsigned int hv_hist_bucket(u64 d)
+/*
+ * The journal's rare cases, after hv_journal_add() filled @t->jlast:
+ * frozen (the entry was the scratch one: nothing to publish), or @stat
+ * freezes it: publish, then keep the exits that led to the end of the
+ * guest for the post-mortem; later ones go to the scratch entry until
+ * HVLAB_THAW_JOURNAL.
+ */
+void hv_journal_end(struct hv_tele *t, unsigned int stat)
 {
-	return min_t(unsigned int, fls64(d), HVLAB_HIST_BUCKETS - 1);
-}
-
-static void hv_hist_add(struct hv_stat_tele *st, enum hv_hist_kind kind, u64 d)
-{
-	st->n[kind]++;
-	st->cycles[kind] += d;
-	st->hist[kind][hv_hist_bucket(d)]++;
-}
-
-static void hv_journal_add(struct hv_vcpu *vcpu, unsigned int stat)
-{
-	struct hv_tele *t = vcpu->tele;
+	struct hvlab_journal_entry *e = t->jlast;
 	struct hvlab_journal *j = t->journal;
-	struct hvlab_journal_entry *e;
-	const struct hvlab_regs *r = &vcpu->regs;
-	u64 head = j->head;
+	u64 seq;
 
-	if (j->frozen)
+	if (e == &t->jscratch)
 		return;
-	e = (void *)j + HVLAB_JOURNAL_ENTRIES_OFFSET;
-	e += head % HVLAB_JOURNAL_ENTRIES;
-	/* seq 0 while it is rewritten: a reader copying it then sees "empty". */
-	WRITE_ONCE(e->seq, 0);
+	seq = ++t->jseq;
 	smp_wmb();
-	e->tsc = t->exit_tsc;
-	e->vendor_reason = t->vendor_reason;
-	e->qual = t->qual;
-	e->qual2 = t->qual2;
-	e->rip = r->rip;
-	e->rsp = r->rsp;
-	e->rflags = r->rflags;
-	e->rax = r->rax;
-	e->rbx = r->rbx;
-	e->rcx = r->rcx;
-	e->rdx = r->rdx;
-	e->rsi = r->rsi;
-	e->rdi = r->rdi;
-	e->stat = stat;
-	smp_wmb();
-	WRITE_ONCE(e->seq, head + 1);
-	WRITE_ONCE(j->head, head + 1);
-	/* The exits that led to the end of the guest stay for the post-mortem. */
-	if (stat == HVLAB_STAT_SHUTDOWN || stat == HVLAB_STAT_ENTRY_FAILURE) {
-		j->frozen_stat = stat;
-		WRITE_ONCE(j->frozen, 1);
-	}
+	WRITE_ONCE(e->seq, seq);
+	WRITE_ONCE(j->head, seq);
+	j->frozen_stat = stat;
+	WRITE_ONCE(j->frozen, 1);
+	t->jnext = &t->jscratch;
 }
 
-void hv_tele_count(struct hv_vcpu *vcpu, unsigned int stat)
+/*
+ * One event for the multicast group, from hv_tele_close() while
+ * @t->stream is set: sampling is on and someone listens.  The ring is
+ * drained by the worker (module/genl.c), woken when it is a quarter
+ * full and when RUN returns.
+ */
+void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 {
-	struct hv_tele *t = vcpu->tele;
+	u32 sample = READ_ONCE(t->vcpu->vm->event_sample);
+	const struct hvlab_journal_entry *e = t->jlast;
+	struct hv_exit_event *ev;
+	u32 head = t->ev_head;
 
-	trace_hvlab_exit(vcpu, stat);
-	if (!READ_ONCE(hv_telemetry))
+	if (!sample || ++t->sample_ctr < sample)
 		return;
-	/* Entry failures found before any world switch have no stamp yet. */
-	if (!t->stamped)
-		t->exit_tsc = rdtsc();
-	t->stamped = false;
-	t->open = true;
-	t->user = false;
-	t->cur_stat = stat;
-	t->rip = vcpu->regs.rip;
-	t->stat[stat].vendor_reason = t->vendor_reason;
-	hv_journal_add(vcpu, stat);
-}
-
-/* The exit is over: histogram, and maybe an event for the multicast group. */
-static void hv_tele_close(struct hv_vcpu *vcpu, u64 now)
-{
-	struct hv_tele *t = vcpu->tele;
-	u64 d = now - t->exit_tsc;
-	u32 sample = READ_ONCE(vcpu->vm->event_sample);
-
-	t->open = false;
-	hv_hist_add(&t->stat[t->cur_stat], t->user ? HV_HIST_USER : HV_HIST_KERNEL, d);
-	if (sample && ++t->sample_ctr >= sample) {
-		u32 head = t->ev_head;
-
-		t->sample_ctr = 0;
-		if (head - smp_load_acquire(&t->ev_tail) >= HV_EVENT_RING) {
-			t->ev_dropped++;
-		} else {
-			struct hv_exit_event *ev = &t->ev[head & (HV_EVENT_RING - 1)];
-
-			ev->tsc = t->exit_tsc;
-			ev->vendor_reason = t->vendor_reason;
-			ev->rip = t->rip;
-			ev->qual = t->qual;
-			ev->cycles = d;
-			ev->stat = t->cur_stat;
-			ev->where = t->user ? HVLAB_WHERE_USER : HVLAB_WHERE_KERNEL;
-			smp_store_release(&t->ev_head, head + 1);
-			/* A quarter full: let the worker send (queue_work is irq-safe). */
-			if (((head + 1) & (HV_EVENT_RING / 4 - 1)) == 0)
-				queue_work(system_unbound_wq, &t->work);
-		}
+	t->sample_ctr = 0;
+	if (head - smp_load_acquire(&t->ev_tail) >= HV_EVENT_RING) {
+		t->ev_dropped++;
+		return;
 	}
-	t->user = false;
+	ev = &t->ev[head & (HV_EVENT_RING - 1)];
+	ev->tsc = t->exit_tsc;
+	ev->vendor_reason = e->vendor_reason;
+	ev->rip = e->rip;
+	ev->qual = e->qual;
+	ev->cycles = d;
+	ev->stat = t->cur_stat;
+	ev->where = h == &t->stat[t->cur_stat].h[HV_HIST_USER] ? HVLAB_WHERE_USER :
+								    HVLAB_WHERE_KERNEL;
+	smp_store_release(&t->ev_head, head + 1);
+	/* A quarter full: let the worker send (queue_work is irq-safe). */
+	if (((head + 1) & (HV_EVENT_RING / 4 - 1)) == 0)
+		queue_work(system_unbound_wq, &t->work);
 }
 
-/* Interrupts are off: nothing here may sleep or allocate. */
-void hv_tele_entry(struct hv_vcpu *vcpu)
+static void hv_hist_add(struct hv_hist *h, u64 d)
 {
-	struct hv_tele *t = vcpu->tele;
-
-	trace_hvlab_entry(vcpu);
-	if (unlikely(READ_ONCE(t->reset_pending)))
-		hv_tele_do_reset(vcpu);
-	if (t->open)
-		hv_tele_close(vcpu, rdtsc());
+	h->cycles += d;
+	h->slot[fls64(d)]++;
 }
 
+/*
+ * RUN is called: the userspace round trip of an open exit ends, and
+ * whether events go out is decided for this RUN.  Checking for
+ * listeners here, once per RUN and only while sampling is on, keeps the
+ * per-exit path free of it: with nobody listening the ring is never
+ * filled and no worker is ever queued.  A listener that joins while a
+ * RUN is in progress gets events from the next RUN on.
+ */
 void hv_tele_run_begin(struct hv_vcpu *vcpu)
 {
 	struct hv_tele *t = vcpu->tele;
 
 	if (unlikely(READ_ONCE(t->reset_pending)))
 		hv_tele_do_reset(vcpu);
+	t->stream = READ_ONCE(vcpu->vm->event_sample) && hv_genl_listening();
 	/* user_tsc 0: a RUN that returned early already took the round trip. */
-	if (t->open && t->user && t->user_tsc) {
-		hv_hist_add(&t->stat[t->cur_stat], HV_HIST_RTT, rdtsc() - t->user_tsc);
+	if (t->open == &t->stat[t->cur_stat].h[HV_HIST_USER] && t->user_tsc) {
+		hv_hist_add(&t->stat[t->cur_stat].h[HV_HIST_RTT], rdtsc() - t->user_tsc);
 		t->user_tsc = 0;
+	} else if (!t->open) {
+		/* For an entry failure found before the first world switch. */
+		t->exit_tsc = rdtsc();
 	}
 }
 
@@ -264,10 +229,11 @@ void hv_tele_run_end(struct hv_vcpu *vcpu)
 	struct hv_tele *t = vcpu->tele;
 
 	if (t->open) {
-		t->user = true;
+		t->open = &t->stat[t->cur_stat].h[HV_HIST_USER];
 		t->user_tsc = rdtsc();
 	}
-	if (READ_ONCE(t->ev_head) != READ_ONCE(t->ev_tail))
+	/* Only when someone listens: the worker costs thousands of instructions. */
+	if (t->stream && READ_ONCE(t->ev_head) != READ_ONCE(t->ev_tail))
 		queue_work(system_unbound_wq, &t->work);
 }
 
@@ -286,7 +252,11 @@ int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma)
 	return remap_vmalloc_range(vma, vcpu->tele->journal, 0);
 }
 
+/* Under the vCPU's lock (not running): the next exit goes to the slot at head. */
 void hv_journal_thaw(struct hv_vcpu *vcpu)
 {
-	WRITE_ONCE(vcpu->tele->journal->frozen, 0);
+	struct hv_tele *t = vcpu->tele;
+
+	t->jnext = t->jent + t->journal->head % HVLAB_JOURNAL_ENTRIES;
+	WRITE_ONCE(t->journal->frozen, 0);
 }

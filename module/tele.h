@@ -21,10 +21,22 @@ struct hv_vcpu;
 /* Histogram kinds, in the order of the HIST_* netlink attributes. */
 enum hv_hist_kind { HV_HIST_KERNEL, HV_HIST_USER, HV_HIST_RTT, HV_HIST_NR };
 
+/*
+ * One histogram.  The hot path indexes it by fls64() of the duration
+ * with no clamp (slots 0..64); dumps fold slots HVLAB_HIST_BUCKETS-1 and
+ * up into the ABI's open-ended last bucket (hv_hist_fold()), and the
+ * number of exits is the sum of the slots, so no separate count is kept.
+ */
+#define HV_HIST_SLOTS	65
+
+struct hv_hist {
+	u64 cycles;			/* sum of the durations */
+	u64 slot[HV_HIST_SLOTS];
+};
+
+/* Per neutral reason. */
 struct hv_stat_tele {
-	u64 n[HV_HIST_NR];		/* exits per histogram */
-	u64 cycles[HV_HIST_NR];		/* their sum */
-	u64 hist[HV_HIST_NR][HVLAB_HIST_BUCKETS];
+	struct hv_hist h[HV_HIST_NR];
 	u64 vendor_reason;		/* the last raw reason counted here */
 };
 
@@ -37,17 +49,26 @@ struct hv_exit_event {
 #define HV_EVENT_RING	256		/* power of two */
 
 struct hv_tele {
-	/* The exit in flight: stamped at the exit, closed at the next entry. */
+	/*
+	 * The exit in flight, the fields the hot path touches first (one
+	 * cache line): stamped at the exit, counted, closed at the next entry.
+	 */
 	u64 exit_tsc;
-	u64 user_tsc;			/* RUN returned to userspace */
-	u64 vendor_reason, qual, qual2;	/* hv_exit_info() */
-	u64 rip;
+	/* NULL: nothing open; else the histogram it will land in. */
+	struct hv_hist *open;
 	u8 cur_stat;			/* its neutral reason */
-	bool stamped;			/* exit_tsc taken, not counted yet */
-	bool open;			/* counted, waiting for the next entry */
-	bool user;			/* RUN returned while it was open */
 	bool reset_pending;		/* a netlink RESET waits for this thread */
+	/* Events are wanted (sampling on and someone listens): see hv_tele_run_begin(). */
+	bool stream;
 	u32 sample_ctr;
+	/*
+	 * The journal entry of the exit in flight (hv_exit_info() fills its
+	 * raw reason), or @jscratch while the journal is frozen.
+	 */
+	struct hvlab_journal_entry *jnext;
+	struct hvlab_journal_entry *jlast;	/* the exit in flight's entry */
+	u64 jseq;			/* the journal's head, kept here: no shared-page load */
+	u64 user_tsc;			/* RUN returned to userspace */
 
 	struct hv_stat_tele stat[HVLAB_STAT_NR];
 
@@ -61,6 +82,27 @@ struct hv_tele {
 
 	/* vmalloc_user(HVLAB_JOURNAL_SIZE), mmap()ed read-only by userspace. */
 	struct hvlab_journal *journal;
+	struct hvlab_journal_entry *jent;	/* its first entry */
+	/* Frozen journal: exits still get an entry (events read it), not kept. */
+	struct hvlab_journal_entry jscratch;
 };
+
+/* The ABI's buckets of @h, and the number of exits in it. */
+static inline u64 hv_hist_fold(const struct hv_hist *h, u64 out[HVLAB_HIST_BUCKETS])
+{
+	u64 n = 0;
+	unsigned int i;
+
+	for (i = 0; i < HV_HIST_SLOTS; i++) {
+		u64 v = READ_ONCE(h->slot[i]);
+
+		if (i < HVLAB_HIST_BUCKETS)
+			out[i] = v;
+		else
+			out[HVLAB_HIST_BUCKETS - 1] += v;
+		n += v;
+	}
+	return n;
+}
 
 #endif /* HVLAB_TELE_H */

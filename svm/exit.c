@@ -27,6 +27,7 @@
 
 #include "svm.h"
 #include "spec.h"
+#include "tele_hot.h"
 
 typedef int (*svm_exit_fn)(struct svm_vcpu *svm);
 
@@ -811,6 +812,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 			hv_guest_mode_exit(vcpu);
 			local_irq_enable();
 			svm_event_not_delivered(svm, svm->evt_queued);
+			hv_exit_info_soft(vcpu);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 			return svm_entry_failed(svm, rule, field, 0);
 		}

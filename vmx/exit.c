@@ -38,6 +38,7 @@
 
 #include "vmx.h"
 #include "spec.h"
+#include "tele_hot.h"
 
 typedef int (*vmx_exit_fn)(struct vmx_vcpu *vmx);
 
@@ -1138,6 +1139,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		if (rule) {
 			vmx_event_not_delivered(vmx);
 			vmx_vcpu_put(vmx);
+			hv_exit_info_soft(vcpu);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 			return vmx_entry_failed(vmx, rule, field, 0, 0);
 		}
@@ -1212,6 +1214,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 
 	if (fail) {
 		/* VMfail: nothing entered; the error number is in the VMCS (31.4). */
+		hv_exit_info_soft(vcpu);
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		u64 err = fail == 1 ? vmcs_read(VM_INSTRUCTION_ERROR) : ~0ULL;
 

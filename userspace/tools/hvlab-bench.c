@@ -12,7 +12,7 @@
  * elsewhere it is TSC cycles.  The wall time of the whole run (as the
  * machine, emulated or not, sees it) divided by N is printed too.
  *
- *   hvlab-bench [-n N] [-a hvlab|kvm|both] [-t] [BENCH...]
+ *   hvlab-bench [-n N] [-r R] [-a hvlab|kvm|both] [-t] [-s] [-j FILE] [BENCH...]
  *   BENCH: cpuid (handled in the kernel), cpuid-user (routed to userspace,
  *   hvlab only: KVM has no such exit), vmcall (VMCALL on Intel, VMMCALL
  *   on AMD; kernel), rdmsr (kernel), pio-kernel (OUT to a port handled in
@@ -25,6 +25,13 @@
  *   userspace: only the hypervisor's own nested-fault work is timed)
  *   -t also measures hvlab with the module parameter telemetry=0, for the
  *   cost of the exit telemetry per exit.
+ *   -s also measures hvlab with the netlink event stream at sampling 1:
+ *   once with nobody listening (what the stream costs when left on) and
+ *   once with a thread of this process listening and draining every
+ *   event (what streaming costs; on one CPU the listener's work lands in
+ *   the guest's count too, as it should).
+ *   -r R runs every measurement R times: the table gives the mean and the
+ *   standard deviation, -j FILE writes every run as JSON as well.
  *
  * Prints a table: per exit, TSC ticks (instructions under -icount) on each
  * hypervisor and the hvlab/KVM ratio.  userspace/tools/hvlab-bench-plot
@@ -33,6 +40,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +55,7 @@
 #include <linux/kvm.h>
 
 #include "libhvlab.h"
+#include "hvlab_nl.h"
 
 #define MEM_SIZE	0xf0000		/* RAM below 0xf0000; 0xf0000 is MMIO */
 #define CODE		0x1000
@@ -54,6 +65,12 @@
 #define PORT_KERNEL	0x90		/* pio-kernel: hvlab latch / KVM ioeventfd */
 #define NPF_MAX		200		/* pages 0x10000.. still below MEM_SIZE */
 #define TELEMETRY_PARAM	"/sys/module/hvlab/parameters/telemetry"
+#define MAX_REPEAT	100
+
+/* -s: how hvlab's VM streams its exits in the current measurement. */
+enum stream_mode { STREAM_OFF, STREAM_UNHEARD, STREAM_HEARD };
+static enum stream_mode stream_mode;
+static struct hvlab_nl *stream_ctl;	/* SET_EVENTS */
 
 enum setup_kind { SETUP_NONE, SETUP_CPUID_USER, SETUP_PIO_KERNEL };
 
@@ -198,6 +215,15 @@ static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 	v->vm = hvlab_create_vm(v->sys, 0);
 	if (v->vm < 0)
 		return v->vm;
+	if (stream_mode != STREAM_OFF) {
+		int id = hvlab_get_vm_id(v->vm);
+
+		if (id < 0)
+			return id;
+		ret = hvlab_nl_set_events(stream_ctl, id, 1);
+		if (ret)
+			return ret;
+	}
 	ret = hvlab_set_memory_region(v->vm, &r);
 	if (ret)
 		return ret;
@@ -399,19 +425,175 @@ static int set_telemetry(const char *val)
 	return ret;
 }
 
+/* ---- -s: a listener that drains the multicast group while hvlab runs */
+
+struct listener {
+	struct hvlab_nl *nl;
+	pthread_t thread;
+	volatile int stop;
+	uint64_t events, dropped;
+};
+
+static int listener_event(const struct hvlab_nl_event *ev, void *arg)
+{
+	struct listener *l = arg;
+
+	l->events++;
+	if (ev->dropped > l->dropped)
+		l->dropped = ev->dropped;
+	return 0;
+}
+
+static void *listener_main(void *arg)
+{
+	struct listener *l = arg;
+	struct pollfd pfd = { .fd = hvlab_nl_event_fd(l->nl), .events = POLLIN };
+
+	while (!l->stop) {
+		if (poll(&pfd, 1, 50) > 0)
+			hvlab_nl_recv_events(l->nl, listener_event, l);
+	}
+	return NULL;
+}
+
+static int listener_start(struct listener *l)
+{
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	ret = hvlab_nl_open(&l->nl);
+	if (ret)
+		return ret;
+	ret = hvlab_nl_subscribe(l->nl);
+	if (!ret)
+		ret = -pthread_create(&l->thread, NULL, listener_main, l);
+	if (ret) {
+		hvlab_nl_close(l->nl);
+		l->nl = NULL;
+	}
+	return ret;
+}
+
+static void listener_stop(struct listener *l)
+{
+	if (!l->nl)
+		return;
+	usleep(100000);		/* the worker sends what RUN's return queued */
+	l->stop = 1;
+	pthread_join(l->thread, NULL);
+	hvlab_nl_close(l->nl);
+	l->nl = NULL;
+}
+
+/* ---- repeated runs: mean and spread */
+
+struct series {
+	unsigned int n;
+	double v[MAX_REPEAT], ns[MAX_REPEAT];
+	int err;
+};
+
+static double mean(const double *v, unsigned int n)
+{
+	double s = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		s += v[i];
+	return n ? s / n : 0;
+}
+
+/* Sample standard deviation; 0 for fewer than two runs. */
+static double stddev(const double *v, unsigned int n)
+{
+	double m = mean(v, n), s = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		s += (v[i] - m) * (v[i] - m);
+	return n > 1 ? sqrt(s / (n - 1)) : 0;
+}
+
+static double vmin(const double *v, unsigned int n)
+{
+	double m = n ? v[0] : 0;
+	unsigned int i;
+
+	for (i = 1; i < n; i++)
+		m = v[i] < m ? v[i] : m;
+	return m;
+}
+
+static double vmax(const double *v, unsigned int n)
+{
+	double m = n ? v[0] : 0;
+	unsigned int i;
+
+	for (i = 1; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+static void series_run(struct series *sr, const char *accel, const struct bench *b,
+		       uint32_t n, unsigned int repeat)
+{
+	unsigned int r;
+
+	sr->n = 0;
+	sr->err = 0;
+	for (r = 0; r < repeat; r++) {
+		int ret = measure(accel, b, n, &sr->v[sr->n], &sr->ns[sr->n]);
+
+		if (ret) {
+			sr->err = ret;
+			return;
+		}
+		sr->n++;
+	}
+}
+
+static double sr_mean(const struct series *sr)
+{
+	return sr->err ? 0 : mean(sr->v, sr->n);
+}
+
+static void json_series(FILE *f, const char *name, const struct series *sr, int *first)
+{
+	unsigned int i;
+
+	if (sr->err == -ENOENT && !sr->n)
+		return;		/* not measured */
+	fprintf(f, "%s\n      \"%s\": { ", *first ? "" : ",", name);
+	*first = 0;
+	if (sr->err) {
+		fprintf(f, "\"error\": \"%s\" }", strerror(-sr->err));
+		return;
+	}
+	fprintf(f, "\"mean\": %.2f, \"sd\": %.2f, \"min\": %.2f, \"max\": %.2f, "
+		"\"ns_mean\": %.1f, \"runs\": [", mean(sr->v, sr->n), stddev(sr->v, sr->n),
+		vmin(sr->v, sr->n), vmax(sr->v, sr->n), mean(sr->ns, sr->n));
+	for (i = 0; i < sr->n; i++)
+		fprintf(f, "%s%.2f", i ? ", " : "", sr->v[i]);
+	fprintf(f, "] }");
+}
+
 /* The option list is kept in step with man/hvlab-bench.1 (a host test checks). */
 static void usage(FILE *f)
 {
 	unsigned int i;
 
-	fprintf(f, "Usage: hvlab-bench [-n N] [-a hvlab|kvm|both] [-t] [BENCH...]\n\n"
+	fprintf(f, "Usage: hvlab-bench [-n N] [-r R] [-a hvlab|kvm|both] [-t] [-s] [-j FILE] [BENCH...]\n\n"
 		"Exit-cost microbenchmarks: the same 16-bit guest loop and the same\n"
 		"userspace loop on hvlab (/dev/hvlab) and on KVM (/dev/kvm).\n\n"
 		"  -n, --iterations N   exits per benchmark (default 10000)\n"
+		"  -r, --repeat R       runs per measurement, mean and spread (default 1, max %d)\n"
 		"  -a, --accel ACCEL    hvlab, kvm or both (default both)\n"
 		"  -t, --telemetry-cost also run hvlab with telemetry=0 (needs root)\n"
+		"  -s, --stream         also run hvlab with the event stream at sampling 1,\n"
+		"                       unheard and with a listener (needs root)\n"
+		"  -j, --json FILE      write every run as JSON to FILE too\n"
 		"  -h, --help           this help\n\n"
-		"BENCH (default: all):");
+		"BENCH (default: all):", MAX_REPEAT);
 	for (i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
 		fprintf(f, " %s", benches[i].name);
 	fprintf(f, "\n");
@@ -421,22 +603,33 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "iterations", required_argument, NULL, 'n' },
+		{ "repeat", required_argument, NULL, 'r' },
 		{ "accel", required_argument, NULL, 'a' },
 		{ "telemetry-cost", no_argument, NULL, 't' },
+		{ "stream", no_argument, NULL, 's' },
+		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *accels = "both";
-	uint32_t n = 10000;
-	int opt, i, j, first_bench, tel_cost = 0;
+	const char *accels = "both", *json_path = NULL;
+	uint32_t n = 10000, repeat = 1;
+	int opt, i, j, first_bench, tel_cost = 0, stream = 0, first_row = 1;
+	FILE *json = NULL;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "n:a:th", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:r:a:tsj:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			n = strtoul(optarg, &end, 0);
 			if (*end)
 				n = 0;
+			break;
+		case 'r':
+			repeat = strtoul(optarg, &end, 0);
+			if (*end || !repeat || repeat > MAX_REPEAT) {
+				fprintf(stderr, "hvlab-bench: -r must be 1 to %d\n", MAX_REPEAT);
+				return 2;
+			}
 			break;
 		case 'a':
 			accels = optarg;
@@ -447,6 +640,12 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			tel_cost = 1;
+			break;
+		case 's':
+			stream = 1;
+			break;
+		case 'j':
+			json_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -471,17 +670,40 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (stream && strcmp(accels, "kvm")) {
+		int ret = hvlab_nl_open(&stream_ctl);
 
-	printf("%-10s %-9s %6s %12s %12s %7s %12s %12s", "bench", "handled", "n", "hvlab/exit",
-	       "kvm/exit", "ratio", "hvlab ns", "kvm ns");
+		if (ret) {
+			fprintf(stderr, "hvlab-bench: -s: netlink: %s\n", strerror(-ret));
+			return 1;
+		}
+	}
+	if (json_path) {
+		json = fopen(json_path, "w");
+		if (!json) {
+			fprintf(stderr, "hvlab-bench: %s: %s\n", json_path, strerror(errno));
+			return 1;
+		}
+		fprintf(json, "{\n  \"tool\": \"hvlab-bench\",\n  \"vendor\": \"%s\",\n"
+			"  \"unit\": \"TSC ticks per exit round trip (instructions under -icount)\",\n"
+			"  \"repeat\": %u,\n  \"rows\": [", cpu_is_amd() ? "amd" : "intel", repeat);
+	}
+
+	printf("%-10s %-9s %6s %12s %12s %7s %12s %12s %8s %8s", "bench", "handled", "n",
+	       "hvlab/exit", "kvm/exit", "ratio", "hvlab ns", "kvm ns", "hvlab sd", "kvm sd");
 	if (tel_cost)
 		printf(" %12s %9s", "hvlab tel=0", "tel cost");
+	if (stream)
+		printf(" %12s %9s %12s %9s", "unheard", "cost", "streaming", "cost");
 	printf("\n");
 	for (i = 0; i < (int)(sizeof(benches) / sizeof(benches[0])); i++) {
 		const struct bench *b = &benches[i];
-		double htsc = 0, hns = 0, ktsc = 0, kns = 0, otsc = 0, ons = 0;
-		int hret = -ENOENT, kret = -ENOENT, oret = -ENOENT, wanted = first_bench >= argc;
+		struct series h = { .err = -ENOENT }, k = { .err = -ENOENT }, o = { .err = -ENOENT };
+		struct series su = { .err = -ENOENT }, sh = { .err = -ENOENT };
 		uint32_t bn = b->max_n && n > b->max_n ? b->max_n : n;
+		uint64_t events = 0, dropped = 0;
+		int wanted = first_bench >= argc, first = 1;
+		double hm, km;
 
 		for (j = first_bench; j < argc; j++)
 			wanted |= !strcmp(argv[j], b->name);
@@ -489,28 +711,84 @@ int main(int argc, char **argv)
 			continue;
 		if (strcmp(accels, "kvm")) {
 			if (tel_cost) {
-				oret = set_telemetry("0");
-				if (!oret)
-					oret = measure("hvlab", b, bn, &otsc, &ons);
+				o.err = set_telemetry("0");
+				if (!o.err)
+					series_run(&o, "hvlab", b, bn, repeat);
 				set_telemetry("1");
 			}
-			hret = measure("hvlab", b, bn, &htsc, &hns);
+			if (stream) {
+				struct listener l;
+
+				stream_mode = STREAM_UNHEARD;
+				series_run(&su, "hvlab", b, bn, repeat);
+				sh.err = listener_start(&l);
+				if (!sh.err) {
+					stream_mode = STREAM_HEARD;
+					series_run(&sh, "hvlab", b, bn, repeat);
+					listener_stop(&l);
+					events = l.events;
+					dropped = l.dropped;
+				}
+				stream_mode = STREAM_OFF;
+			}
+			series_run(&h, "hvlab", b, bn, repeat);
 		}
 		if (strcmp(accels, "hvlab") && !b->hvlab_only)
-			kret = measure("kvm", b, bn, &ktsc, &kns);
-		if (hret && hret != -ENOENT)
-			fprintf(stderr, "hvlab-bench: %s on hvlab: %s\n", b->name, strerror(-hret));
-		if (kret && kret != -ENOENT)
-			fprintf(stderr, "hvlab-bench: %s on kvm: %s\n", b->name, strerror(-kret));
-		if (oret && oret != -ENOENT)
+			series_run(&k, "kvm", b, bn, repeat);
+		if (h.err && h.err != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on hvlab: %s\n", b->name, strerror(-h.err));
+		if (k.err && k.err != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on kvm: %s\n", b->name, strerror(-k.err));
+		if (o.err && o.err != -ENOENT)
 			fprintf(stderr, "hvlab-bench: %s on hvlab, telemetry off: %s\n", b->name,
-				strerror(-oret));
-		printf("%-10s %-9s %6u %12.0f %12.0f %7.2f %12.0f %12.0f", b->name, b->where, bn,
-		       hret ? 0 : htsc, kret ? 0 : ktsc,
-		       !hret && !kret && ktsc > 0 ? htsc / ktsc : 0, hret ? 0 : hns, kret ? 0 : kns);
+				strerror(-o.err));
+		if (su.err && su.err != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on hvlab, stream unheard: %s\n", b->name,
+				strerror(-su.err));
+		if (sh.err && sh.err != -ENOENT)
+			fprintf(stderr, "hvlab-bench: %s on hvlab, streaming: %s\n", b->name,
+				strerror(-sh.err));
+		hm = sr_mean(&h);
+		km = sr_mean(&k);
+		printf("%-10s %-9s %6u %12.0f %12.0f %7.2f %12.0f %12.0f %8.1f %8.1f", b->name, b->where,
+		       bn, hm, km, hm > 0 && km > 0 ? hm / km : 0, h.err ? 0 : mean(h.ns, h.n),
+		       k.err ? 0 : mean(k.ns, k.n), h.err ? 0 : stddev(h.v, h.n),
+		       k.err ? 0 : stddev(k.v, k.n));
 		if (tel_cost)
-			printf(" %12.0f %9.0f", oret ? 0 : otsc, !oret && !hret ? htsc - otsc : 0);
+			printf(" %12.0f %9.0f", sr_mean(&o), !o.err && !h.err ? hm - sr_mean(&o) : 0);
+		if (stream)
+			printf(" %12.0f %9.0f %12.0f %9.0f", sr_mean(&su),
+			       !su.err && !h.err ? sr_mean(&su) - hm : 0, sr_mean(&sh),
+			       !sh.err && !h.err ? sr_mean(&sh) - hm : 0);
 		printf("\n");
+		fflush(stdout);
+		if (json) {
+			fprintf(json, "%s\n    { \"bench\": \"%s\", \"handled\": \"%s\", \"n\": %u,",
+				first_row ? "" : ",", b->name, b->where, bn);
+			first_row = 0;
+			json_series(json, "hvlab", &h, &first);
+			json_series(json, "kvm", &k, &first);
+			json_series(json, "hvlab_telemetry_off", &o, &first);
+			json_series(json, "hvlab_stream_unheard", &su, &first);
+			json_series(json, "hvlab_streaming", &sh, &first);
+			if (stream)
+				fprintf(json, ",\n      \"stream_events\": %llu, \"stream_dropped\": %llu",
+					(unsigned long long)events, (unsigned long long)dropped);
+			fprintf(json, " }");
+		}
+		if (stream && !sh.err && events + dropped < (uint64_t)bn * sh.n)
+			fprintf(stderr, "hvlab-bench: %s: %llu events heard, %llu dropped, for %llu exits\n",
+				b->name, (unsigned long long)events, (unsigned long long)dropped,
+				(unsigned long long)bn * sh.n);
 	}
+	if (json) {
+		fprintf(json, "\n  ]\n}\n");
+		if (fclose(json)) {
+			fprintf(stderr, "hvlab-bench: %s: %s\n", json_path, strerror(errno));
+			return 1;
+		}
+	}
+	if (stream_ctl)
+		hvlab_nl_close(stream_ctl);
 	return 0;
 }
