@@ -249,6 +249,8 @@ static int hv_genl_put_event(struct sk_buff *skb, const struct hv_vcpu *vcpu,
 	    nla_put_u64_64bit(skb, HVLAB_NL_A_CYCLES, ev->cycles, HVLAB_NL_A_PAD) ||
 	    nla_put_u64_64bit(skb, HVLAB_NL_A_TSC, ev->tsc, HVLAB_NL_A_PAD) ||
 	    nla_put_u64_64bit(skb, HVLAB_NL_A_DROPPED, dropped, HVLAB_NL_A_PAD) ||
+	    nla_put_u64_64bit(skb, HVLAB_NL_A_QUAL2, ev->qual2, HVLAB_NL_A_PAD) ||
+	    nla_put_u64_64bit(skb, HVLAB_NL_A_RCX, ev->rcx, HVLAB_NL_A_PAD) ||
 	    nla_put_u8(skb, HVLAB_NL_A_WHERE, ev->where)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;

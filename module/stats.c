@@ -221,6 +221,9 @@ static void hv_tele_close(struct hv_vcpu *vcpu, u64 now)
 			ev->vendor_reason = t->vendor_reason;
 			ev->rip = t->rip;
 			ev->qual = t->qual;
+			ev->qual2 = t->qual2;
+			/* RDMSR/WRMSR leave RCX alone: still the MSR index. */
+			ev->rcx = vcpu->regs.rcx;
 			ev->cycles = d;
 			ev->stat = t->cur_stat;
 			ev->where = t->user ? HVLAB_WHERE_USER : HVLAB_WHERE_KERNEL;

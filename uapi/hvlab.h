@@ -490,7 +490,10 @@ struct hvlab_run {
  *              CAP_SYS_ADMIN: it carries every VM's exits.
  *   EXIT_EVENT (multicast) VM_ID, VCPU_ID, STAT, VENDOR_REASON, RIP,
  *              QUAL, CYCLES, WHERE (HVLAB_WHERE_*), TSC, DROPPED
- *              (events lost so far because the listener was slow).
+ *              (events lost so far because the listener was slow),
+ *              QUAL2 (VMX guest-physical address / SVM EXITINFO2),
+ *              RCX (the guest's RCX when the exit ended: the MSR
+ *              index of RDMSR/WRMSR, which neither changes).
  */
 #define HVLAB_GENL_NAME		"hvlab"
 #define HVLAB_GENL_VERSION	1
@@ -534,6 +537,8 @@ enum hvlab_nl_attr {
 	HVLAB_NL_A_WHERE,		/* u8: HVLAB_WHERE_* */
 	HVLAB_NL_A_TSC,			/* u64 */
 	HVLAB_NL_A_DROPPED,		/* u64 */
+	HVLAB_NL_A_QUAL2,		/* u64 */
+	HVLAB_NL_A_RCX,			/* u64 */
 	__HVLAB_NL_A_MAX,
 };
 #define HVLAB_NL_A_MAX		(__HVLAB_NL_A_MAX - 1)
