@@ -381,3 +381,20 @@ void svm_dump_vmcb(struct svm_vcpu *svm)
 		s->ss.attrib, s->ds.selector, s->es.selector, s->tr.selector, s->tr.attrib,
 		s->gdtr.base, s->gdtr.limit, s->idtr.base, s->idtr.limit);
 }
+
+/*
+ * HVLAB_GET_VENDOR_STATE (module/vstate.c): the whole VMCB page as the
+ * exit left it (APM Vol. 2 appendix B: control area at 0, state save area
+ * at 400h; svm_run_asm's VMSAVE has stored FS/GS/TR/LDTR and the syscall
+ * MSRs by now).  @code is the exit code, ~0 when hvlab's own checks
+ * refused the entry.  KVM's dump_vmcb() prints the same fields to dmesg.
+ */
+void svm_capture(struct svm_vcpu *svm, u64 code)
+{
+	struct hvlab_vendor_state *s = hv_vstate_next(&svm->vcpu);
+
+	BUILD_BUG_ON(HVLAB_VENDOR_STATE_BYTES != PAGE_SIZE);
+	memcpy(s->data, svm->vmcb, PAGE_SIZE);
+	s->count = PAGE_SIZE;
+	s->vendor_reason = code;
+}
