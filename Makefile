@@ -95,7 +95,7 @@ UDEVRULESDIR ?= $(SYSCONFDIR)/udev/rules.d
 MODPROBEDIR  ?= $(SYSCONFDIR)/modprobe.d
 INSTALL    ?= install
 
-TOOLS_BIN  := hvlab-run hvlab-stat hvlab-bench hvlab-hello
+TOOLS_BIN  := hvlab-run hvlab-stat hvlab-bench hvlab-hello hvlab-dump
 MAN1       := $(addsuffix .1,$(TOOLS_BIN))
 MAN4       := hvlab.4
 SOVERSION  := 1
