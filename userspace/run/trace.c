@@ -52,6 +52,7 @@ struct trace {
 	struct hvlab_nl *nl;
 	FILE *out;
 	bool lines, summary;
+	const char *eol;		/* "\r" on a terminal in raw mode (the guest's console) */
 	bool want[HVLAB_STAT_NR];	/* --trace=REASONS */
 	uint32_t vm_id;
 	int vendor;
@@ -132,9 +133,11 @@ static void decode_qual(const struct trace *t, const struct hvlab_nl_event *e, c
 				 (unsigned long long)(q & 7), gpr[(q >> 8) & 15]);
 			return;
 		case EXIT_REASON_EPT_VIOLATION:
+			/* A read-modify-write sets both bits 0 and 1. */
 			snprintf(b, n, "gpa 0x%llx %s%s%s, entry allows %s%s%s%s",
-				 (unsigned long long)e->qual2, q & 1 ? "read" : "", q & 2 ? "write" : "",
-				 q & 4 ? "fetch" : "", q & 8 ? "r" : "-", q & 16 ? "w" : "-", q & 32 ? "x" : "-",
+				 (unsigned long long)e->qual2, q & 4 ? "fetch" : q & 1 ? "read" : "",
+				 (q & 3) == 3 ? "+" : "", q & 2 ? "write" : "",
+				 q & 8 ? "r" : "-", q & 16 ? "w" : "-", q & 32 ? "x" : "-",
 				 q & 128 ? (q & 256 ? ", final address" : ", during the guest's page walk") : "");
 			return;
 		case EXIT_REASON_EPT_MISCONFIG:
@@ -248,10 +251,10 @@ static void print_line(struct trace *t, const struct hvlab_nl_event *e, bool ope
 	else
 		snprintf(cost, sizeof(cost), "%s %llu cyc", e->where == HVLAB_WHERE_USER ? "user" : "kernel",
 			 (unsigned long long)e->cycles);
-	fprintf(t->out, "exit vcpu%u %-9s %s 0x%llx %-20s rip 0x%llx %-32s %s; %s\n",
+	fprintf(t->out, "exit vcpu%u %-9s %s 0x%llx %-20s rip 0x%llx %-32s %s; %s%s\n",
 		e->vcpu_id, hvlab_stat_name(e->stat), t->vendor == HVLAB_VENDOR_INTEL ? "vmx" : "svm",
 		(unsigned long long)e->vendor_reason, hvlab_vendor_reason_name(t->vendor, e->vendor_reason),
-		(unsigned long long)e->rip, ins, q[0] ? q : "-", cost);
+		(unsigned long long)e->rip, ins, q[0] ? q : "-", cost, t->eol);
 }
 
 static int on_event(const struct hvlab_nl_event *e, void *arg)
@@ -266,13 +269,21 @@ static int on_event(const struct hvlab_nl_event *e, void *arg)
 	return 0;
 }
 
-/* Everything the socket holds now; @wait_ms for the first batch. */
+/*
+ * Everything the socket holds now; @wait_ms for the first batch.  The
+ * control registers for the instruction fetch are read once per drain,
+ * and only when there is something to print.
+ */
 static void drain(struct trace *t, int wait_ms)
 {
 	struct pollfd p = { .fd = hvlab_nl_event_fd(t->nl), .events = POLLIN };
+	bool sregs = false;
 
-	t->sr_ok = !hvlab_get_sregs(t->a->vcpu_fd, &t->sr);
 	while (poll(&p, 1, wait_ms) > 0) {
+		if (!sregs) {
+			t->sr_ok = !hvlab_get_sregs(t->a->vcpu_fd, &t->sr);
+			sregs = true;
+		}
 		if (hvlab_nl_recv_events(t->nl, on_event, t) < 0)
 			break;
 		wait_ms = 0;
@@ -357,6 +368,7 @@ int trace_open(struct trace **out, struct accel *a, const struct guest *g, const
 		}
 	}
 	setvbuf(t->out, NULL, _IOLBF, 0);
+	t->eol = isatty(fileno(t->out)) ? "\r" : "";
 	t->vendor = hvlab_check_cap(a->sys_fd, HVLAB_CAP_VENDOR);
 	ret = hvlab_get_vm_id(a->vm_fd);
 	if (ret <= 0) {
@@ -469,10 +481,12 @@ void trace_finish(struct trace *t)
 	for (i = 0; i < 50 && t->received + 1 < exits; i++)
 		drain(t, 100);
 	drain(t, 0);
+	t->sr_ok = !hvlab_get_sregs(t->a->vcpu_fd, &t->sr);
 	if (t->received < exits && !hvlab_map_journal(t->a->vcpu_fd, &j)) {
 		const struct hvlab_journal_entry *e = (const void *)((const char *)j + HVLAB_JOURNAL_ENTRIES_OFFSET);
 
-		for (seq = t->received + 1; seq <= exits && seq <= j->head; seq++) {
+		/* After the ones the stream brought or lost: lost ones stay missing. */
+		for (seq = t->received + t->dropped + 1; seq <= exits && seq <= j->head; seq++) {
 			const struct hvlab_journal_entry *x = &e[(seq - 1) % j->nent];
 			struct hvlab_nl_event ev = {
 				.vm_id = t->vm_id, .stat = x->stat, .where = HVLAB_WHERE_USER,
