@@ -60,6 +60,8 @@ struct trace {
 	csh cs[3];			/* 16, 32, 64-bit */
 	bool cs_ok;
 	uint64_t received, dropped, printed;
+	uint64_t last_tsc;		/* of the last event received */
+	unsigned int recv_errors;	/* the socket overflowed (ENOBUFS) or failed */
 	struct hvlab_sregs sr;		/* for the instruction fetch of this drain */
 	bool sr_ok;
 	struct accel *a;
@@ -265,6 +267,7 @@ static int on_event(const struct hvlab_nl_event *e, void *arg)
 		return 0;
 	t->received++;
 	t->dropped = e->dropped;
+	t->last_tsc = e->tsc;
 	print_line(t, e, false);
 	return 0;
 }
@@ -284,8 +287,10 @@ static void drain(struct trace *t, int wait_ms)
 			t->sr_ok = !hvlab_get_sregs(t->a->vcpu_fd, &t->sr);
 			sregs = true;
 		}
-		if (hvlab_nl_recv_events(t->nl, on_event, t) < 0)
+		if (hvlab_nl_recv_events(t->nl, on_event, t) < 0) {
+			t->recv_errors++;
 			break;
+		}
 		wait_ms = 0;
 	}
 }
@@ -485,8 +490,16 @@ void trace_finish(struct trace *t)
 	if (t->received < exits && !hvlab_map_journal(t->a->vcpu_fd, &j)) {
 		const struct hvlab_journal_entry *e = (const void *)((const char *)j + HVLAB_JOURNAL_ENTRIES_OFFSET);
 
-		/* After the ones the stream brought or lost: lost ones stay missing. */
-		for (seq = t->received + t->dropped + 1; seq <= exits && seq <= j->head; seq++) {
+		/*
+		 * After the ones the stream brought or lost: lost ones stay
+		 * missing.  The journal's entry before must be the last event
+		 * (the same exit TSC), or the socket lost some unseen.
+		 */
+		seq = t->received + t->dropped;
+		if (seq && seq + HVLAB_JOURNAL_ENTRIES > j->head && e[(seq - 1) % j->nent].seq == seq &&
+		    e[(seq - 1) % j->nent].tsc != t->last_tsc)
+			t->recv_errors++;
+		for (seq++; !t->recv_errors && seq <= exits && seq <= j->head; seq++) {
 			const struct hvlab_journal_entry *x = &e[(seq - 1) % j->nent];
 			struct hvlab_nl_event ev = {
 				.vm_id = t->vm_id, .stat = x->stat, .where = HVLAB_WHERE_USER,
@@ -506,6 +519,8 @@ void trace_finish(struct trace *t)
 	if (t->dropped)
 		fprintf(t->out, "; %llu events lost in the module (the stream fell behind)",
 			(unsigned long long)t->dropped);
+	if (t->recv_errors)
+		fprintf(t->out, "; events lost in the socket (%u receive errors or a gap)", t->recv_errors);
 	fprintf(t->out, "\n");
 	if (t->summary)
 		print_summary(t);
