@@ -173,9 +173,12 @@ TEST_F(vs, refusals)
 	EXPECT_EQ(-ENODATA, hvlab_get_vendor_state(self->vcpu->fd, 1, &st));
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
 	EXPECT_EQ(0, hvlab_get_vendor_state(self->vcpu->fd, 0, &st));
-	/* The second OUT, with nothing in between: the first exit since. */
-	EXPECT_EQ(1u, st.seq);
-	EXPECT_EQ(-ENODATA, hvlab_get_vendor_state(self->vcpu->fd, 1, &st));
+	/*
+	 * Index 1 exists only from the second exit after switching on (a
+	 * host interrupt may make one before the OUT).
+	 */
+	EXPECT_LE(1u, st.seq);
+	EXPECT_EQ(st.seq == 1 ? -ENODATA : 0, hvlab_get_vendor_state(self->vcpu->fd, 1, &st));
 }
 
 TEST_F(vs, port_exit_fields)
