@@ -101,6 +101,8 @@ else
 	skipped "16 MiB for Debian's kernel: exit 72" "no vmlinuz in $HR"
 fi
 expect "--mem 4G: exit 72" 72 "between 1M and 3072M" -- --kernel "$HR/mbkernel" --mem 4G
+expect "--trace on KVM: usage error" 2 "accel hvlab, without --smp" -- --kernel "$HR/mbkernel" --accel kvm --trace
+expect "--trace=nosuch: usage error" 2 'unknown reason "nosuch"' -- --kernel "$HR/mbkernel" --trace=io,nosuch
 
 # ---- accelerators
 have_accel() {
