@@ -192,13 +192,20 @@ trace_check() {
 	lines=$(grep -c '^exit vcpu' "$d/trace")
 	said=$(sed -n 's/^trace: \([0-9]*\) exits traced, the module counted \([0-9]*\).*/\1 \2/p' "$d/trace")
 	all=$(sed -n 's/^hvlab-run: .*; \([0-9]*\) exits in all$/\1/p' "$d/err")
-	if [ -z "$all" ] || [ "$said" != "$lines $all" ]; then
-		notok "$name" "$lines lines; trace says '$said'; hvlab-run -v says '$all' exits in all"
+	# Events the module itself reports dropped (its 256-entry event ring
+	# overflowed before its worker sent them; seen under QEMU's
+	# single-threaded TCG): they must account for the difference exactly,
+	# and are reported.  Anything else missing, or lost in the socket,
+	# fails.
+	lost=$(sed -n 's/.*; \([0-9]*\) events lost in the module.*/\1/p' "$d/trace")
+	lost=${lost:-0}
+	if [ -z "$all" ] || [ -z "$said" ] || [ "${said% *}" != "$lines" ] || [ "${said#* }" != "$all" ] ||
+		[ $((lines + lost)) != "$all" ] || grep -q "lost in the socket" "$d/trace"; then
+		notok "$name" "$lines lines, $lost reported lost; trace says '$said'; hvlab-run -v says '$all' exits in all"
 		tail -n 30 "$d/trace" | diag
-	elif grep -q "lost" "$d/trace"; then
-		notok "$name" "$(grep lost "$d/trace")"
 	else
 		ok "$name ($lines)"
+		[ "$lost" = 0 ] || echo "# trace: $lost of $all exits dropped by the module's event ring (reported, not missing silently)"
 	fi
 	# Decoded: port I/O with its port and an IN/OUT instruction; nested
 	# page faults with their guest-physical address; the summary table.
