@@ -95,7 +95,7 @@ UDEVRULESDIR ?= $(SYSCONFDIR)/udev/rules.d
 MODPROBEDIR  ?= $(SYSCONFDIR)/modprobe.d
 INSTALL    ?= install
 
-TOOLS_BIN  := hvlab-run hvlab-stat hvlab-bench hvlab-hello
+TOOLS_BIN  := hvlab-run hvlab-stat hvlab-bench hvlab-hello hvlab-dump
 MAN1       := $(addsuffix .1,$(TOOLS_BIN))
 MAN4       := hvlab.4
 SOVERSION  := 1
@@ -106,7 +106,8 @@ BLD        := $(CURDIR)/build
 INSTALLED_FILES = \
 	$(addprefix $(BINDIR)/,$(TOOLS_BIN)) \
 	$(addprefix $(MANDIR)/man1/,$(MAN1)) $(MANDIR)/man4/$(MAN4) \
-	$(INCLUDEDIR)/hvlab/hvlab.h $(INCLUDEDIR)/hvlab/libhvlab.h \
+	$(INCLUDEDIR)/hvlab/hvlab.h $(INCLUDEDIR)/hvlab/hvlab_vmcs.h $(INCLUDEDIR)/hvlab/hvlab_vmcb.h \
+	$(INCLUDEDIR)/hvlab/libhvlab.h \
 	$(LIBDIR)/libhvlab.a $(LIBDIR)/libhvlab.so.$(SOFULL) \
 	$(LIBDIR)/libhvlab.so.$(SOVERSION) $(LIBDIR)/libhvlab.so \
 	$(PKGCONFIGDIR)/hvlab.pc \
@@ -119,7 +120,7 @@ install: userspace
 	$(INSTALL) -m 0755 $(addprefix $(BLD)/bin/,$(TOOLS_BIN)) $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 $(addprefix man/,$(MAN1)) $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 man/$(MAN4) $(DESTDIR)$(MANDIR)/man4/
-	$(INSTALL) -m 0644 uapi/hvlab.h userspace/lib/libhvlab.h $(DESTDIR)$(INCLUDEDIR)/hvlab/
+	$(INSTALL) -m 0644 uapi/hvlab.h uapi/hvlab_vmcs.h uapi/hvlab_vmcb.h userspace/lib/libhvlab.h $(DESTDIR)$(INCLUDEDIR)/hvlab/
 	$(INSTALL) -m 0644 $(BLD)/lib/libhvlab.a $(DESTDIR)$(LIBDIR)/
 	$(INSTALL) -m 0644 $(BLD)/lib/libhvlab.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libhvlab.so.$(SOFULL) $(DESTDIR)$(LIBDIR)/libhvlab.so.$(SOVERSION)
@@ -142,7 +143,7 @@ uninstall:
 # the module, Kbuild and dkms.conf (the package's copyright file holds
 # the licence).
 DKMS_SRCDIR ?= /usr/src/hvlab-$(VERSION)
-DKMS_FILES  := Kbuild dkms.conf uapi/hvlab.h \
+DKMS_FILES  := Kbuild dkms.conf uapi/hvlab.h uapi/hvlab_vmcs.h uapi/hvlab_vmcb.h \
 	$(filter-out module/hv_offsets.h,$(wildcard $(addsuffix /*.[chS],$(KOBJ_DIRS:.=))))
 dkms-source:
 	@for f in $(sort $(DKMS_FILES)); do \

@@ -251,13 +251,13 @@ static void *hv_genl_fill_attr(void *p, u16 type, const void *val, u16 len)
 
 /* The attributes of one EXIT_EVENT message, in the order they go out. */
 #define HV_EVENT_ATTRS_LEN	(3 * nla_total_size(sizeof(u32)) +		\
-				 6 * nla_total_size(sizeof(u64)) +		\
+				 8 * nla_total_size(sizeof(u64)) +		\
 				 nla_total_size(sizeof(u8)))
 
 /*
  * One EXIT_EVENT message.  The worker sends every event of a listened
  * stream, so it reserves the attribute block once and fills it in place,
- * instead of ten nla_put() calls: the same bytes on the wire (x86-64 has
+ * instead of twelve nla_put() calls: the same bytes on the wire (x86-64 has
  * efficient unaligned access, so nla_put_u64_64bit() would add no pad
  * attribute either).
  */
@@ -283,6 +283,8 @@ static int hv_genl_put_event(struct sk_buff *skb, const struct hv_vcpu *vcpu,
 	p = hv_genl_fill_attr(p, HVLAB_NL_A_CYCLES, &ev->cycles, sizeof(u64));
 	p = hv_genl_fill_attr(p, HVLAB_NL_A_TSC, &ev->tsc, sizeof(u64));
 	p = hv_genl_fill_attr(p, HVLAB_NL_A_DROPPED, &dropped, sizeof(u64));
+	p = hv_genl_fill_attr(p, HVLAB_NL_A_QUAL2, &ev->qual2, sizeof(u64));
+	p = hv_genl_fill_attr(p, HVLAB_NL_A_RCX, &ev->rcx, sizeof(u64));
 	hv_genl_fill_attr(p, HVLAB_NL_A_WHERE, &ev->where, sizeof(u8));
 	genlmsg_end(skb, hdr);
 	return 0;

@@ -252,6 +252,8 @@ struct hv_vcpu {
 
 	/* Histograms, journal, events of module/stats.c; never NULL. */
 	struct hv_tele *tele;
+	/* The vendor structure at the last two exits (vstate.c); NULL: not captured. */
+	struct hv_vstate *vstate;
 
 	/* Exit routing (module/route.c): HVLAB_SET_EXIT_ROUTE rules, oldest first. */
 	struct hvlab_exit_route routes[HVLAB_MAX_ROUTES];
@@ -593,6 +595,12 @@ struct hv_backend_ops {
 	 */
 	u64 (*get_dr)(struct hv_vcpu *vcpu, unsigned int dr);
 	void (*set_dr)(struct hv_vcpu *vcpu, unsigned int dr, u64 val);
+	/*
+	 * Optional: HVLAB_CAPTURE_STATE is refused without it.  The backend
+	 * itself calls hv_vstate_next() at each exit while vcpu->vstate is
+	 * set; this only says that it does.
+	 */
+	bool vcpu_capture;
 };
 
 extern const struct hv_backend_ops *hv_ops;
@@ -614,6 +622,13 @@ extern const struct hv_backend_ops hv_svm_ops;
 
 /* Guest-physical address width the module accepts (min(MAXPHYADDR, 48)). */
 extern unsigned int hv_gpa_bits;
+
+/* module/vstate.c: the vendor structure at the last exits (HVLAB_GET_VENDOR_STATE). */
+struct hv_vstate;
+struct hvlab_vendor_state *hv_vstate_next(struct hv_vcpu *vcpu);
+int hv_vstate_capture(struct hv_vcpu *vcpu, unsigned long on);
+int hv_vstate_get(struct hv_vcpu *vcpu, struct hvlab_vendor_state __user *argp);
+void hv_vstate_free(struct hv_vcpu *vcpu);
 
 /* module/hw.c: reference-counted enable of VT-x/SVM on every CPU. */
 int hv_hw_init(void);

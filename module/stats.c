@@ -182,6 +182,9 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 	ev->vendor_reason = e->vendor_reason;
 	ev->rip = e->rip;
 	ev->qual = e->qual;
+	ev->qual2 = e->qual2;
+	/* RCX at the exit: for RDMSR/WRMSR the MSR index. */
+	ev->rcx = e->rcx;
 	ev->cycles = d;
 	ev->stat = t->cur_stat;
 	ev->where = h == &t->stat[t->cur_stat].h[HV_HIST_USER] ? HVLAB_WHERE_USER :

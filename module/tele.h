@@ -42,7 +42,7 @@ struct hv_stat_tele {
 
 /* One exit for the multicast group, filled when the exit is over. */
 struct hv_exit_event {
-	u64 tsc, vendor_reason, rip, qual, cycles;
+	u64 tsc, vendor_reason, rip, qual, qual2, rcx, cycles;
 	u8 stat, where;
 };
 

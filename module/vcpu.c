@@ -301,6 +301,12 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	case HVLAB_SET_EXIT_ROUTE:
 		ret = hv_route_set(vcpu, argp);
 		break;
+	case HVLAB_CAPTURE_STATE:
+		ret = hv_vstate_capture(vcpu, arg);
+		break;
+	case HVLAB_GET_VENDOR_STATE:
+		ret = hv_vstate_get(vcpu, argp);
+		break;
 	case HVLAB_THAW_JOURNAL:
 		if (arg)
 			ret = hv_reject(-EINVAL, "THAW_JOURNAL takes no argument");
@@ -365,6 +371,7 @@ static const struct file_operations hv_vcpu_fops = {
 /* Called from hv_vm_free only: no fd refers to @vcpu any more. */
 void hv_vcpu_destroy(struct hv_vcpu *vcpu)
 {
+	hv_vstate_free(vcpu);
 	hv_tele_vcpu_free(vcpu);
 	kfree(vcpu->cpuid);
 	fpu_free_guest_fpstate(&vcpu->fpu);

@@ -813,6 +813,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 			local_irq_enable();
 			svm_event_not_delivered(svm, svm->evt_queued);
 			hv_exit_info_soft(vcpu);
+			if (unlikely(vcpu->vstate))
+				svm_capture(svm, ~0ULL);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 			return svm_entry_failed(svm, rule, field, 0);
 		}
@@ -860,6 +862,9 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		hv_host_machine_check();
 	hv_guest_mode_exit(vcpu);
 	local_irq_enable();
+	/* Before svm_redeliver_event() or a handler writes the VMCB. */
+	if (unlikely(vcpu->vstate))
+		svm_capture(svm, vmcb->control.exit_code);
 
 	vcpu->regs.rax = vmcb->save.rax;
 	vcpu->regs.rsp = vmcb->save.rsp;

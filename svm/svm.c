@@ -223,4 +223,5 @@ const struct hv_backend_ops hv_svm_ops = {
 	.get_cr0		= svm_get_cr0,
 	.get_dr			= svm_get_dr,
 	.set_dr			= svm_set_dr,
+	.vcpu_capture		= true,
 };

@@ -58,6 +58,7 @@ int svm_save_state(struct hv_vcpu *vcpu);
 int svm_save_int_shadow(struct hv_vcpu *vcpu);
 const char *svm_check_vmcb(const struct vmcb *vmcb, u32 *field);
 void svm_dump_vmcb(struct svm_vcpu *svm);
+void svm_capture(struct svm_vcpu *svm, u64 code);
 
 /* exit.c: entry and the exit table */
 int svm_vcpu_enter(struct hv_vcpu *vcpu);

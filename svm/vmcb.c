@@ -19,6 +19,7 @@
 #include <asm/traps.h>
 
 #include "svm.h"
+#include "hvlab_vmcb.h"
 
 /* Power-on PAT value (APM Vol. 2 7.8.2): WB, WT, UC-, UC, twice. */
 #define SVM_PAT_DEFAULT		0x0007040600070406ULL
@@ -381,3 +382,72 @@ void svm_dump_vmcb(struct svm_vcpu *svm)
 		s->ss.attrib, s->ds.selector, s->es.selector, s->tr.selector, s->tr.attrib,
 		s->gdtr.base, s->gdtr.limit, s->idtr.base, s->idtr.limit);
 }
+
+/*
+ * HVLAB_GET_VENDOR_STATE (module/vstate.c): the whole VMCB page as the
+ * exit left it (APM Vol. 2 appendix B: control area at 0, state save area
+ * at 400h; svm_run_asm's VMSAVE has stored FS/GS/TR/LDTR and the syscall
+ * MSRs by now).  @code is the exit code, ~0 when hvlab's own checks
+ * refused the entry.  KVM's dump_vmcb() prints the same fields to dmesg.
+ */
+void svm_capture(struct svm_vcpu *svm, u64 code)
+{
+	struct hvlab_vendor_state *s = hv_vstate_next(&svm->vcpu);
+
+	BUILD_BUG_ON(HVLAB_VENDOR_STATE_BYTES != PAGE_SIZE);
+	memcpy(s->data, svm->vmcb, PAGE_SIZE);
+	s->count = PAGE_SIZE;
+	s->vendor_reason = code;
+}
+
+/* hvlab-dump's VMCB layout (uapi/hvlab_vmcb.h) is <asm/svm.h>'s. */
+enum {
+#define HVLAB_VMCB_FIELD(id, off, size, name) HV_VMCB_##id = (off),
+	HVLAB_VMCB_CONTROL_FIELDS
+	HVLAB_VMCB_SAVE_FIELDS
+#undef HVLAB_VMCB_FIELD
+};
+#define HV_VMCB_AT(member, id) \
+	static_assert(offsetof(struct vmcb, member) == HV_VMCB_##id, #member)
+HV_VMCB_AT(control.pause_filter_thresh, CTL_PAUSE_FILTER_THRESHOLD);
+HV_VMCB_AT(control.iopm_base_pa, CTL_IOPM_BASE_PA);
+HV_VMCB_AT(control.msrpm_base_pa, CTL_MSRPM_BASE_PA);
+HV_VMCB_AT(control.tsc_offset, CTL_TSC_OFFSET);
+HV_VMCB_AT(control.asid, CTL_GUEST_ASID);
+HV_VMCB_AT(control.tlb_ctl, CTL_TLB_CONTROL);
+HV_VMCB_AT(control.int_ctl, CTL_V_INTR);
+HV_VMCB_AT(control.int_vector, CTL_V_INTR_VECTOR);
+HV_VMCB_AT(control.int_state, CTL_INTERRUPT_SHADOW);
+HV_VMCB_AT(control.exit_code, CTL_EXITCODE);
+HV_VMCB_AT(control.exit_info_1, CTL_EXITINFO1);
+HV_VMCB_AT(control.exit_info_2, CTL_EXITINFO2);
+HV_VMCB_AT(control.exit_int_info, CTL_EXITINTINFO);
+HV_VMCB_AT(control.nested_ctl, CTL_NP_ENABLE);
+HV_VMCB_AT(control.event_inj, CTL_EVENTINJ);
+HV_VMCB_AT(control.nested_cr3, CTL_N_CR3);
+HV_VMCB_AT(control.virt_ext, CTL_LBR_VIRT);
+HV_VMCB_AT(control.clean, CTL_VMCB_CLEAN);
+HV_VMCB_AT(control.next_rip, CTL_NRIP);
+HV_VMCB_AT(control.insn_len, CTL_INSN_LEN);
+HV_VMCB_AT(control.insn_bytes, CTL_INSN_BYTES);
+HV_VMCB_AT(save.es.selector, SAVE_ES_SELECTOR);
+HV_VMCB_AT(save.cs.base, SAVE_CS_BASE);
+HV_VMCB_AT(save.tr.limit, SAVE_TR_LIMIT);
+HV_VMCB_AT(save.cpl, SAVE_CPL);
+HV_VMCB_AT(save.efer, SAVE_EFER);
+HV_VMCB_AT(save.cr4, SAVE_CR4);
+HV_VMCB_AT(save.cr3, SAVE_CR3);
+HV_VMCB_AT(save.cr0, SAVE_CR0);
+HV_VMCB_AT(save.dr7, SAVE_DR7);
+HV_VMCB_AT(save.dr6, SAVE_DR6);
+HV_VMCB_AT(save.rflags, SAVE_RFLAGS);
+HV_VMCB_AT(save.rip, SAVE_RIP);
+HV_VMCB_AT(save.rsp, SAVE_RSP);
+HV_VMCB_AT(save.rax, SAVE_RAX);
+HV_VMCB_AT(save.star, SAVE_STAR);
+HV_VMCB_AT(save.kernel_gs_base, SAVE_KERNEL_GS_BASE);
+HV_VMCB_AT(save.sysenter_eip, SAVE_SYSENTER_EIP);
+HV_VMCB_AT(save.cr2, SAVE_CR2);
+HV_VMCB_AT(save.g_pat, SAVE_G_PAT);
+HV_VMCB_AT(save.last_excp_to, SAVE_LASTEXCPTO);
+HV_VMCB_AT(save.spec_ctrl, SAVE_SPEC_CTRL);

@@ -333,6 +333,44 @@ struct hvlab_journal_entry {
 
 #define HVLAB_THAW_JOURNAL	_IO(HVLAB_IOC, 0x2a)
 
+/*
+ * The vendor structure as it stood at an exit (vCPU fd), for post-mortems
+ * and for reading what the hardware holds.  HVLAB_CAPTURE_STATE with @arg
+ * 1 makes the module copy it at every exit from then on, @arg 0 stops
+ * (off by default, so that exits do not pay for it).
+ * HVLAB_GET_VENDOR_STATE returns the copy of the last exit (@index 0) or
+ * of the exit before it (@index 1); -ENODATA if there is none (yet).
+ *   Intel: @data holds @count struct hvlab_vmcs_field, every VMCS field
+ *          uapi/hvlab_vmcs.h lists that this CPU has, read with VMREAD.
+ *   AMD:   @data is the whole VMCB page (APM Vol. 2 appendix B), @count
+ *          is 4096.
+ * Entry failures are captured too (the state the entry refused, whether
+ * the CPU or hvlab's own checks refused it), so a triple fault or an
+ * entry failure can be read next to the frozen journal.
+ */
+struct hvlab_vmcs_field {
+	__u32 encoding;			/* SDM Vol. 3C appendix B */
+	__u32 reserved;
+	__u64 value;
+};
+
+#define HVLAB_VENDOR_STATE_BYTES	4096
+
+struct hvlab_vendor_state {
+	__u32 index;			/* in: 0 the last exit, 1 the one before */
+	__u32 vendor;			/* enum hvlab_vendor */
+	__u64 seq;			/* 1 + captures before it since capture was switched on */
+	__u64 vendor_reason;		/* VMX exit reason / SVM exit code; ~0: no exit (VMfail,
+					 * or hvlab's own checks refused the entry) */
+	__u32 count;			/* VMX: fields in @data; SVM: bytes */
+	__u32 reserved0;
+	__u64 reserved[3];
+	__u8  data[HVLAB_VENDOR_STATE_BYTES];
+};
+
+#define HVLAB_CAPTURE_STATE	_IO(HVLAB_IOC, 0x31)
+#define HVLAB_GET_VENDOR_STATE	_IOWR(HVLAB_IOC, 0x32, struct hvlab_vendor_state)
+
 /* VM fd: the VM's id in telemetry (generic netlink, below); > 0. */
 #define HVLAB_GET_VM_ID		_IO(HVLAB_IOC, 0x12)
 
@@ -490,7 +528,10 @@ struct hvlab_run {
  *              CAP_SYS_ADMIN: it carries every VM's exits.
  *   EXIT_EVENT (multicast) VM_ID, VCPU_ID, STAT, VENDOR_REASON, RIP,
  *              QUAL, CYCLES, WHERE (HVLAB_WHERE_*), TSC, DROPPED
- *              (events lost so far because the listener was slow).
+ *              (events lost so far because the listener was slow),
+ *              QUAL2 (VMX guest-physical address / SVM EXITINFO2),
+ *              RCX (the guest's RCX when the exit ended: the MSR
+ *              index of RDMSR/WRMSR, which neither changes).
  */
 #define HVLAB_GENL_NAME		"hvlab"
 #define HVLAB_GENL_VERSION	1
@@ -534,6 +575,8 @@ enum hvlab_nl_attr {
 	HVLAB_NL_A_WHERE,		/* u8: HVLAB_WHERE_* */
 	HVLAB_NL_A_TSC,			/* u64 */
 	HVLAB_NL_A_DROPPED,		/* u64 */
+	HVLAB_NL_A_QUAL2,		/* u64 */
+	HVLAB_NL_A_RCX,			/* u64 */
 	__HVLAB_NL_A_MAX,
 };
 #define HVLAB_NL_A_MAX		(__HVLAB_NL_A_MAX - 1)

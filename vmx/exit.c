@@ -1138,6 +1138,8 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		rule = vmx_check_vmcs(vmx, &field);
 		if (rule) {
 			vmx_event_not_delivered(vmx);
+			if (unlikely(vcpu->vstate))
+				vmx_capture(vmx, ~0ULL);
 			vmx_vcpu_put(vmx);
 			hv_exit_info_soft(vcpu);
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
@@ -1225,6 +1227,9 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 			vcpu->events.exc_pending = true;	/* no VMCS to clear */
 		else if (vmx->inject_src == VMX_EVENT_IRQ)
 			vcpu->events.irq_pending = true;
+		/* VMfailInvalid: no current VMCS to read. */
+		if (unlikely(vcpu->vstate) && fail == 1)
+			vmx_capture(vmx, ~0ULL);
 		vmx_vcpu_put(vmx);
 		vmx->check = true;
 		return vmx_entry_failed(vmx, rule ? rule : (fail == 1 ?
@@ -1233,6 +1238,9 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 
 	vmx_read_exit(vmx);
+	/* Before any handler writes the VMCS: the state the exit left. */
+	if (unlikely(vcpu->vstate))
+		vmx_capture(vmx, vmx->exit_reason);
 	hv_exit_info(vcpu, vmx->exit_reason, vmx->exit_qual, vmx->exit_gpa);
 	if (vmx->exit_reason & VMX_EXIT_FAILED_ENTRY) {
 		/* Invalid guest state or MSR loading (27.8): nothing ran. */

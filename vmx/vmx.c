@@ -258,6 +258,7 @@ static int vmx_setup_controls(void)
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, vmx_caps.cr4_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED1, vmx_caps.cr4_fixed1);
 	vmx_caps.vmcs_size = VMX_BASIC_REGION_SIZE(vmx_caps.basic);
+	vmx_dump_setup();
 	return 0;
 }
 
@@ -673,4 +674,5 @@ const struct hv_backend_ops hv_vmx_ops = {
 	.get_cr0		= vmx_get_cr0,
 	.get_dr			= vmx_get_dr,
 	.set_dr			= vmx_set_dr,
+	.vcpu_capture		= true,
 };

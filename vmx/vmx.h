@@ -194,6 +194,10 @@ int vmx_save_int_shadow(struct hv_vcpu *vcpu);
 const char *vmx_check_vmcs(struct vmx_vcpu *vmx, u32 *field);
 void vmx_dump_vmcs(struct vmx_vcpu *vmx);
 
+/* vmcs_dump.c: the VMCS fields at an exit, for HVLAB_GET_VENDOR_STATE */
+void vmx_dump_setup(void);
+void vmx_capture(struct vmx_vcpu *vmx, u64 reason);
+
 /* exit.c: entry and the exit table */
 int vmx_vcpu_enter(struct hv_vcpu *vcpu);
 void vmx_run_begin(struct hv_vcpu *vcpu);

@@ -128,6 +128,17 @@ int hvlab_thaw_journal(int vcpu_fd)
 	return hv_ioctl(vcpu_fd, HVLAB_THAW_JOURNAL, 0);
 }
 
+int hvlab_capture_state(int vcpu_fd, int on)
+{
+	return hv_ioctl(vcpu_fd, HVLAB_CAPTURE_STATE, on);
+}
+
+int hvlab_get_vendor_state(int vcpu_fd, unsigned int index, struct hvlab_vendor_state *st)
+{
+	st->index = index;
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_VENDOR_STATE, st);
+}
+
 int hvlab_get_vm_id(int vm_fd)
 {
 	return hv_ioctl(vm_fd, HVLAB_GET_VM_ID, 0);

@@ -22,6 +22,7 @@
 #define LIBHVLAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <hvlab.h>
 
 #ifdef __cplusplus
@@ -55,6 +56,12 @@ int hvlab_set_msr_policy(int vcpu_fd, unsigned long policy);	/* HVLAB_MSR_UNKNOW
 int hvlab_get_exit_stats(int vcpu_fd, struct hvlab_exit_stats *stats);
 int hvlab_set_exit_route(int vcpu_fd, const struct hvlab_exit_route *route);
 int hvlab_thaw_journal(int vcpu_fd);
+/* The manual's name of a VMX basic exit reason / SVM exit code; "?" if unknown. */
+const char *hvlab_vendor_reason_name(int vendor, uint64_t reason);
+/* Copy the VMCS/VMCB at every exit from now on (@on 1) or stop (0). */
+int hvlab_capture_state(int vcpu_fd, int on);
+/* The copy of the last exit (@index 0) or the one before (1); -ENODATA: none. */
+int hvlab_get_vendor_state(int vcpu_fd, unsigned int index, struct hvlab_vendor_state *st);
 /* VM fd: the id telemetry (netlink) knows the VM by; > 0. */
 int hvlab_get_vm_id(int vm_fd);
 

@@ -379,6 +379,8 @@ static int event_msg(struct nl_msg *msg, void *arg)
 	ev.cycles = get_u64(tb, HVLAB_NL_A_CYCLES);
 	ev.tsc = get_u64(tb, HVLAB_NL_A_TSC);
 	ev.dropped = get_u64(tb, HVLAB_NL_A_DROPPED);
+	ev.qual2 = get_u64(tb, HVLAB_NL_A_QUAL2);
+	ev.rcx = get_u64(tb, HVLAB_NL_A_RCX);
 	ctx->n++;
 	if (ctx->cb && ctx->cb(&ev, ctx->arg))
 		return NL_STOP;

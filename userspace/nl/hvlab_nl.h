@@ -33,6 +33,7 @@ struct hvlab_nl_stat {
 struct hvlab_nl_event {
 	uint32_t vm_id, vcpu_id, stat, where;
 	uint64_t vendor_reason, rip, qual, cycles, tsc, dropped;
+	uint64_t qual2, rcx;	/* VMX GPA / SVM EXITINFO2; RCX (MSR index) */
 };
 
 /* Open a socket and resolve the family; -ENOENT if hvlab.ko is not loaded. */

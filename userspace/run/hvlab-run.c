@@ -43,6 +43,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
+#include "libhvlab.h"
+#include "statefile.h"
 #include "run.h"
 
 #define DEFAULT_MEM	(128ull << 20)
@@ -82,6 +84,16 @@ static void usage(FILE *f)
 "                        or pm32 (flat 32-bit protected mode, the default)\n"
 "  --mark STRING         report on stderr when the console first prints STRING\n"
 "                        (seconds since the guest started, and TSC ticks)\n"
+"  --trace[=REASONS]     print every VM exit (hvlab only): vCPU, neutral reason,\n"
+"                        VMX exit reason / SVM exit code and its name, RIP, the\n"
+"                        instruction there, the qualification in words, where it\n"
+"                        was handled and its cycles; REASONS: a comma list of\n"
+"                        neutral reasons to print (io,npf,cpuid,...), default all\n"
+"  --trace-file FILE     write the --trace lines to FILE instead of stderr\n"
+"  --trace-summary       at the end, a table of exit reasons: count, share,\n"
+"                        mean and p99 cycles, handled in kernel / userspace\n"
+"  --dump-state FILE     capture the VMCS/VMCB at every exit; at the end write the\n"
+"                        last two and the exit journal to FILE for hvlab-dump\n"
 "  -v, --verbose         say what was loaded where, and why the guest stopped\n"
 "  -h, --help            this help\n"
 "\n"
@@ -340,6 +352,24 @@ static int64_t guest_virt_to_phys(const struct hvlab_sregs *s, uint64_t va)
 	return (int64_t)(table | (va & 0xfff));
 }
 
+size_t guest_read_virt(const struct hvlab_sregs *s, uint64_t va, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len && the_guest) {
+		int64_t pa = guest_virt_to_phys(s, va + done);
+		size_t chunk = 0x1000 - ((va + done) & 0xfff);
+
+		if (chunk > len - done)
+			chunk = len - done;
+		if (pa < 0 || !guest_range_ok(the_guest, (uint64_t)pa, chunk))
+			break;
+		memcpy((uint8_t *)buf + done, the_guest->ram + pa, chunk);
+		done += chunk;
+	}
+	return done;
+}
+
 /* The words at the top of the guest's stack, for a post-mortem. */
 static void dump_guest_stack(const struct hvlab_regs *r, const struct hvlab_sregs *s)
 {
@@ -492,6 +522,36 @@ static void print_exit_counts(struct accel *a)
 	fprintf(stderr, "\n");
 }
 
+static struct trace *the_trace;		/* --trace, --trace-summary */
+
+/*
+ * --dump-state FILE: the VMCS/VMCB at the last two exits and the exit
+ * journal, for hvlab-dump (lib/statefile.h).
+ */
+static void write_state_file(struct accel *a, const char *path)
+{
+	static struct hvlab_vendor_state st[2];
+	struct hvlab_statefile h = { .magic = HVLAB_STATEFILE_MAGIC, .state_size = sizeof(st[0]) };
+	const struct hvlab_journal *j = NULL;
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "hvlab-run: --dump-state %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while (h.nstates < 2 && !hvlab_get_vendor_state(a->vcpu_fd, h.nstates, &st[h.nstates]))
+		h.nstates++;
+	h.journal = !hvlab_map_journal(a->vcpu_fd, &j);
+	if (fwrite(&h, sizeof(h), 1, f) != 1 ||
+	    (h.nstates && fwrite(st, sizeof(st[0]), h.nstates, f) != h.nstates) ||
+	    (h.journal && fwrite(j, HVLAB_JOURNAL_SIZE, 1, f) != 1))
+		fprintf(stderr, "hvlab-run: --dump-state %s: write: %s\n", path, strerror(errno));
+	if (j)
+		hvlab_unmap_journal(j);
+	if (fclose(f))
+		fprintf(stderr, "hvlab-run: --dump-state %s: %s\n", path, strerror(errno));
+}
+
 static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm, bool verbose)
 {
 	struct vm_exit ex;
@@ -522,6 +582,7 @@ static int vcpu_loop(struct accel *a, struct devices *d, struct timer_state *tm,
 			fprintf(stderr, "\r\nhvlab-run: %s run: %s\n", a->ops->name, strerror(-ret));
 			return RUN_ACCEL;
 		}
+		trace_after_run(the_trace);
 		exit_count[ex.kind]++;
 		switch (ex.kind) {
 		case VMX_IO:
@@ -870,6 +931,10 @@ int main(int argc, char **argv)
 		{ "mark", required_argument, NULL, 'K' },
 		{ "smp", required_argument, NULL, 'S' },
 		{ "no-apic", no_argument, NULL, 'N' },
+		{ "trace", optional_argument, NULL, 'T' },
+		{ "trace-file", required_argument, NULL, 'F' },
+		{ "trace-summary", no_argument, NULL, 'U' },
+		{ "dump-state", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -886,7 +951,8 @@ int main(int argc, char **argv)
 	struct board board = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
 	struct ioapic_sink sink;
 	unsigned long smp = 0;
-	bool no_apic = false;
+	bool no_apic = false, trace = false, trace_summary = false;
+	const char *trace_reasons = NULL, *trace_file = NULL, *dump_state = NULL;
 	uint64_t rsdp = 0;
 	char *end;
 	uint64_t t0, tsc0, mark_ns, mark_tsc;
@@ -902,6 +968,15 @@ int main(int argc, char **argv)
 		case 'K': mark = optarg; break;
 		case 'v': la.verbose = true; break;
 		case 'N': no_apic = true; break;
+		case 'T':
+			trace = true;
+			trace_reasons = optarg;
+			if (trace_check_reasons(optarg))
+				return RUN_USAGE;
+			break;
+		case 'F': trace_file = optarg; break;
+		case 'U': trace_summary = true; break;
+		case 'D': dump_state = optarg; break;
 		case 'S':
 			errno = 0;
 			smp = strtoul(optarg, &end, 10);
@@ -956,6 +1031,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvlab-run: --accel '%s': hvlab or kvm\n", accel);
 		return RUN_USAGE;
 	}
+	if ((trace || trace_summary || trace_file || dump_state) && (acc.ops != &accel_hvlab_ops || smp)) {
+		fprintf(stderr, "hvlab-run: --trace, --trace-summary, --trace-file and --dump-state read hvlab.ko's own exit stream and VMCS/VMCB: --accel hvlab, without --smp\n");
+		return RUN_USAGE;
+	}
+	if (trace_file && !trace) {
+		fprintf(stderr, "hvlab-run: --trace-file F goes with --trace\n");
+		return RUN_USAGE;
+	}
 	if (smp && no_apic) {
 		fprintf(stderr, "hvlab-run: --smp needs the APIC board; --no-apic is the uniprocessor 8259 PC\n");
 		return RUN_USAGE;
@@ -1008,6 +1091,17 @@ int main(int argc, char **argv)
 			acc.ops->name, strerror(-ret));
 		goto out_accel;
 	}
+	/* Before the first entry, so that every exit is seen. */
+	if (dump_state) {
+		ret = hvlab_capture_state(acc.vcpu_fd, 1);
+		if (ret) {
+			fprintf(stderr, "hvlab-run: --dump-state: HVLAB_CAPTURE_STATE: %s\n", strerror(-ret));
+			goto out_accel;
+		}
+	}
+	if ((trace || trace_summary) &&
+	    trace_open(&the_trace, &acc, &g, trace_reasons, trace_file, trace, trace_summary))
+		goto out_accel;
 	board.cpu[0] = &acc;
 	if (acc.apic) {
 		ret = board_add_vcpus(&board, err, sizeof(err));
@@ -1066,6 +1160,10 @@ int main(int argc, char **argv)
 	else
 		status = vcpu_loop(&acc, dev, &tm, la.verbose);
 	restore_terminal();
+	trace_finish(the_trace);
+	the_trace = NULL;
+	if (dump_state)
+		write_state_file(&acc, dump_state);
 	if (mark) {
 		if (devices_mark_seen(dev, &mark_ns, &mark_tsc))
 			fprintf(stderr, "hvlab-run: mark '%s' after %.3f s, %llu TSC ticks (accel %s)\n",

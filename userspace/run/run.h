@@ -194,6 +194,20 @@ struct guest {
 	uint64_t mem_size;
 };
 
+/*
+ * Read up to @len bytes at guest-linear @va through the guest's page
+ * tables as @s has them (hvlab-run.c); returns how many were mapped.
+ */
+size_t guest_read_virt(const struct hvlab_sregs *s, uint64_t va, void *buf, size_t len);
+
+/* ---- --trace, --trace-summary (trace.c) */
+struct trace;
+int trace_check_reasons(const char *list);
+int trace_open(struct trace **t, struct accel *a, const struct guest *g, const char *reasons,
+	       const char *file, bool lines, bool summary);
+void trace_after_run(struct trace *t);	/* NULL: no trace */
+void trace_finish(struct trace *t);
+
 /* Is [gpa, gpa+len) inside guest RAM?  (overflow-safe) */
 static inline bool guest_range_ok(const struct guest *g, uint64_t gpa, uint64_t len)
 {
