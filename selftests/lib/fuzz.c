@@ -228,6 +228,7 @@ bool hvt_fuzz_errno_ok(int err)
 	case EAGAIN:
 	case ESHUTDOWN:	/* the CPU's virtualization was switched off (reboot) */
 	case EMFILE:	/* our own fd limit */
+	case ENODATA:	/* GET_VENDOR_STATE: capture off, or no exit captured yet */
 		return true;
 	default:
 		return false;
