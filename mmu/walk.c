@@ -87,9 +87,18 @@ static u64 hv_walk_rsvd(const struct hv_walk *w, int level, bool lm, bool pae, b
 	 */
 	high = GENMASK_ULL(lm ? 51 : 62, m);
 	nx = nxe ? 0 : PTE_XD;
-	/* PAE PDPTE: bits 2:1, 8:5 and XD always (Table 4-8). */
+	/*
+	 * PAE PDPTE: bits 2:1, 8:5 and XD always (Table 4-8).  Except bit 5
+	 * on AMD: QEMU's TCG walker (the AMD PC) sets the accessed flag in
+	 * a legacy-PAE PDPTE as in the other levels, and checks only XD and
+	 * the bits above MAXPHYADDR there, so every PAE guest that ran has
+	 * bit 5 set.  Checking it would make each emulated access of such a
+	 * guest fault where the CPU's own did not.  (On Intel the CPU loads
+	 * PDPTEs at MOV CR3 and never writes them.)
+	 */
 	if (!lm && level == 3)
-		return high | PTE_XD | GENMASK_ULL(8, 5) | GENMASK_ULL(2, 1);
+		return (high | PTE_XD | GENMASK_ULL(8, 5) | GENMASK_ULL(2, 1)) &
+		       ~(w->amd ? PTE_A : 0);
 	switch (level) {
 	case 4:
 		/*

@@ -533,7 +533,7 @@ TEST_F(prot, pkey)
  * again raises it itself: the same exception either way.
  */
 /*
- * The large page at 4 MiB (a 4 MiB PDE in 32-bit paging, a 2 MiB one in
+ * The large page at 60 MiB (a 4 MiB PDE in 32-bit paging, a 2 MiB one in
  * PAE and 4-level paging, both supervisor and writable) with a bit set
  * that the format reserves (Table 4-4: bit 21; Tables 4-10/4-17: bits
  * 20:13): hvlab's walk for the MOVS destination must stop there with
@@ -542,7 +542,7 @@ TEST_F(prot, pkey)
  * MMIO write.  The CPU does not translate the destination itself: the
  * MMIO read comes first and exits.
  */
-#define RSVD_LARGE	0x400000ull
+#define RSVD_LARGE	0x3c00000ull	/* 60 MiB: far above this binary (0x400000 on) */
 
 TEST_F(prot, rsvd_bit)
 {
@@ -553,9 +553,9 @@ TEST_F(prot, rsvd_bit)
 
 	HVT_SKIPPED_IN_SETUP();
 	if (variant->pg == PG32)
-		((uint32_t *)hvt_gpa2hva(self->vm, PD32, 4096))[1] |= 1u << 21;
+		((uint32_t *)hvt_gpa2hva(self->vm, PD32, 4096))[RSVD_LARGE >> 22] |= 1u << 21;
 	else
-		((uint64_t *)hvt_gpa2hva(self->vm, PD64, 4096))[2] |= 1ull << 13;
+		((uint64_t *)hvt_gpa2hva(self->vm, PD64, 4096))[RSVD_LARGE >> 21] |= 1ull << 13;
 	e.rsi = MMIO_SUP;
 	e.rdi = RSVD_LARGE;
 	e.rcx = 4;
