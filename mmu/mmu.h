@@ -124,6 +124,14 @@ struct hv_walk {
 	u64 rflags;
 	u32 pkru;
 	u8 cpl;
+	/*
+	 * What the reserved-bit checks need (walk.c): the guest's
+	 * MAXPHYADDR (CPUID 8000_0008h EAX[7:0]), whether its CPUID offers
+	 * 1 GiB pages (8000_0001h EDX[26]) and PSE-36 (01h EDX[17]), and
+	 * whether the CPU is AMD's (bit 8 of non-leaf PML4Es and PDPEs).
+	 */
+	u8 maxphyaddr;
+	bool gbpages, pse36, amd;
 	int (*read)(void *ctx, u64 gpa, void *buf, unsigned int len);
 	int (*update)(void *ctx, u64 gpa, u64 old, u64 new, unsigned int size);
 	void *ctx;

@@ -18,10 +18,14 @@
  * flags: SDM Vol. 3A 4.8, APM Vol. 2 5.4.2.  KVM does the same in
  * paging_tmpl.h FNAME(walk_addr_generic), permission_fault() (mmu.h) and
  * FNAME(update_accessed_dirty_bits); the order of the checks follows them.
- * Not checked: reserved bits (X86_PF_RSVD) and 5-level paging (cr4.c
- * never lets a guest set CR4.LA57).
+ * Reserved bits: SDM Vol. 3A 4.3-4.5 (Tables 4-4, 4-8 to 4-11, 4-14 to
+ * 4-19), APM Vol. 2 5.3; KVM's __reset_rsvds_bits_mask().  Not done:
+ * 5-level paging (cr4.c never lets a guest set CR4.LA57, so there is no
+ * PML5E whose PS bit could be reserved).
  */
+#include <linux/bits.h>
 #include <linux/errno.h>
+#include <linux/minmax.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 #include <asm/trap_pf.h>
@@ -46,6 +50,79 @@ struct hv_walk_step {
 	u64 gpa;
 	u64 val;
 };
+
+/*
+ * The bits of paging-structure entry @e, read at @level, that must be 0
+ * (SDM Vol. 3A 4.3-4.5, the "Reserved (must be 0)" rows of Tables 4-4,
+ * 4-8 to 4-11 and 4-14 to 4-19; APM Vol. 2 5.3, the MBZ fields).  Any of
+ * them set makes the CPU stop the walk with #PF, error code P and RSVD
+ * (SDM Vol. 3A 4.7; APM Vol. 2 8.4.2), whatever the access rights.  KVM
+ * keeps the same masks per level in __reset_rsvds_bits_mask(), from the
+ * guest's CPUID as here.
+ */
+static u64 hv_walk_rsvd(const struct hv_walk *w, int level, bool lm, bool pae, bool nxe, u64 e)
+{
+	unsigned int m = clamp_t(unsigned int, w->maxphyaddr, 32, 52);
+	bool ps = e & PTE_PS;
+	u64 high, nx;
+
+	if (!pae) {
+		/*
+		 * 32-bit paging: only a 4 MiB PDE has reserved bits.  Its
+		 * bits 20:13 hold physical-address bits 39:32 up to
+		 * MAXPHYADDR (at most 40 here; 32 without PSE-36), and bit 21
+		 * and those above MAXPHYADDR must be 0 (Table 4-4).
+		 */
+		if (level == 2 && ps && (w->cr4 & X86_CR4_PSE)) {
+			unsigned int m32 = w->pse36 ? min(m, 40u) : 32;
+
+			return GENMASK_ULL(21, 13 + m32 - 32);
+		}
+		return 0;
+	}
+	/*
+	 * Above MAXPHYADDR: up to bit 51 in 4-level entries (52-62 are
+	 * ignored or protection keys there), up to bit 62 in PAE entries
+	 * (Tables 4-8 to 4-11).  XD (bit 63) is reserved unless EFER.NXE.
+	 */
+	high = GENMASK_ULL(lm ? 51 : 62, m);
+	nx = nxe ? 0 : PTE_XD;
+	/*
+	 * PAE PDPTE: bits 2:1, 8:5 and XD always (Table 4-8).  Except bit 5
+	 * on AMD: QEMU's TCG walker (the AMD PC) sets the accessed flag in
+	 * a legacy-PAE PDPTE as in the other levels, and checks only XD and
+	 * the bits above MAXPHYADDR there, so every PAE guest that ran has
+	 * bit 5 set.  Checking it would make each emulated access of such a
+	 * guest fault where the CPU's own did not.  (On Intel the CPU loads
+	 * PDPTEs at MOV CR3 and never writes them.)
+	 */
+	if (!lm && level == 3)
+		return (high | PTE_XD | GENMASK_ULL(8, 5) | GENMASK_ULL(2, 1)) &
+		       ~(w->amd ? PTE_A : 0);
+	switch (level) {
+	case 4:
+		/*
+		 * PML4E: PS must be 0 (Table 4-15); AMD also reserves bit 8
+		 * of a PML4E (APM Vol. 2 Figure 5-18, MBZ).
+		 */
+		return high | nx | PTE_PS | (w->amd ? BIT_ULL(8) : 0);
+	case 3:
+		/*
+		 * PDPTE: a 1 GiB page only where the guest's CPUID offers it
+		 * (Table 4-16: bits 29:13 reserved); otherwise PS is reserved
+		 * and, on AMD, bit 8 of a PDPE pointing to a directory (APM
+		 * Vol. 2 Figure 5-19).
+		 */
+		if (ps && w->gbpages)
+			return high | nx | GENMASK_ULL(29, 13);
+		return high | nx | (w->gbpages ? 0 : PTE_PS) | (w->amd ? BIT_ULL(8) : 0);
+	case 2:
+		/* A 2 MiB page: bits 20:13 (Tables 4-10, 4-17). */
+		return high | nx | (ps ? GENMASK_ULL(20, 13) : 0);
+	default:
+		return high | nx;
+	}
+}
 
 /* Every paging-structure read goes through the caller's access path. */
 static int hv_walk_read(const struct hv_walk *w, u64 gpa, u64 *entry, unsigned int size)
@@ -186,6 +263,14 @@ again:
 				return ret;
 			if (!(e & PTE_P)) {
 				*pf_error = err;
+				return HV_WALK_FAULT;
+			}
+			/*
+			 * A reserved bit stops the walk here, before any
+			 * accessed flag is set (SDM Vol. 3A 4.7, 4.8).
+			 */
+			if (e & hv_walk_rsvd(w, level, lm, pae, nxe, e)) {
+				*pf_error = err | X86_PF_RSVD | X86_PF_PROT;
 				return HV_WALK_FAULT;
 			}
 			/*

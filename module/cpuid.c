@@ -169,6 +169,32 @@ void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32
 }
 
 /*
+ * What the guest page-table walker (mmu/walk.c) needs from the guest's
+ * CPUID, as KVM's cpuid_maxphyaddr() and guest_cpuid_has() give it:
+ * MAXPHYADDR from leaf 8000_0008h EAX[7:0], or 36 without that leaf (SDM
+ * Vol. 3A 4.1.4), kept within 32..52; 1 GiB pages (8000_0001h EDX[26]);
+ * PSE-36 (01h EDX[17]).
+ */
+void hv_cpuid_paging(struct hv_vcpu *vcpu, u8 *maxphyaddr, bool *gbpages, bool *pse36)
+{
+	u32 a, b, c, d, max_ext;
+
+	hv_cpuid(vcpu, 0x80000000, 0, &max_ext, &b, &c, &d);
+	*maxphyaddr = 36;
+	*gbpages = false;
+	if (max_ext >= 0x80000008) {
+		hv_cpuid(vcpu, 0x80000008, 0, &a, &b, &c, &d);
+		*maxphyaddr = clamp_t(u32, a & 0xff, 32, 52);
+	}
+	if (max_ext >= 0x80000001) {
+		hv_cpuid(vcpu, 0x80000001, 0, &a, &b, &c, &d);
+		*gbpages = d & BIT(26);
+	}
+	hv_cpuid(vcpu, 1, 0, &a, &b, &c, &d);
+	*pse36 = d & BIT(17);
+}
+
+/*
  * The default table as entries: every basic, hypervisor and extended leaf
  * up to the maxima, with subleaves 0-7 of the indexed leaves.
  */

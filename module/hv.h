@@ -736,6 +736,7 @@ int hv_complete_mmio(struct hv_vcpu *vcpu);
 int hv_complete_string_in(struct hv_vcpu *vcpu);
 
 void hv_cpuid(struct hv_vcpu *vcpu, u32 fn, u32 idx, u32 *a, u32 *b, u32 *c, u32 *d);
+void hv_cpuid_paging(struct hv_vcpu *vcpu, u8 *maxphyaddr, bool *gbpages, bool *pse36);
 long hv_cpuid_get(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 long hv_cpuid_set(struct hv_vcpu *vcpu, struct hvlab_cpuid __user *uc);
 void hv_exit_internal(struct hv_vcpu *vcpu, u32 suberror, unsigned int ndata, const u64 *data);

@@ -138,7 +138,7 @@ static void hv_mem_raise(struct hv_vcpu *vcpu, const struct hv_mem_fault *f)
 static int hv_translate(struct hv_vcpu *vcpu, u64 gva, u32 access, u64 *gpa,
 			struct hv_mem_fault *f)
 {
-	const struct hv_walk w = {
+	struct hv_walk w = {
 		.cr0 = vcpu->sregs.cr0,
 		.cr3 = vcpu->sregs.cr3,
 		.cr4 = vcpu->sregs.cr4,
@@ -149,8 +149,17 @@ static int hv_translate(struct hv_vcpu *vcpu, u64 gva, u32 access, u64 *gpa,
 		.read = hv_walk_read_gpa,
 		.update = hv_walk_update_gpa,
 		.ctx = vcpu->vm,
+		/*
+		 * The nested walk is the host CPU's: bit 8 of non-leaf
+		 * PML4Es/PDPEs is reserved by AMD's, whatever vendor the
+		 * guest's CPUID names (KVM goes by the guest's CPUID).
+		 */
+		.amd = hv_ops->vendor == HVLAB_VENDOR_AMD,
 	};
-	int ret = hv_walk_gva(&w, gva, access, gpa, &f->err);
+	int ret;
+
+	hv_cpuid_paging(vcpu, &w.maxphyaddr, &w.gbpages, &w.pse36);
+	ret = hv_walk_gva(&w, gva, access, gpa, &f->err);
 
 	if (ret == HV_WALK_FAULT) {
 		f->vector = X86_TRAP_PF;

@@ -15,6 +15,11 @@
  *                     #PF P|W|U and no port access reaches the VMM
  *   ad_bits           an emulated write (INS) sets the PTE's accessed and
  *                     dirty bits, an emulated read (OUTS) only accessed
+ *   rsvd_bit          CPL 0 REP MOVSB from MMIO into a large page whose
+ *                     directory entry has a reserved bit set (bit 21 of a
+ *                     4 MiB PDE, bit 13 of a 2 MiB PDE): #PF with error
+ *                     code P|W|RSVD, CR2 = the page, and the device saw
+ *                     no read (SDM Vol. 3A 4.3-4.5, 4.7; APM Vol. 2 5.3)
  *   fetch_cross       an MMIO load whose bytes run into a page the guest
  *                     just unmapped (its TLB may still hold it): #PF with
  *                     CR2 at that page and I/D where the CPU sets it
@@ -22,7 +27,7 @@
  *                     bytes inside go out, then #GP(0)
  *   base64            64-bit mode: a DS base is ignored, an FS base used
  *
- * Each of the first six runs under 32-bit paging, PAE paging and 4-level
+ * Each of the first seven runs under 32-bit paging, PAE paging and 4-level
  * paging (the variants), with the test's own tables: 4 KiB pages for the
  * first 4 MiB, large pages above.  Rules: Intel SDM Vol. 3A 4.6 (access
  * rights), 4.7 (error code), 4.8 (accessed/dirty), 5.3-5.4 (limits,
@@ -40,6 +45,7 @@
 #define PF_P		0x1
 #define PF_W		0x2
 #define PF_U		0x4
+#define PF_RSVD		0x8
 #define PF_I		0x10
 #define PF_PK		0x20
 #define SS_VECTOR	12
@@ -511,6 +517,43 @@ TEST_F(prot, pkey)
  * #PF the CPU would (CR2 = 0xa000, I/D with NXE).  A CPU that walks
  * again raises it itself: the same exception either way.
  */
+/*
+ * The large page at 60 MiB (a 4 MiB PDE in 32-bit paging, a 2 MiB one in
+ * PAE and 4-level paging, both supervisor and writable) with a bit set
+ * that the format reserves (Table 4-4: bit 21; Tables 4-10/4-17: bits
+ * 20:13): hvlab's walk for the MOVS destination must stop there with
+ * RSVD as the CPU's would.  No RAM needs to be behind that page: the
+ * walk never gets that far, and if it did the write would show up as an
+ * MMIO write.  The CPU does not translate the destination itself: the
+ * MMIO read comes first and exits.
+ */
+#define RSVD_LARGE	0x3c00000ull	/* 60 MiB: far above this binary (0x400000 on) */
+
+TEST_F(prot, rsvd_bit)
+{
+	struct entry e = { .wp = true };
+	struct ucall uc;
+	struct seen s;
+	int cmd;
+
+	HVT_SKIPPED_IN_SETUP();
+	if (variant->pg == PG32)
+		((uint32_t *)hvt_gpa2hva(self->vm, PD32, 4096))[RSVD_LARGE >> 22] |= 1u << 21;
+	else
+		((uint64_t *)hvt_gpa2hva(self->vm, PD64, 4096))[RSVD_LARGE >> 21] |= 1ull << 13;
+	e.rsi = MMIO_SUP;
+	e.rdi = RSVD_LARGE;
+	e.rcx = 4;
+	if (!enter(_metadata, self->vcpu, variant->pg, movs_code, &e))
+		return;
+	cmd = run_to_ucall(_metadata, self->vcpu, &uc, &s);
+	EXPECT_FAULT(cmd, uc, PF_VECTOR, PF_P | PF_W | PF_RSVD, HVT_RAW_CODE_GPA, RSVD_LARGE);
+	EXPECT_EQ(0, s.mmio_reads) TH_LOG("the device saw %u reads for a MOVS that faults",
+					  s.mmio_reads);
+	EXPECT_EQ(0, s.mmio_writes) TH_LOG("%u writes went through the reserved entry",
+					   s.mmio_writes);
+}
+
 TEST_F(prot, fetch_cross)
 {
 	static const uint8_t load32[] = { 0xa1, 0x00, 0x80, 0x0b, 0x00 };	/* mov 0xb8000, %eax */
