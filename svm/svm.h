@@ -28,6 +28,7 @@ struct svm_vcpu {
 #define SVM_EVT_NONE		0
 #define SVM_EVT_EXCEPTION	1
 #define SVM_EVT_IRQ		2
+#define SVM_EVT_NMI		3
 
 /* Per host CPU state; see svm.c. */
 struct svm_cpu {

@@ -178,6 +178,7 @@ const char *hvlab_exit_name(unsigned int exit_reason)
 		[HVLAB_EXIT_IRQ_WINDOW]	= "IRQ_WINDOW",
 		[HVLAB_EXIT_CPUID]	= "CPUID",
 		[HVLAB_EXIT_MSR]	= "MSR",
+		[HVLAB_EXIT_EOI]	= "EOI",
 	};
 
 	if (exit_reason < sizeof(names) / sizeof(names[0]) && names[exit_reason])
