@@ -150,6 +150,18 @@ GUEST_CODE static int guest_wait(volatile uint64_t *cnt, uint64_t want)
 	return *cnt >= want;
 }
 
+/* Interrupts on for @ticks of guest TSC, or until @cnt reaches @want: 1 if it did. */
+GUEST_CODE static int guest_wait_tsc(volatile uint64_t *cnt, uint64_t want, uint64_t ticks)
+{
+	uint64_t t0 = g_rdtsc();
+
+	g_sti();
+	while (*cnt < want && g_rdtsc() - t0 < ticks)
+		g_pause();
+	g_cli();
+	return *cnt >= want;
+}
+
 /* A few hundred instructions with interrupts on: what is deliverable arrives. */
 GUEST_CODE static void guest_window(void)
 {
@@ -491,7 +503,7 @@ GUEST_CODE static void guest_timer_periodic(void)
 	}
 	aw(R_TMICT, 0);					/* stops it */
 	prev = g_cnt[0][0x51];
-	guest_wait(&g_cnt[0][0x51], prev + 1);		/* gives up after WAIT_LOOPS */
+	guest_wait_tsc(&g_cnt[0][0x51], prev + 2, 5 * ms);	/* 5 periods */
 	GUEST_ASSERT(g_cnt[0][0x51] <= prev + 1);	/* one may have been on its way */
 	/* Masked: the count runs out, no interrupt (11.5.4). */
 	aw(R_LVTT, LVT_MASKED | 0x52);
@@ -526,23 +538,23 @@ GUEST_CODE static void guest_timer_deadline(void)
 	GUEST_ASSERT(guest_wait(&g_cnt[0][0x53], 1));
 	GUEST_ASSERT(g_tsc[0x53] >= dl);		/* never before the deadline */
 	GUEST_ASSERT_EQ(guest_rdmsr(MSR_TSC_DEADLINE), 0);	/* disarmed once fired */
-	guest_wait(&g_cnt[0][0x53], 2);
+	guest_wait_tsc(&g_cnt[0][0x53], 2, 5 * ms);
 	GUEST_ASSERT_EQ(g_cnt[0][0x53], 1);
 	/* A deadline in the past fires at once; 0 disarms. */
 	guest_wrmsr(MSR_TSC_DEADLINE, 1);
 	GUEST_ASSERT(guest_wait(&g_cnt[0][0x53], 2));
-	guest_wait(&g_cnt[0][0x53], 3);
+	guest_wait_tsc(&g_cnt[0][0x53], 3, 5 * ms);
 	GUEST_ASSERT_EQ(g_cnt[0][0x53], 2);
 	guest_wrmsr(MSR_TSC_DEADLINE, g_rdtsc() + ms);
 	guest_wrmsr(MSR_TSC_DEADLINE, 0);
-	guest_wait(&g_cnt[0][0x53], 3);
+	guest_wait_tsc(&g_cnt[0][0x53], 3, 5 * ms);
 	GUEST_ASSERT_EQ(g_cnt[0][0x53], 2);
 	/* A mode change disarms too. */
 	guest_wrmsr(MSR_TSC_DEADLINE, g_rdtsc() + ms);
 	aw(R_LVTT, 0x53);
 	aw(R_LVTT, TIMER_DEADLINE | 0x53);
 	GUEST_ASSERT_EQ(guest_rdmsr(MSR_TSC_DEADLINE), 0);
-	guest_wait(&g_cnt[0][0x53], 3);
+	guest_wait_tsc(&g_cnt[0][0x53], 3, 5 * ms);
 	GUEST_ASSERT_EQ(g_cnt[0][0x53], 2);
 	GUEST_SYNC_ARGS(g_tsc[0x53] - dl, ms, 0, 0);
 	GUEST_DONE();
