@@ -562,7 +562,12 @@ GUEST_CODE static void guest_timer_deadline(void)
 
 TEST_F(lapic, timer_tsc_deadline)
 {
+	struct ucall uc;
+
 	ASSERT_EQ(0, hvt_vcpu_enter_c(self->vcpu, guest_timer_deadline, 0, 0));
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	TH_LOG("TSC-deadline interrupt %lu TSC after the deadline (%lu TSC/ms)",
+	       uc.args[0], uc.args[1]);
 	RUN_DONE(self->vcpu);
 }
 
