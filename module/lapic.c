@@ -25,6 +25,7 @@
 #include <linux/hrtimer.h>
 #include <linux/math64.h>
 #include <linux/moduleparam.h>
+#include <linux/nospec.h>
 #include <linux/sched/signal.h>
 #include <linux/smp.h>
 #include <asm/apic.h>
@@ -588,7 +589,13 @@ static u32 hv_apic_read_locked(struct hv_vcpu *vcpu, u32 off)
 	case APIC_ICR:
 		return hv_reg(a, APIC_ICR) & ~APIC_ICR_BUSY;
 	default:
-		return hv_reg(a, off);
+		/*
+		 * @off is the guest's (page offset or x2APIC MSR), checked by
+		 * hv_apic_reg_exists() before it gets here: clamp it under
+		 * speculation too (Spectre v1), like hvlab's other
+		 * guest-chosen indexes.
+		 */
+		return a->regs[array_index_nospec(off >> 2, ARRAY_SIZE(a->regs))];
 	}
 }
 
@@ -1172,6 +1179,7 @@ static int hv_lapic_do_init(struct hv_vcpu *vcpu)
 	vcpu->sregs.apic_base = base;
 	vcpu->sregs.cr0 = (vcpu->sregs.cr0 & ~(X86_CR0_CD | X86_CR0_NW)) | cd_nw;
 	vcpu->events.exc_pending = false;
+	vcpu->events.nmi_masked = false;
 	vcpu->pending.kind = 0;
 	hv_lapic_reset(vcpu, true);
 	spin_lock_irqsave(&a->lock, flags);
