@@ -239,6 +239,14 @@ struct hv_vcpu {
 		bool irq_from_apic;
 		u8 irq_taken;
 		bool nmi_pending;
+		/*
+		 * SVM: the guest handles an NMI hvlab injected and has not
+		 * yet executed IRET, so no second one may come (SDM Vol. 3A
+		 * 6.7.1, APM Vol. 2 8.2.3); svm/exit.c keeps it.  VMX keeps
+		 * this in the VMCS ("blocking by NMI", 25.4.2).  INIT
+		 * clears it.
+		 */
+		bool nmi_masked;
 	} events;
 
 	/* The local APIC, NULL unless the VM was created with HVLAB_VM_LAPIC. */

@@ -907,6 +907,62 @@ TEST_F(lapic, ipi_modes_between_vcpus)
 	EXPECT_EQ(UCALL_DONE, r.ret);
 }
 
+/* ---------------------------------------------------------------------
+ * NMI blocking
+ */
+
+static volatile uint64_t g_nmi_depth, g_nmi_max, g_nmi_n;
+
+/*
+ * The first NMI sends itself a second one and then makes exits (APIC
+ * register reads, handled in the kernel), each an entry where the
+ * hypervisor could inject it.  It must not come before this handler's
+ * IRET (SDM Vol. 3A 6.7.1; APM Vol. 2 8.2.3), so the depth stays 1.
+ */
+GUEST_CODE static void guest_nmi_nest(struct guest_ex_regs *r)
+{
+	uint64_t d = ++g_nmi_depth;
+	int i;
+
+	(void)r;
+	if (d > g_nmi_max)
+		g_nmi_max = d;
+	if (g_nmi_n++ == 0) {
+		guest_send(0, ICR_NMI);
+		for (i = 0; i < 20; i++)
+			(void)ar(R_LVR);
+	}
+	g_nmi_depth--;
+}
+
+GUEST_CODE static void guest_nmi_blocking(void)
+{
+	uint64_t i;
+
+	aw(R_SVR, 0x1ff);
+	guest_send(0, ICR_NMI);
+	/* After the IRET, the second NMI comes at one of the next entries. */
+	for (i = 0; i < 100000 && g_nmi_n < 2; i++)
+		(void)ar(R_LVR);
+	GUEST_SYNC_ARGS(g_nmi_n, g_nmi_max, i, 0);
+	GUEST_DONE();
+}
+
+TEST_F(lapic, nmi_blocked_until_iret)
+{
+	struct ucall uc;
+
+	ASSERT_EQ(0, hvt_vm_install_handler(self->vm, 2, guest_nmi_nest));
+	ASSERT_EQ(0, hvt_vcpu_enter_c(self->vcpu, guest_nmi_blocking, 0, 0));
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	TH_LOG("NMIs %llu, deepest nesting %llu, %llu exits after the first",
+	       (unsigned long long)uc.args[0], (unsigned long long)uc.args[1],
+	       (unsigned long long)uc.args[2]);
+	EXPECT_EQ(2, uc.args[0]);	/* both came */
+	EXPECT_EQ(1, uc.args[1]);	/* the second not inside the first */
+	RUN_DONE(self->vcpu);
+}
+
 /* The AP's first code, in real mode at 0x8000 (SIPI vector 08h). */
 HVT_ASM(ap_trampoline, 16,
 	"mov %cs, %bx\n\t"

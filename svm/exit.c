@@ -81,6 +81,27 @@ static bool svm_interruptible(const struct svm_vcpu *svm)
 }
 
 /*
+ * May an NMI be injected now?  Not while the guest's handler of the
+ * last one runs (SDM Vol. 3A 6.7.1: NMIs are blocked until the next
+ * IRET), nor in an STI/MOV SS shadow (KVM: svm_nmi_blocked()).  The IRET
+ * exit came before the IRET ran: the handler is over once RIP has moved
+ * past it.  A pending NMI waits for the next exit after that (there is
+ * no NMI-window exit without vNMI; KVM single-steps the IRET instead),
+ * as on VMX without virtual NMIs (vmx_inject_events).
+ */
+static bool svm_nmi_allowed(struct svm_vcpu *svm)
+{
+	struct hv_vcpu *vcpu = &svm->vcpu;
+
+	if (svm->nmi_iret && vcpu->regs.rip != svm->nmi_iret_rip) {
+		svm->nmi_iret = false;
+		vcpu->events.nmi_masked = false;
+	}
+	return !vcpu->events.nmi_masked &&
+	       !(svm->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK);
+}
+
+/*
  * Put the next queued event into EVENTINJ (15.20): one event per entry,
  * a re-delivery from EXITINTINFO first, then exceptions, then an external
  * interrupt if the guest can take it, else open the interrupt window.
@@ -109,14 +130,18 @@ static void svm_inject_events(struct svm_vcpu *svm)
 				vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
 				svm->vmcb->save.rflags = vcpu->regs.rflags;
 			}
-		} else if (unlikely(vcpu->lapic) && hv_nmi_take(vcpu)) {
+		} else if (unlikely(vcpu->lapic) && svm_nmi_allowed(svm) && hv_nmi_take(vcpu)) {
 			/*
-			 * An NMI from the APIC (EVENTINJ type 2, 15.20).  hvlab
-			 * does not track the guest's NMI blocking (KVM intercepts
-			 * IRET for it): a second NMI may nest in the handler.
+			 * An NMI from the APIC (EVENTINJ type 2, 15.20).  The
+			 * CPU does not remember for the guest that it is in an
+			 * NMI handler, so hvlab does: masked until the
+			 * handler's IRET, which exits (svm_exit_iret), as KVM's
+			 * svm_inject_nmi() does without vNMI.
 			 */
 			c->event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
 			svm->evt_queued = SVM_EVT_NMI;
+			vcpu->events.nmi_masked = true;
+			__set_bit(INTERCEPT_IRET, (unsigned long *)c->intercepts);
 		} else if (svm_interruptible(svm) && hv_irq_wanted(vcpu)) {
 			int v = hv_irq_take(vcpu);
 
@@ -144,8 +169,10 @@ static void svm_event_not_delivered(struct svm_vcpu *svm, u8 queued)
 		svm->vcpu.events.exc_pending = true;
 	else if (queued == SVM_EVT_IRQ)
 		hv_irq_untake(&svm->vcpu);
-	else if (queued == SVM_EVT_NMI)
+	else if (queued == SVM_EVT_NMI) {
 		WRITE_ONCE(svm->vcpu.events.nmi_pending, true);
+		svm->vcpu.events.nmi_masked = false;
+	}
 	if (queued != SVM_EVT_NONE)
 		svm->vmcb->control.event_inj = 0;
 	svm->evt_queued = SVM_EVT_NONE;
@@ -376,6 +403,19 @@ static int svm_exit_vmmcall(struct svm_vcpu *svm)
 	return hv_exit_hypercall(&svm->vcpu, svm_next_rip(svm, 3));
 }
 
+/*
+ * IRET while the guest handles an injected NMI (INTERCEPT_IRET, 15.9:
+ * the exit comes before the instruction runs).  Let it run, and unmask
+ * NMIs once RIP has moved on (svm_nmi_allowed).
+ */
+static int svm_exit_iret(struct svm_vcpu *svm)
+{
+	__clear_bit(INTERCEPT_IRET, (unsigned long *)svm->vmcb->control.intercepts);
+	svm->nmi_iret = true;
+	svm->nmi_iret_rip = svm->vcpu.regs.rip;
+	return 1;
+}
+
 /* HLT (F4): the core decides who wakes the guest (route.c). */
 static int svm_exit_hlt(struct svm_vcpu *svm)
 {
@@ -598,6 +638,7 @@ static const struct svm_exit {
 	[SVM_EXIT_CPUID]	= { svm_exit_cpuid,	HVLAB_STAT_CPUID },
 	[SVM_EXIT_INVD]		= { svm_exit_invd,	HVLAB_STAT_INVD },
 	[SVM_EXIT_HLT]		= { svm_exit_hlt,	HVLAB_STAT_HLT },
+	[SVM_EXIT_IRET]		= { svm_exit_iret,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
 	[SVM_EXIT_RDTSCP]	= { svm_exit_ud,	HVLAB_STAT_OTHER },	/* CPUID hides it */
 	[SVM_EXIT_RDPMC]	= { svm_exit_gp,	HVLAB_STAT_OTHER },	/* no PMU (CPUID 0Ah) */

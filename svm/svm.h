@@ -24,6 +24,12 @@ struct svm_vcpu {
 	 * VMRUN has delivered yet: a refused entry gives it back (exit.c).
 	 */
 	u8 evt_queued;
+	/*
+	 * The guest's IRET at this RIP ends its NMI handler (exit.c,
+	 * svm_exit_iret): NMIs unmask once RIP has moved past it.
+	 */
+	bool nmi_iret;
+	u64 nmi_iret_rip;
 };
 #define SVM_EVT_NONE		0
 #define SVM_EVT_EXCEPTION	1
