@@ -129,7 +129,7 @@ TEST_F(sys, cap_run_is_one)
 TEST_F(sys, cap_unknown_is_zero)
 {
 	static const unsigned long unknown[] = {
-		0, HVLAB_CAP_UNCACHED_MEM + 1, 9999, 1ul << 32 | HVLAB_CAP_VENDOR, ~0ul,
+		0, HVLAB_CAP_LAPIC + 1, 9999, 1ul << 32 | HVLAB_CAP_VENDOR, ~0ul,
 	};
 	unsigned int i;
 
