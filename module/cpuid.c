@@ -8,7 +8,9 @@
  * is not switched), no MONITOR/MWAIT, no MCE/MTRR MSRs, no x2APIC or
  * TSC-deadline timer, no RDTSCP, RDPID only on AMD (below), no RDPRU,
  * no speculation-control MSRs; the hypervisor bit is set and leaf
- * 0x40000000 names hvlab.
+ * 0x40000000 names hvlab.  A VM with the in-kernel APIC (HVLAB_VM_LAPIC)
+ * is told about it: APIC while IA32_APIC_BASE enables it, x2APIC and the
+ * TSC-deadline timer always (module/lapic.c emulates both).
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -97,6 +99,17 @@ static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 		*d &= ~L1_EDX_HIDE;
 		/* Initial APIC ID = vCPU id, one logical processor per package. */
 		*b = (*b & 0x0000ffff) | (1 << 16) | (vcpu->id << 24);
+		if (vcpu->vm->lapic) {
+			/*
+			 * CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN (SDM Vol. 3A
+			 * 11.4.3), as KVM's kvm_update_cpuid_runtime makes it.
+			 */
+			*c |= BIT(21) /* x2APIC */ | BIT(24) /* TSC-deadline */;
+			if (vcpu->sregs.apic_base & BIT(11))
+				*d |= BIT(9);
+			else
+				*d &= ~BIT(9);
+		}
 		break;
 	case 5:			/* MONITOR/MWAIT */
 	case 6:			/* thermal and power */
@@ -122,6 +135,9 @@ static void hv_cpuid_default(struct hv_vcpu *vcpu, u32 fn, u32 idx,
 	case 0x80000001:
 		*c &= ~LX1_ECX_HIDE;
 		*d &= ~LX1_EDX_HIDE;
+		/* AMD's copy of the APIC bit (APM Vol. 3 E.4.2) says the same. */
+		if (vcpu->vm->lapic && (*d & BIT(9)) && !(vcpu->sregs.apic_base & BIT(11)))
+			*d &= ~BIT(9);
 		break;
 	case 0x8000000a:	/* SVM features: no nesting */
 		*a = *b = *c = *d = 0;

@@ -33,6 +33,7 @@
 
 #include "hvlab.h"
 #include "tele.h"
+#include "lapic.h"
 
 #define HV_NAME "hvlab"
 
@@ -113,6 +114,10 @@ struct hv_vm {
 	pid_t pid;		/* tgid of the creator */
 	u32 event_sample;	/* every Nth exit to the multicast group, 0: none */
 	struct list_head node;	/* on hv_vms, under hv_vms_lock */
+
+	/* HVLAB_VM_LAPIC: every vCPU has a local APIC (module/lapic.c). */
+	bool lapic;
+	u64 eoi_exits[4];	/* HVLAB_SET_EOI_EXITS: vectors whose level EOI exits */
 };
 
 struct hv_vcpu {
@@ -226,7 +231,26 @@ struct hv_vcpu {
 		u64 exc_cr2;
 		bool irq_pending;
 		u8 irq_vector;
+		/*
+		 * APIC VMs: the interrupt at this entry came from the APIC
+		 * (acknowledged: in ISR), not from HVLAB_INJECT; an NMI
+		 * from the APIC waits (set by other vCPUs: xchg to take).
+		 */
+		bool irq_from_apic;
+		u8 irq_taken;
+		bool nmi_pending;
+		/*
+		 * SVM: the guest handles an NMI hvlab injected and has not
+		 * yet executed IRET, so no second one may come (SDM Vol. 3A
+		 * 6.7.1, APM Vol. 2 8.2.3); svm/exit.c keeps it.  VMX keeps
+		 * this in the VMCS ("blocking by NMI", 25.4.2).  INIT
+		 * clears it.
+		 */
+		bool nmi_masked;
 	} events;
+
+	/* The local APIC, NULL unless the VM was created with HVLAB_VM_LAPIC. */
+	struct hv_lapic *lapic;
 
 	/* HVLAB_SET_CPUID table (NULL: the default of cpuid.c). */
 	struct hvlab_cpuid_entry *cpuid;
@@ -459,6 +483,55 @@ static __always_inline void hv_guest_mode_exit(struct hv_vcpu *vcpu)
 	WRITE_ONCE(vcpu->guest_mode, 0);
 }
 
+/*
+ * External interrupts for the backends' injection, interrupts off, right
+ * before entry.  Without an APIC: HVLAB_INJECT's.  With one: the 8259's
+ * (HVLAB_INJECT) if LINT0 passes ExtINT, which is taken first as KVM's
+ * kvm_cpu_get_interrupt does, else the APIC's highest deliverable one.
+ *   hv_irq_wanted  an interrupt waits for RFLAGS.IF (open the window)
+ *   hv_irq_take    the guest can take it now: its vector, -1 for none
+ *   hv_irq_untake  the entry did not happen: it goes back
+ */
+static inline bool hv_irq_wanted(struct hv_vcpu *vcpu)
+{
+	if (!vcpu->lapic)
+		return vcpu->events.irq_pending;
+	return (vcpu->events.irq_pending && hv_lapic_accepts_extint(vcpu)) ||
+	       hv_lapic_has_irq(vcpu);
+}
+
+static inline int hv_irq_take(struct hv_vcpu *vcpu)
+{
+	int v;
+
+	if (vcpu->events.irq_pending && (!vcpu->lapic || hv_lapic_accepts_extint(vcpu))) {
+		vcpu->events.irq_pending = false;
+		vcpu->events.irq_from_apic = false;
+		v = vcpu->events.irq_vector;
+	} else if (vcpu->lapic) {
+		v = hv_lapic_ack_irq(vcpu);
+		vcpu->events.irq_from_apic = true;
+	} else {
+		return -1;
+	}
+	vcpu->events.irq_taken = v;
+	return v;
+}
+
+static inline void hv_irq_untake(struct hv_vcpu *vcpu)
+{
+	if (vcpu->events.irq_from_apic)
+		hv_lapic_unack_irq(vcpu, vcpu->events.irq_taken);
+	else
+		vcpu->events.irq_pending = true;
+}
+
+/* An NMI from the APIC (ICR, MSI, LINT): taken for injection now. */
+static inline bool hv_nmi_take(struct hv_vcpu *vcpu)
+{
+	return unlikely(READ_ONCE(vcpu->events.nmi_pending)) && xchg(&vcpu->events.nmi_pending, false);
+}
+
 /* Exit routing (module/route.c): the newest matching rule's action, or @dflt. */
 static inline u32 hv_route(const struct hv_vcpu *vcpu, u32 class, u32 key, u32 dflt)
 {
@@ -643,7 +716,7 @@ void hv_hw_put(void);
 bool hv_hw_cpu_on(void);
 
 /* module/vm.c */
-int hv_vm_create(void);
+int hv_vm_create(unsigned long flags);
 void hv_vm_get(struct hv_vm *vm);
 void hv_vm_put(struct hv_vm *vm);
 

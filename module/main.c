@@ -48,6 +48,7 @@ static long hv_check_cap(unsigned long cap)
 	case HVLAB_CAP_NESTED_PAGING:	return 1;
 	case HVLAB_CAP_MAX_GPA_BITS:	return hv_gpa_bits;
 	case HVLAB_CAP_RUN:		return hv_ops->vcpu_enter != NULL;
+	case HVLAB_CAP_LAPIC:		return 1;
 	default:			return 0;	/* unknown: not supported */
 	}
 }
@@ -62,9 +63,9 @@ static long hv_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case HVLAB_GET_VCPU_MMAP_SIZE:
 		return PAGE_SIZE;
 	case HVLAB_CREATE_VM:
-		if (arg)
+		if (arg & ~(unsigned long)HVLAB_VM_FLAGS_ALL)
 			return -EINVAL;
-		return hv_vm_create();
+		return hv_vm_create(arg);
 	default:
 		return -ENOTTY;
 	}

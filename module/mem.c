@@ -489,6 +489,55 @@ static int hv_mmio_operand_is(struct hv_vcpu *vcpu, const struct hv_insn *insn, 
  * KVM's emulator does them: two exits, in the CPU's order.
  * Returns 0 (run page filled) or 1 (nothing to report, enter again).
  */
+/*
+ * The access is to the vCPU's xAPIC page (module/lapic.c), and passed the
+ * same operand and RAM-side checks as a device access: each half of the
+ * instruction is done in the kernel as userspace would have done it, a
+ * read-modify-write as a read then a write of the page.  @data holds what
+ * a MOVS to the page stores.  1 to re-enter, 0 when the run page holds an
+ * EOI exit (or an internal error).
+ */
+static int hv_exit_apic_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault, u64 data,
+			     const struct hv_fetch *fetch)
+{
+	struct hv_insn *insn = &vcpu->pending.insn;
+	struct hvlab_regs *regs = &vcpu->regs;
+	struct hv_mem_fault f;
+	int err;
+
+	if (insn->kind == HV_INSN_MOVS && write_fault) {
+		/* @data is what seg:rSI held. */
+	} else if (insn->is_write) {
+		data = hv_insn_store_data(insn, regs);
+	} else {
+		hv_lapic_mmio(vcpu, gpa, false, &data, insn->size);
+		if (insn->rmw) {
+			hv_insn_complete_rmw(insn, regs, data, &data);
+			return hv_lapic_mmio(vcpu, gpa, true, &data, insn->size) ? 0 : 1;
+		}
+		if (insn->kind == HV_INSN_MOVS) {
+			/* ES:rDI was probed for writing above; write it now. */
+			u64 dst = hv_gpr_read(regs, HV_GPR_RDI, insn->addr_size, false);
+
+			err = hv_emul_access(vcpu, insn->mode, HV_SEG_ES, dst, &data,
+					     insn->size, X86_PF_WRITE, &f);
+			if (err == HV_EMUL_FAULT) {
+				hv_mem_raise(vcpu, &f);
+				return 1;
+			}
+			if (err) {
+				hv_exit_unsupported(vcpu, gpa, fetch->bytes, fetch->n);
+				return 0;
+			}
+		}
+		hv_insn_complete(insn, regs, data);
+		return 1;
+	}
+	err = hv_lapic_mmio(vcpu, gpa, true, &data, insn->size);
+	hv_insn_complete(insn, regs, 0);
+	return err ? 0 : 1;
+}
+
 int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 {
 	struct hvlab_run *run = vcpu->run;
@@ -545,6 +594,8 @@ int hv_exit_mmio(struct hv_vcpu *vcpu, u64 gpa, bool write_fault)
 		}
 	}
 	vcpu->retry_addr = 0;
+	if (unlikely(vcpu->lapic) && hv_lapic_mmio_hit(vcpu, gpa))
+		return hv_exit_apic_mmio(vcpu, gpa, write_fault, data, &fetch);
 
 	run->exit_reason = HVLAB_EXIT_MMIO;
 	run->mmio.phys_addr = gpa;

@@ -121,7 +121,7 @@ static int hv_msr_read(struct hv_vcpu *vcpu, u32 index, u64 *val)
 /*
  * WRMSR of one of ours: 0, -EINVAL for a value the MSR cannot hold (the
  * guest gets #GP), -ENOENT if the MSR is not ours (APIC base writes
- * included: hvlab does not emulate them).
+ * included: without an in-kernel APIC hvlab does not emulate them).
  *
  * The TSC (SDM Vol. 3B 18.17, APM Vol. 2 13.2.4): a write makes RDTSC and
  * RDMSR read the written value from then on, counting up at the host's
@@ -214,10 +214,19 @@ int hv_exit_rdmsr_wrmsr(struct hv_vcpu *vcpu, bool write, u64 next_rip)
 	u64 val = (r->rdx << 32) | (u32)r->rax;
 	int err;
 
-	hv_count_exit(vcpu, write ? HVLAB_STAT_MSR_WRITE : HVLAB_STAT_MSR_READ);
+	hv_count_exit(vcpu, hv_lapic_msr_stat(vcpu, index, write));
 	if (hv_route_msr_to_user(vcpu, index))	/* HVLAB_SET_EXIT_ROUTE */
 		return hv_exit_msr_user(vcpu, index, write, val, next_rip);
-	err = write ? hv_msr_write(vcpu, index, val) : hv_msr_read(vcpu, index, &val);
+	err = -ENOENT;
+	if (vcpu->lapic)	/* APIC base, x2APIC, TSC deadline: module/lapic.c */
+		err = write ? hv_lapic_wrmsr(vcpu, index, val) : hv_lapic_rdmsr(vcpu, index, &val);
+	if (err == -ENOENT)
+		err = write ? hv_msr_write(vcpu, index, val) : hv_msr_read(vcpu, index, &val);
+	if (err == 1) {
+		/* An x2APIC EOI userspace wants to hear about: done, then the exit. */
+		r->rip = next_rip;
+		return 0;
+	}
 	if (err == -ENOENT)
 		return hv_exit_msr(vcpu, index, write, val, next_rip);
 	if (err) {

@@ -85,6 +85,11 @@ int hv_exit_cpuid(struct hv_vcpu *vcpu, u64 next_rip)
 int hv_exit_hlt(struct hv_vcpu *vcpu, u64 next_rip)
 {
 	vcpu->regs.rip = next_rip;
+	/* APIC VMs: the vCPU halts in the kernel unless HLT is routed to userspace. */
+	if (vcpu->lapic && (likely(!vcpu->nr_routes) ||
+			    hv_route(vcpu, HVLAB_ROUTE_HLT, 0, HVLAB_ROUTE_TO_KERNEL) ==
+			    HVLAB_ROUTE_TO_KERNEL))
+		return hv_lapic_hlt(vcpu);
 	if (vcpu->events.irq_pending && (vcpu->regs.rflags & X86_EFLAGS_IF))
 		return 1;
 	if (unlikely(vcpu->nr_routes) &&

@@ -260,6 +260,18 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 			ret = -EINTR;
 			break;
 		}
+		/* APIC VMs: INIT, SIPI, and the sleep of a halted vCPU. */
+		if (vcpu->lapic) {
+			ret = hv_lapic_run_events(vcpu);
+			if (ret)
+				break;
+			if (vcpu->state_dirty) {	/* INIT or SIPI wrote sregs */
+				ret = hv_ops->vcpu_load_state(vcpu);
+				if (ret)
+					break;
+				vcpu->state_dirty = false;
+			}
+		}
 		/* RIP moved past an instruction finished for the guest: TF trap? */
 		hv_step_check(vcpu);
 		vcpu->sregs_stale = true;

@@ -115,6 +115,7 @@ void hv_tele_do_reset(struct hv_vcpu *vcpu)
 	vcpu->exits = 0;
 	memset(vcpu->stat, 0, sizeof(vcpu->stat));
 	memset(t->stat, 0, sizeof(t->stat));
+	hv_lapic_reset_stats(vcpu);
 	/* The exit in flight is forgotten too, or it would land in a histogram uncounted. */
 	t->open = NULL;
 	WRITE_ONCE(t->reset_pending, false);

@@ -250,6 +250,9 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 	}
 	case HVLAB_GET_SREGS:
 		ret = hv_sync_sregs(vcpu);
+		/* APIC VMs: CR8 is the APIC's TPR[7:4] (SDM Vol. 3A 11.8.6). */
+		if (!ret && vcpu->lapic)
+			vcpu->sregs.cr8 = hv_lapic_get_cr8(vcpu);
 		if (!ret && copy_to_user(argp, &vcpu->sregs, sizeof(vcpu->sregs)))
 			ret = -EFAULT;
 		break;
@@ -262,9 +265,17 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		}
 		ret = hv_check_sregs(vcpu, &sr);
 		if (!ret) {
+			u64 base = vcpu->sregs.apic_base;
+
 			vcpu->sregs = sr;
 			vcpu->sregs_stale = false;	/* userspace's copy wins */
 			vcpu->state_dirty = true;
+			if (vcpu->lapic) {
+				/* The APIC follows its base MSR and CR8. */
+				vcpu->sregs.apic_base = base;
+				hv_lapic_set_base(vcpu, sr.apic_base, true);
+				hv_lapic_set_cr8(vcpu, sr.cr8);
+			}
 		}
 		break;
 	}
@@ -306,6 +317,21 @@ static long hv_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg
 		break;
 	case HVLAB_GET_VENDOR_STATE:
 		ret = hv_vstate_get(vcpu, argp);
+		break;
+	case HVLAB_GET_LAPIC:
+		ret = hv_lapic_get_state(vcpu, argp);
+		break;
+	case HVLAB_SET_LAPIC:
+		ret = hv_lapic_set_state(vcpu, argp);
+		break;
+	case HVLAB_GET_MP_STATE:
+		ret = hv_lapic_get_mp_state(vcpu, argp);
+		break;
+	case HVLAB_SET_MP_STATE:
+		ret = hv_lapic_set_mp_state(vcpu, argp);
+		break;
+	case HVLAB_GET_APIC_STATS:
+		ret = hv_lapic_get_stats(vcpu, argp);
 		break;
 	case HVLAB_THAW_JOURNAL:
 		if (arg)
@@ -372,6 +398,7 @@ static const struct file_operations hv_vcpu_fops = {
 void hv_vcpu_destroy(struct hv_vcpu *vcpu)
 {
 	hv_vstate_free(vcpu);
+	hv_lapic_free(vcpu);
 	hv_tele_vcpu_free(vcpu);
 	kfree(vcpu->cpuid);
 	fpu_free_guest_fpstate(&vcpu->fpu);
@@ -411,8 +438,15 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 	err = hv_tele_vcpu_init(vcpu);
 	if (err)
 		goto err_fpu;
+	if (vm->lapic) {
+		err = hv_lapic_create(vcpu);
+		if (err)
+			goto err_tele;
+	}
 	vcpu->cr4_allowed = hv_cr4_allowed(vcpu);	/* the default CPUID's */
 	hv_vcpu_reset(vcpu);
+	if (vcpu->lapic)
+		hv_lapic_reset(vcpu, false);
 
 	hv_vm_get(vm);		/* the vCPU fd's reference */
 	fd = anon_inode_getfd("hvlab-vcpu", &hv_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
@@ -429,6 +463,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 err_ref:
 	/* Never the last reference: the caller's VM fd holds one. */
 	refcount_dec(&vm->ref.refcount);
+	hv_lapic_free(vcpu);
+err_tele:
 	hv_tele_vcpu_free(vcpu);
 err_fpu:
 	fpu_free_guest_fpstate(&vcpu->fpu);

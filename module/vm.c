@@ -75,6 +75,10 @@ static long hv_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (arg)
 			return hv_reject(-EINVAL, "GET_VM_ID takes no argument");
 		return vm->id;
+	case HVLAB_SIGNAL_MSI:
+		return hv_vm_signal_msi(vm, argp);
+	case HVLAB_SET_EOI_EXITS:
+		return hv_vm_set_eoi_exits(vm, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -94,7 +98,7 @@ static const struct file_operations hv_vm_fops = {
 	.llseek		= noop_llseek,
 };
 
-int hv_vm_create(void)
+int hv_vm_create(unsigned long flags)
 {
 	struct hv_vm *vm;
 	int err, fd;
@@ -118,6 +122,7 @@ int hv_vm_create(void)
 	if (!vm->vcpus)
 		goto err_slots;
 	kref_init(&vm->ref);
+	vm->lapic = flags & HVLAB_VM_LAPIC;
 	vm->spec_id = hv_spec_vm_id();
 	mutex_init(&vm->lock);
 	if (hv_ops->mmu_format) {

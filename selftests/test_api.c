@@ -129,7 +129,7 @@ TEST_F(sys, cap_run_is_one)
 TEST_F(sys, cap_unknown_is_zero)
 {
 	static const unsigned long unknown[] = {
-		0, HVLAB_CAP_UNCACHED_MEM + 1, 9999, 1ul << 32 | HVLAB_CAP_VENDOR, ~0ul,
+		0, HVLAB_CAP_LAPIC + 1, 9999, 1ul << 32 | HVLAB_CAP_VENDOR, ~0ul,
 	};
 	unsigned int i;
 
@@ -148,10 +148,11 @@ TEST_F(sys, create_vm)
 	close(vm);
 }
 
-/* No flags are defined: any bit, including ones above bit 31, is refused. */
+/* Only HVLAB_VM_LAPIC is defined: any other bit, even above bit 31, is refused. */
 TEST_F(sys, create_vm_flags_einval)
 {
-	static const unsigned long flags[] = { 1, 0x80000000ul, 1ul << 32, 1ul << 63 };
+	static const unsigned long flags[] = { 2, 0x80000000ul, 1ul << 32, 1ul << 63,
+					       HVLAB_VM_LAPIC | 2 };
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(flags); i++) {

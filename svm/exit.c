@@ -82,6 +82,27 @@ static bool svm_interruptible(const struct svm_vcpu *svm)
 }
 
 /*
+ * May an NMI be injected now?  Not while the guest's handler of the
+ * last one runs (SDM Vol. 3A 6.7.1: NMIs are blocked until the next
+ * IRET), nor in an STI/MOV SS shadow (KVM: svm_nmi_blocked()).  The IRET
+ * exit came before the IRET ran: the handler is over once RIP has moved
+ * past it.  A pending NMI waits for the next exit after that (there is
+ * no NMI-window exit without vNMI; KVM single-steps the IRET instead),
+ * as on VMX without virtual NMIs (vmx_inject_events).
+ */
+static bool svm_nmi_allowed(struct svm_vcpu *svm)
+{
+	struct hv_vcpu *vcpu = &svm->vcpu;
+
+	if (svm->nmi_iret && vcpu->regs.rip != svm->nmi_iret_rip) {
+		svm->nmi_iret = false;
+		vcpu->events.nmi_masked = false;
+	}
+	return !vcpu->events.nmi_masked &&
+	       !(svm->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK);
+}
+
+/*
  * Put the next queued event into EVENTINJ (15.20): one event per entry,
  * a re-delivery from EXITINTINFO first, then exceptions, then an external
  * interrupt if the guest can take it, else open the interrupt window.
@@ -110,14 +131,28 @@ static void svm_inject_events(struct svm_vcpu *svm)
 				vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
 				svm->vmcb->save.rflags = vcpu->regs.rflags;
 			}
-		} else if (vcpu->events.irq_pending && svm_interruptible(svm)) {
-			c->event_inj = vcpu->events.irq_vector | SVM_EVTINJ_TYPE_INTR |
-				       SVM_EVTINJ_VALID;
-			vcpu->events.irq_pending = false;
-			svm->evt_queued = SVM_EVT_IRQ;
+		} else if (unlikely(vcpu->lapic) && svm_nmi_allowed(svm) && hv_nmi_take(vcpu)) {
+			/*
+			 * An NMI from the APIC (EVENTINJ type 2, 15.20).  The
+			 * CPU does not remember for the guest that it is in an
+			 * NMI handler, so hvlab does: masked until the
+			 * handler's IRET, which exits (svm_exit_iret), as KVM's
+			 * svm_inject_nmi() does without vNMI.
+			 */
+			c->event_inj = X86_TRAP_NMI | SVM_EVTINJ_TYPE_NMI | SVM_EVTINJ_VALID;
+			svm->evt_queued = SVM_EVT_NMI;
+			vcpu->events.nmi_masked = true;
+			__set_bit(INTERCEPT_IRET, (unsigned long *)c->intercepts);
+		} else if (svm_interruptible(svm) && hv_irq_wanted(vcpu)) {
+			int v = hv_irq_take(vcpu);
+
+			if (v >= 0) {
+				c->event_inj = v | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
+				svm->evt_queued = SVM_EVT_IRQ;
+			}
 		}
 	}
-	if (vcpu->events.irq_pending || vcpu->run->request_interrupt_window)
+	if (hv_irq_wanted(vcpu) || vcpu->run->request_interrupt_window)
 		svm_open_irq_window(svm);
 	else
 		svm_close_irq_window(svm);
@@ -134,7 +169,11 @@ static void svm_event_not_delivered(struct svm_vcpu *svm, u8 queued)
 	if (queued == SVM_EVT_EXCEPTION)
 		svm->vcpu.events.exc_pending = true;
 	else if (queued == SVM_EVT_IRQ)
-		svm->vcpu.events.irq_pending = true;
+		hv_irq_untake(&svm->vcpu);
+	else if (queued == SVM_EVT_NMI) {
+		WRITE_ONCE(svm->vcpu.events.nmi_pending, true);
+		svm->vcpu.events.nmi_masked = false;
+	}
 	if (queued != SVM_EVT_NONE)
 		svm->vmcb->control.event_inj = 0;
 	svm->evt_queued = SVM_EVT_NONE;
@@ -321,6 +360,38 @@ static int svm_exit_write_cr4(struct svm_vcpu *svm)
 	return 1;
 }
 
+/*
+ * MOV to CR8 in an APIC VM (exit 18h; intercepted only there, vmcb.c):
+ * CR8 is TPR[7:4] (SDM Vol. 3A 11.8.6.1), so a write changes which APIC
+ * interrupts are deliverable, which the next entry must see.  Decoded
+ * like CR4's (no decode assists).  Bits 63:4 are reserved: #GP.  KVM
+ * intercepts it only while an interrupt waits behind TPR
+ * (svm_update_cr8_intercept); hvlab always, to keep one path.
+ */
+static int svm_exit_write_cr8(struct svm_vcpu *svm)
+{
+	struct hv_vcpu *vcpu = &svm->vcpu;
+	struct hv_insn insn;
+	u64 val;
+
+	if (svm_decode_exit(svm, &insn))
+		return 0;
+	if (insn.kind != HV_INSN_MOV_CR || insn.ctl != 8 || !insn.is_write) {
+		u64 data[3] = { svm->vmcb->control.exit_code, vcpu->regs.rip, insn.opcode };
+
+		hv_exit_internal(vcpu, HVLAB_INTERNAL_UNSUPPORTED, 3, data);
+		return 0;
+	}
+	val = hv_gpr_read(&vcpu->regs, insn.reg, insn.size, false);
+	if (val > 15) {
+		hv_queue_exception(vcpu, X86_TRAP_GP, true, 0);
+		return 1;
+	}
+	hv_lapic_set_cr8(vcpu, val);
+	vcpu->regs.rip += insn.len;
+	return 1;
+}
+
 /* CPUID (0F A2): answered by the core, in the kernel or by userspace (route.c). */
 static int svm_exit_cpuid(struct svm_vcpu *svm)
 {
@@ -331,6 +402,19 @@ static int svm_exit_cpuid(struct svm_vcpu *svm)
 static int svm_exit_vmmcall(struct svm_vcpu *svm)
 {
 	return hv_exit_hypercall(&svm->vcpu, svm_next_rip(svm, 3));
+}
+
+/*
+ * IRET while the guest handles an injected NMI (INTERCEPT_IRET, 15.9:
+ * the exit comes before the instruction runs).  Let it run, and unmask
+ * NMIs once RIP has moved on (svm_nmi_allowed).
+ */
+static int svm_exit_iret(struct svm_vcpu *svm)
+{
+	__clear_bit(INTERCEPT_IRET, (unsigned long *)svm->vmcb->control.intercepts);
+	svm->nmi_iret = true;
+	svm->nmi_iret_rip = svm->vcpu.regs.rip;
+	return 1;
 }
 
 /* HLT (F4): the core decides who wakes the guest (route.c). */
@@ -347,7 +431,7 @@ static int svm_exit_hlt(struct svm_vcpu *svm)
 static int svm_exit_vintr(struct svm_vcpu *svm)
 {
 	svm_close_irq_window(svm);
-	if (svm->vcpu.events.irq_pending || !svm->vcpu.run->request_interrupt_window)
+	if (hv_irq_wanted(&svm->vcpu) || !svm->vcpu.run->request_interrupt_window)
 		return 1;
 	svm->vcpu.run->exit_reason = HVLAB_EXIT_IRQ_WINDOW;
 	return 0;
@@ -519,7 +603,8 @@ static int svm_exit_npf(struct svm_vcpu *svm)
 		hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_PAGE_WALK, 2, data);
 		return 0;
 	}
-	hv_count_exit(&svm->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
+	hv_count_exit(&svm->vcpu, is_mmio ? hv_lapic_mmio_stat(&svm->vcpu, gpa, write) :
+					    HVLAB_STAT_NESTED_PAGE_FAULT);
 	if (err) {
 		u64 data[2] = { gpa, (u64)err };
 
@@ -540,6 +625,7 @@ static const struct svm_exit {
 	u8 stat;
 } svm_exits[] = {
 	[SVM_EXIT_WRITE_CR4]	= { svm_exit_write_cr4,	HVLAB_STAT_CR_ACCESS },
+	[SVM_EXIT_WRITE_CR8]	= { svm_exit_write_cr8,	HVLAB_STAT_CR_ACCESS },
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7]	= { svm_exit_dr,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_MC] = { svm_exit_resume,	HVLAB_STAT_EXCEPTION },	/* host's */
@@ -553,6 +639,7 @@ static const struct svm_exit {
 	[SVM_EXIT_CPUID]	= { svm_exit_cpuid,	HVLAB_STAT_CPUID },
 	[SVM_EXIT_INVD]		= { svm_exit_invd,	HVLAB_STAT_INVD },
 	[SVM_EXIT_HLT]		= { svm_exit_hlt,	HVLAB_STAT_HLT },
+	[SVM_EXIT_IRET]		= { svm_exit_iret,	HVLAB_STAT_OTHER },
 	[SVM_EXIT_INVLPGA]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
 	[SVM_EXIT_RDTSCP]	= { svm_exit_ud,	HVLAB_STAT_OTHER },	/* CPUID hides it */
 	[SVM_EXIT_RDPMC]	= { svm_exit_gp,	HVLAB_STAT_OTHER },	/* no PMU (CPUID 0Ah) */
@@ -793,6 +880,12 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_guest_mode_enter(vcpu);
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
+	if (vcpu->lapic) {
+		hv_lapic_pre_enter(vcpu);
+		/* CR8 reads come from V_TPR; the APIC's TPR is the truth (vmcb.c). */
+		vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) |
+					hv_lapic_get_cr8(vcpu);
+	}
 	svm_inject_events(svm);
 	if (unlikely(svm_tcg_evtinj_quirk))
 		svm_fence_evtinj(&vmcb->control);

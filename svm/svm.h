@@ -24,10 +24,17 @@ struct svm_vcpu {
 	 * VMRUN has delivered yet: a refused entry gives it back (exit.c).
 	 */
 	u8 evt_queued;
+	/*
+	 * The guest's IRET at this RIP ends its NMI handler (exit.c,
+	 * svm_exit_iret): NMIs unmask once RIP has moved past it.
+	 */
+	bool nmi_iret;
+	u64 nmi_iret_rip;
 };
 #define SVM_EVT_NONE		0
 #define SVM_EVT_EXCEPTION	1
 #define SVM_EVT_IRQ		2
+#define SVM_EVT_NMI		3
 
 /* Per host CPU state; see svm.c. */
 struct svm_cpu {

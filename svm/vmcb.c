@@ -96,6 +96,9 @@ static void svm_init_control(struct svm_vcpu *svm)
 	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_AC);
 	svm_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + X86_TRAP_DB);
 	svm_intercept(svm->vmcb, INTERCEPT_ICEBP);
+	/* APIC VMs: CR8 writes change the APIC's TPR (exit.c, svm_exit_write_cr8). */
+	if (svm->vcpu.vm->lapic)
+		svm_intercept(svm->vmcb, INTERCEPT_CR8_WRITE);
 	c->iopm_base_pa = page_to_phys(svm_iopm);
 	c->msrpm_base_pa = page_to_phys(svm_msrpm);
 	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */

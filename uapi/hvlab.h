@@ -48,6 +48,11 @@ enum hvlab_cap {
 	HVLAB_CAP_MAX_GPA_BITS	= 7,	/* guest-physical address width */
 	HVLAB_CAP_RUN		= 8,	/* HVLAB_RUN enters the guest */
 	HVLAB_CAP_UNCACHED_MEM	= 9,	/* HVLAB_MEM_UNCACHED is accepted */
+	/*
+	 * In-kernel local APICs (HVLAB_VM_LAPIC), MSI injection, EOI
+	 * exits, APIC state and MP state: see "Local APIC" below.
+	 */
+	HVLAB_CAP_LAPIC		= 10,
 };
 
 enum hvlab_vendor {
@@ -59,8 +64,18 @@ enum hvlab_vendor {
 /* Returns the size in bytes to mmap() from a vCPU fd (the run page). */
 #define HVLAB_GET_VCPU_MMAP_SIZE _IO(HVLAB_IOC, 0x02)
 
-/* @arg must be 0 (no flags defined).  Returns a new VM fd. */
+/* @arg: HVLAB_VM_* flags (0: today's PC).  Returns a new VM fd. */
 #define HVLAB_CREATE_VM		_IO(HVLAB_IOC, 0x03)
+
+/*
+ * Every vCPU of the VM gets a local APIC in the kernel (xAPIC page at
+ * IA32_APIC_BASE, x2APIC MSRs, timer, IPIs, INIT/SIPI, HLT waiting in the
+ * kernel): KVM's "split irqchip", the I/O APIC and 8259 stay in
+ * userspace.  Without it a VM has no APIC at all (CPUID hides it).
+ * Behind HVLAB_CAP_LAPIC.
+ */
+#define HVLAB_VM_LAPIC		(1u << 0)
+#define HVLAB_VM_FLAGS_ALL	HVLAB_VM_LAPIC
 
 /* ---------------------------------------------------------------------
  * VM fd
@@ -239,6 +254,15 @@ enum hvlab_stat {
 	HVLAB_STAT_MONITOR_MWAIT,
 	HVLAB_STAT_SMI,
 	HVLAB_STAT_INTERNAL,		/* the module gave up: EPT misconfig, lost state, unknown */
+	/*
+	 * Local APIC (HVLAB_VM_LAPIC; issue 15).  Per register counts:
+	 * HVLAB_GET_APIC_STATS.  An access is counted once, under the most
+	 * specific of these reasons.
+	 */
+	HVLAB_STAT_APIC_ACCESS,		/* xAPIC page or x2APIC MSR, other registers */
+	HVLAB_STAT_APIC_ICR,		/* ICR write: an IPI sent */
+	HVLAB_STAT_APIC_EOI,		/* EOI write */
+	HVLAB_STAT_APIC_TIMER,		/* LVT timer, initial count, divide, TSC deadline */
 	HVLAB_STAT_NR,
 };
 
@@ -393,6 +417,7 @@ enum hvlab_exit_reason {
 	HVLAB_EXIT_IRQ_WINDOW	= 7,	/* guest can take an interrupt now */
 	HVLAB_EXIT_CPUID	= 8,	/* routed to userspace: run->cpuid, HVLAB_SET_EXIT_ROUTE */
 	HVLAB_EXIT_MSR		= 9,	/* run->msr, see HVLAB_SET_MSR_POLICY */
+	HVLAB_EXIT_EOI		= 10,	/* run->eoi: EOI of a level vector, HVLAB_SET_EOI_EXITS */
 };
 
 /* run->internal.suberror */
@@ -488,11 +513,127 @@ struct hvlab_run {
 			__u8  padding[2];
 			__u64 data;
 		} msr;
+		/*
+		 * HVLAB_EXIT_EOI: the guest's EOI retired @vector, which was
+		 * level-triggered (TMR set) and is in the VM's EOI-exit
+		 * bitmap.  The EOI is complete (ISR bit cleared) and RIP is
+		 * past it; userspace's I/O APIC clears Remote IRR and re-sends
+		 * the line if it is still asserted.  Nothing to answer.
+		 */
+		struct {
+			__u8  vector;
+			__u8  padding[7];
+		} eoi;
 		__u8 raw[256];
 	};
 };
 
 #define HVLAB_RUN_IO_DATA_OFFSET	1024	/* where run->io data lives */
+
+/* ---------------------------------------------------------------------
+ * Local APIC (VMs created with HVLAB_VM_LAPIC; -ENXIO on other VMs)
+ *
+ * Every vCPU has an xAPIC/x2APIC (Intel SDM Vol. 3A chapter 11) whose
+ * APIC ID is the vCPU id.  HLT waits in the kernel until an interrupt is
+ * deliverable; RUN returns -EINTR when a signal comes meanwhile.  vCPU 0
+ * starts runnable; the others start in wait-for-SIPI (HVLAB_MP_WAIT_SIPI):
+ * RUN on them sleeps until another vCPU sends INIT and SIPI.
+ *
+ * HVLAB_INJECT with HVLAB_EVENT_INTERRUPT is the 8259's INTR line: it
+ * reaches the guest as ExtINT through LVT LINT0 (SDM Vol. 3A 11.5.1),
+ * i.e. only while LINT0 is unmasked in ExtINT mode or the APIC is
+ * disabled in IA32_APIC_BASE.  As KVM does (kvm_lapic_reset), vCPU 0's
+ * LINT0 is ExtINT, unmasked, at reset, so a guest that never touches its
+ * APIC still gets the 8259's interrupts.
+ */
+
+/*
+ * VM fd: deliver a message-signalled interrupt (SDM Vol. 3A 11.11):
+ * @address 0xFEExxxxx (bits 19:12 destination ID, bit 3 redirection hint
+ * = lowest priority, bit 2 destination mode logical), @data (bits 7:0
+ * vector, 10:8 delivery mode, 15 trigger mode level).  Like
+ * KVM_SIGNAL_MSI: returns the number of APICs that accepted it (0: no
+ * destination, or all of them disabled), -EINVAL for a bad address,
+ * reserved delivery mode, or flags/padding set.
+ */
+struct hvlab_msi {
+	__u64 address;
+	__u32 data;
+	__u32 flags;		/* must be zero */
+	__u64 reserved;		/* must be zero */
+};
+
+#define HVLAB_SIGNAL_MSI	_IOW(HVLAB_IOC, 0x13, struct hvlab_msi)
+
+/*
+ * VM fd: the vectors whose EOI exits to userspace (HVLAB_EXIT_EOI) when
+ * they were accepted level-triggered (TMR bit set): a userspace I/O APIC
+ * sets the vectors of its level-triggered pins here (KVM's
+ * KVM_EXIT_IOAPIC_EOI with the EOI-exit bitmap it computes from
+ * KVM_CAP_SPLIT_IRQCHIP's routes).  Bit v of bitmap[v / 64] is vector v.
+ * Replaces the previous set; all vCPUs see it at their next EOI.
+ */
+struct hvlab_eoi_exits {
+	__u64 bitmap[4];
+};
+
+#define HVLAB_SET_EOI_EXITS	_IOW(HVLAB_IOC, 0x14, struct hvlab_eoi_exits)
+
+/*
+ * vCPU fd: the APIC's registers, for tests and migration.  @regs is the
+ * xAPIC page's first KiB (register at offset r is the __u32 at regs + r;
+ * SDM Vol. 3A Table 11-1).  In x2APIC mode, ID (0x20) holds the 32-bit
+ * x2APIC ID and ICR's high half (0x310) the 32-bit destination, as KVM's
+ * KVM_GET_LAPIC does.  GET fills the timer's current count (0x390) as the
+ * guest would read it now; SET restarts the timer from initial count and
+ * @tsc_deadline.  The APIC's mode comes from hvlab_sregs.apic_base (set
+ * that first); SET checks reserved bits of the registers it takes: ID,
+ * TPR, LDR, DFR, SVR, LVT*, initial count, divide, ESR (ISR/TMR/IRR as
+ * given; PPR, APR, current count, EOI and read-only fields are derived).
+ */
+struct hvlab_lapic_state {
+	__u8  regs[1024];
+	__u64 tsc_deadline;	/* IA32_TSC_DEADLINE; 0: disarmed */
+	__u64 reserved[7];	/* must be zero */
+};
+
+#define HVLAB_GET_LAPIC		_IOR(HVLAB_IOC, 0x2b, struct hvlab_lapic_state)
+#define HVLAB_SET_LAPIC		_IOW(HVLAB_IOC, 0x2c, struct hvlab_lapic_state)
+
+/*
+ * vCPU fd: multiprocessor state (SDM Vol. 3A 9.4, 11.6.1 INIT/SIPI).
+ *   RUNNABLE   executes instructions
+ *   WAIT_SIPI  after INIT (and an AP's start): RUN sleeps until a SIPI,
+ *              which starts it in real mode at CS = vector << 8, IP 0
+ *   HALTED     HLT: RUN sleeps until an interrupt is deliverable
+ * SET is for migration and tests: setting WAIT_SIPI does not reset
+ * registers (INIT does).  -EINVAL for anything else or padding set.
+ */
+#define HVLAB_MP_RUNNABLE	0
+#define HVLAB_MP_WAIT_SIPI	1
+#define HVLAB_MP_HALTED		2
+
+struct hvlab_mp_state {
+	__u32 mp_state;		/* HVLAB_MP_* */
+	__u32 padding;		/* must be zero */
+};
+
+#define HVLAB_GET_MP_STATE	_IOR(HVLAB_IOC, 0x2d, struct hvlab_mp_state)
+#define HVLAB_SET_MP_STATE	_IOW(HVLAB_IOC, 0x2e, struct hvlab_mp_state)
+
+/*
+ * vCPU fd: APIC register accesses by register: index = xAPIC offset >> 4
+ * (x2APIC MSR 0x800 + index counts at the same index; 0x30 is
+ * TSC_DEADLINE, which has no xAPIC offset).  Reset with the telemetry
+ * (HVLAB_NL_CMD_RESET) and never otherwise.
+ */
+#define HVLAB_APIC_STAT_TSC_DEADLINE	0x30
+struct hvlab_apic_stats {
+	__u64 reads[64];
+	__u64 writes[64];
+};
+
+#define HVLAB_GET_APIC_STATS	_IOR(HVLAB_IOC, 0x2f, struct hvlab_apic_stats)
 
 /* ---------------------------------------------------------------------
  * Exit telemetry over generic netlink: family HVLAB_GENL_NAME.

@@ -150,18 +150,33 @@ static void vmx_inject_events(struct vmx_vcpu *vmx)
 			vcpu->regs.rflags |= X86_EFLAGS_RF;	/* hv.h */
 			vmcs_write(GUEST_RFLAGS, vcpu->regs.rflags);
 		}
-	} else if (vcpu->events.irq_pending && (vcpu->regs.rflags & X86_EFLAGS_IF) &&
-		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS)) {
-		info = vcpu->events.irq_vector | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK;
-		vcpu->events.irq_pending = false;
-		vmx->inject_src = VMX_EVENT_IRQ;
+	} else if (unlikely(vcpu->lapic) && READ_ONCE(vcpu->events.nmi_pending) &&
+		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) &
+		     (VMX_BLOCKING_STI_MOVSS | GUEST_INTR_STATE_NMI)) && hv_nmi_take(vcpu)) {
+		/*
+		 * An NMI from the APIC.  Not while blocked by MOV SS (27.3.1.5
+		 * refuses it; some CPUs also refuse STI blocking) or by an
+		 * NMI: without "virtual NMIs" hvlab has no NMI-window exit, so
+		 * it waits for a later entry.
+		 */
+		info = X86_TRAP_NMI | INTR_TYPE_NMI_INTR | INTR_INFO_VALID_MASK;
+		vmx->inject_src = VMX_EVENT_NMI;
+	} else if ((vcpu->regs.rflags & X86_EFLAGS_IF) &&
+		   !(vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & VMX_BLOCKING_STI_MOVSS) &&
+		   hv_irq_wanted(vcpu)) {
+		int v = hv_irq_take(vcpu);
+
+		if (v >= 0) {
+			info = v | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK;
+			vmx->inject_src = VMX_EVENT_IRQ;
+		}
 	}
 	if (info) {
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
 		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, err);
 		vmcs_write(VM_ENTRY_INSTRUCTION_LEN, len);
 	}
-	if (vcpu->events.irq_pending || vcpu->run->request_interrupt_window)
+	if (hv_irq_wanted(vcpu) || vcpu->run->request_interrupt_window)
 		proc |= CPU_BASED_INTR_WINDOW_EXITING;
 	if (proc != vmx->proc) {
 		vmcs_write(CPU_BASED_VM_EXEC_CONTROL, proc);
@@ -185,7 +200,10 @@ static void vmx_event_not_delivered(struct vmx_vcpu *vmx)
 		vcpu->events.exc_pending = true;
 		break;
 	case VMX_EVENT_IRQ:
-		vcpu->events.irq_pending = true;
+		hv_irq_untake(vcpu);
+		break;
+	case VMX_EVENT_NMI:
+		WRITE_ONCE(vcpu->events.nmi_pending, true);
 		break;
 	default:	/* VMX_EVENT_REDELIVER: still in vmx->inject_info */
 		break;
@@ -264,7 +282,7 @@ static int vmx_exit_hlt(struct vmx_vcpu *vmx)
  */
 static int vmx_exit_irq_window(struct vmx_vcpu *vmx)
 {
-	if (vmx->vcpu.events.irq_pending || !vmx->vcpu.run->request_interrupt_window)
+	if (hv_irq_wanted(&vmx->vcpu) || !vmx->vcpu.run->request_interrupt_window)
 		return 1;
 	vmx->vcpu.run->exit_reason = HVLAB_EXIT_IRQ_WINDOW;
 	return 0;
@@ -653,11 +671,14 @@ static int vmx_exit_cr(struct vmx_vcpu *vmx)
 	case 0x08:	/* MOV to CR8: TPR[7:4]; bits 63:4 reserved (SDM Vol. 3A 11.8.6.1) */
 		if (*gpr > 15)
 			break;
-		vmx->vcpu.sregs.cr8 = *gpr;
+		if (vmx->vcpu.lapic)	/* APIC VMs: it is the APIC's TPR */
+			hv_lapic_set_cr8(&vmx->vcpu, *gpr);
+		else
+			vmx->vcpu.sregs.cr8 = *gpr;
 		err = 0;
 		break;
 	case 0x18:	/* MOV from CR8 */
-		*gpr = vmx->vcpu.sregs.cr8;
+		*gpr = vmx->vcpu.lapic ? hv_lapic_get_cr8(&vmx->vcpu) : vmx->vcpu.sregs.cr8;
 		err = 0;
 		break;
 	default: {
@@ -734,10 +755,12 @@ static int vmx_exit_task_switch(struct vmx_vcpu *vmx)
 /*
  * INIT signal (26.2: INIT always exits in VMX non-root operation, SDM
  * Vol. 3C 24.8 blocks it in root operation).  It was sent to this host
- * CPU, not to the guest, and the exit consumed it; hvlab gives guests no
- * INIT of their own yet (the in-kernel APIC will define INIT/SIPI for
- * vCPUs), so the guest carries on where it was, untouched, and the
- * module says so once in a while.  KVM 6.1 has no handler and ends RUN
+ * CPU, not to the guest, and the exit consumed it.  A guest's own INIT
+ * and SIPI never come this way: with the in-kernel APIC they are
+ * messages between emulated APICs (module/lapic.c), and a vCPU waiting
+ * for SIPI sleeps in the kernel instead of entering the wait-for-SIPI
+ * activity state.  So the guest carries on where it was, untouched, and
+ * the module says so once in a while.  KVM 6.1 has no handler and ends RUN
  * with an internal error ("unexpected exit reason"); resuming is the
  * choice that neither loses the guest nor spins: a new exit needs a new
  * INIT.  SIPI exits happen only in the wait-for-SIPI activity state,
@@ -784,7 +807,8 @@ static int vmx_exit_ept_violation(struct vmx_vcpu *vmx)
 		hv_exit_internal(&vmx->vcpu, HVLAB_INTERNAL_PAGE_WALK, 2, data);
 		return 0;
 	}
-	hv_count_exit(&vmx->vcpu, is_mmio ? HVLAB_STAT_MMIO : HVLAB_STAT_NESTED_PAGE_FAULT);
+	hv_count_exit(&vmx->vcpu, is_mmio ? hv_lapic_mmio_stat(&vmx->vcpu, gpa, write) :
+					    HVLAB_STAT_NESTED_PAGE_FAULT);
 	if (err) {
 		u64 data[2] = { gpa, (u64)err };
 
@@ -1098,7 +1122,7 @@ static void vmx_shadow_step(struct vmx_vcpu *vmx)
 int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u32 reason, field = 0;
+	u32 reason, field = 0, apic_seq = 0;
 	const char *rule;
 	int fail;
 
@@ -1132,6 +1156,15 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 				vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~GUEST_INTR_STATE_STI);
 		}
 		vmx_shadow_step(vmx);
+	}
+	/*
+	 * APIC VMs: the APIC is looked at here, before guest_mode is set;
+	 * an interrupt accepted from now on may find guest_mode still 0 and
+	 * send no IPI, so its count is checked again after (below).
+	 */
+	if (vcpu->lapic) {
+		hv_lapic_pre_enter(vcpu);
+		apic_seq = READ_ONCE(vcpu->lapic->accepted);
 	}
 	vmx_inject_events(vmx);
 	if (vmx->check) {
@@ -1167,6 +1200,14 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 	/* Before vmx_flush() reads mmu_gen: see hv_guest_mode_enter(). */
 	hv_guest_mode_enter(vcpu);
+	if (unlikely(vcpu->lapic) && READ_ONCE(vcpu->lapic->accepted) != apic_seq) {
+		/* Something came in after vmx_inject_events(): look again. */
+		hv_guest_mode_exit(vcpu);
+		local_irq_enable();
+		vmx_event_not_delivered(vmx);
+		vmx_vcpu_put(vmx);
+		return 1;
+	}
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	vmx_flush(vmx);
@@ -1226,7 +1267,9 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		else if (vmx->inject_src == VMX_EVENT_EXCEPTION)
 			vcpu->events.exc_pending = true;	/* no VMCS to clear */
 		else if (vmx->inject_src == VMX_EVENT_IRQ)
-			vcpu->events.irq_pending = true;
+			hv_irq_untake(vcpu);
+		else if (vmx->inject_src == VMX_EVENT_NMI)
+			WRITE_ONCE(vcpu->events.nmi_pending, true);
 		/* VMfailInvalid: no current VMCS to read. */
 		if (unlikely(vcpu->vstate) && fail == 1)
 			vmx_capture(vmx, ~0ULL);

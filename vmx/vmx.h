@@ -169,7 +169,7 @@ static inline void vmcs_load(u64 pa)
 }
 
 /* What vmx_inject_events() put into the VM-entry interruption-info field. */
-enum { VMX_EVENT_NONE, VMX_EVENT_REDELIVER, VMX_EVENT_EXCEPTION, VMX_EVENT_IRQ };
+enum { VMX_EVENT_NONE, VMX_EVENT_REDELIVER, VMX_EVENT_EXCEPTION, VMX_EVENT_IRQ, VMX_EVENT_NMI };
 
 /* vmx.c */
 int __must_check vmx_vcpu_load(struct vmx_vcpu *vmx);

@@ -223,7 +223,7 @@ int hvt_vm_create(uint64_t mem_size, unsigned int flags, struct hvt_vm **vmp)
 	int ret;
 
 	*vmp = NULL;
-	if (flags & ~HVT_VM_PC_HOLE)
+	if (flags & ~(HVT_VM_PC_HOLE | HVT_VM_LAPIC))
 		return -EINVAL;
 	dl_iterate_phdr(hvt_end_cb, &end);
 	need = (end.end + SZ_2M - 1) & ~(SZ_2M - 1);
@@ -246,7 +246,7 @@ int hvt_vm_create(uint64_t mem_size, unsigned int flags, struct hvt_vm **vmp)
 		goto fail;
 	}
 
-	ret = hvt_open_vm(&vm->sys_fd);
+	ret = hvt_open_vm_flags(&vm->sys_fd, flags & HVT_VM_LAPIC ? HVLAB_VM_LAPIC : 0);
 	if (ret < 0)
 		goto fail;
 	vm->fd = ret;

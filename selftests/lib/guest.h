@@ -323,6 +323,7 @@ static inline uint64_t hvt_raw_gpa(const struct hvt_code *code, const char *labe
 
 /* hvt_vm_create() flags */
 #define HVT_VM_PC_HOLE		(1u << 0)	/* no RAM in [0xa0000, 0x100000) */
+#define HVT_VM_LAPIC		(1u << 1)	/* HVLAB_VM_LAPIC: in-kernel local APICs */
 #define HVT_PC_HOLE_START	0xa0000ull
 #define HVT_PC_HOLE_END		0x100000ull
 /* Slots the VM helper uses; tests add theirs from HVT_FIRST_FREE_SLOT. */

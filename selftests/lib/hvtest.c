@@ -382,12 +382,17 @@ int hvt_cap(int sys_fd, unsigned long cap)
 
 int hvt_open_vm(int *sys_fd)
 {
+	return hvt_open_vm_flags(sys_fd, 0);
+}
+
+int hvt_open_vm_flags(int *sys_fd, unsigned long vm_flags)
+{
 	int fd, vm;
 
 	fd = hvlab_open();
 	if (fd < 0)
 		return fd;
-	vm = hvlab_create_vm(fd, 0);
+	vm = hvlab_create_vm(fd, vm_flags);
 	if (vm < 0) {
 		close(fd);
 		return vm;

@@ -105,6 +105,8 @@ const char *hvt_kvm_vendor_module(void);
 int hvt_cap(int sys_fd, unsigned long cap);
 /* Open /dev/hvlab and create a VM: *@sys_fd and the returned VM fd. */
 int hvt_open_vm(int *sys_fd);
+/* The same with HVLAB_CREATE_VM flags (HVLAB_VM_*). */
+int hvt_open_vm_flags(int *sys_fd, unsigned long vm_flags);
 /* An anonymous private mapping of @size bytes (MAP_FAILED -> NULL). */
 void *hvt_alloc_guest_mem(size_t size);
 /* HVLAB_SET_MEMORY_REGION from the individual fields. */

@@ -144,6 +144,41 @@ int hvlab_get_vm_id(int vm_fd)
 	return hv_ioctl(vm_fd, HVLAB_GET_VM_ID, 0);
 }
 
+int hvlab_signal_msi(int vm_fd, const struct hvlab_msi *msi)
+{
+	return hv_ioctl_ptr(vm_fd, HVLAB_SIGNAL_MSI, msi);
+}
+
+int hvlab_set_eoi_exits(int vm_fd, const struct hvlab_eoi_exits *eoi)
+{
+	return hv_ioctl_ptr(vm_fd, HVLAB_SET_EOI_EXITS, eoi);
+}
+
+int hvlab_get_lapic(int vcpu_fd, struct hvlab_lapic_state *state)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_LAPIC, state);
+}
+
+int hvlab_set_lapic(int vcpu_fd, const struct hvlab_lapic_state *state)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_SET_LAPIC, state);
+}
+
+int hvlab_get_mp_state(int vcpu_fd, struct hvlab_mp_state *mp)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_MP_STATE, mp);
+}
+
+int hvlab_set_mp_state(int vcpu_fd, const struct hvlab_mp_state *mp)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_SET_MP_STATE, mp);
+}
+
+int hvlab_get_apic_stats(int vcpu_fd, struct hvlab_apic_stats *stats)
+{
+	return hv_ioctl_ptr(vcpu_fd, HVLAB_GET_APIC_STATS, stats);
+}
+
 int hvlab_map_journal(int vcpu_fd, const struct hvlab_journal **journal)
 {
 	void *p = mmap(NULL, HVLAB_JOURNAL_SIZE, PROT_READ, MAP_SHARED, vcpu_fd,
@@ -189,6 +224,7 @@ const char *hvlab_exit_name(unsigned int exit_reason)
 		[HVLAB_EXIT_IRQ_WINDOW]	= "IRQ_WINDOW",
 		[HVLAB_EXIT_CPUID]	= "CPUID",
 		[HVLAB_EXIT_MSR]	= "MSR",
+		[HVLAB_EXIT_EOI]	= "EOI",
 	};
 
 	if (exit_reason < sizeof(names) / sizeof(names[0]) && names[exit_reason])

@@ -37,7 +37,7 @@ int hvlab_open_path(const char *path);		/* open another node */
 int hvlab_api_version(int sys_fd);
 int hvlab_check_cap(int sys_fd, unsigned long cap);
 int hvlab_vcpu_mmap_size(int sys_fd);
-int hvlab_create_vm(int sys_fd, unsigned long flags);	/* flags: 0 */
+int hvlab_create_vm(int sys_fd, unsigned long flags);	/* flags: HVLAB_VM_* */
 
 /* VM fd */
 int hvlab_set_memory_region(int vm_fd, const struct hvlab_memory_region *r);
@@ -64,6 +64,18 @@ int hvlab_capture_state(int vcpu_fd, int on);
 int hvlab_get_vendor_state(int vcpu_fd, unsigned int index, struct hvlab_vendor_state *st);
 /* VM fd: the id telemetry (netlink) knows the VM by; > 0. */
 int hvlab_get_vm_id(int vm_fd);
+
+/*
+ * Local APIC (VMs created with HVLAB_VM_LAPIC, behind HVLAB_CAP_LAPIC).
+ * hvlab_signal_msi() returns how many APICs accepted the message (>= 0).
+ */
+int hvlab_signal_msi(int vm_fd, const struct hvlab_msi *msi);
+int hvlab_set_eoi_exits(int vm_fd, const struct hvlab_eoi_exits *eoi);
+int hvlab_get_lapic(int vcpu_fd, struct hvlab_lapic_state *state);
+int hvlab_set_lapic(int vcpu_fd, const struct hvlab_lapic_state *state);
+int hvlab_get_mp_state(int vcpu_fd, struct hvlab_mp_state *mp);
+int hvlab_set_mp_state(int vcpu_fd, const struct hvlab_mp_state *mp);
+int hvlab_get_apic_stats(int vcpu_fd, struct hvlab_apic_stats *stats);
 
 /*
  * mmap() the exit journal of @vcpu_fd read-only (HVLAB_JOURNAL_SIZE bytes

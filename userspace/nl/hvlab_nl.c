@@ -54,6 +54,10 @@ static const char *const stat_names[] = {
 	[HVLAB_STAT_MONITOR_MWAIT]	= "mwait",
 	[HVLAB_STAT_SMI]		= "smi",
 	[HVLAB_STAT_INTERNAL]		= "internal",
+	[HVLAB_STAT_APIC_ACCESS]	= "apic",
+	[HVLAB_STAT_APIC_ICR]		= "icr",
+	[HVLAB_STAT_APIC_EOI]		= "eoi",
+	[HVLAB_STAT_APIC_TIMER]		= "apictimer",
 };
 
 const char *hvlab_stat_name(unsigned int stat)

@@ -3,6 +3,16 @@
  * accel_hvlab.c - hvlab-run's accelerator ops on /dev/hvlab, through
  * libhvlab.  Interrupts go in with HVLAB_INJECT: the module keeps one
  * queued and opens the interrupt window itself (uapi/hvlab.h).
+ *
+ * The APIC board (a->apic): the VM is made with HVLAB_VM_LAPIC, so each
+ * vCPU has its local APIC in the module, and the I/O APIC stays
+ * hvlab-run's: the same split as accel_kvm.c's KVM_CAP_SPLIT_IRQCHIP.
+ * The I/O APIC's messages go in with HVLAB_SIGNAL_MSI; the vectors of its
+ * level-triggered entries become the EOI-exit bitmap
+ * (HVLAB_SET_EOI_EXITS), whose EOIs come back as HVLAB_EXIT_EOI (KVM
+ * learns the same vectors from its GSI routes, kvm_scan_ioapic_routes()).
+ * vCPUs other than 0 start waiting for a SIPI in the module, and HLT
+ * waits there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,10 +23,10 @@
 #include "libhvlab.h"
 #include "run.h"
 
+static int hv_map_vcpu(struct accel *a, unsigned int id, char *err, size_t errlen);
+
 static int hv_create(struct accel *a, char *err, size_t errlen)
 {
-	int ret, size;
-
 	a->sys_fd = hvlab_open();
 	if (a->sys_fd < 0) {
 		snprintf(err, errlen, "open %s: %s (is hvlab.ko loaded?)", HVLAB_DEV_PATH,
@@ -28,23 +38,30 @@ static int hv_create(struct accel *a, char *err, size_t errlen)
 		return -ENOSYS;
 	}
 	/*
-	 * The APIC board needs local APICs in the module (issue 15), and
-	 * uapi/hvlab.h offers no capability for one yet: refuse rather than
-	 * boot a board whose interrupts could not reach a CPU.  Once the
-	 * module announces its APIC, this checks that capability and the ops
-	 * add_vcpu, signal_msi and set_level_routes below get filled.
+	 * The APIC board needs local APICs in the module: refuse an older
+	 * hvlab.ko rather than boot a board whose interrupts could not
+	 * reach a CPU.
 	 */
-	if (a->apic) {
-		snprintf(err, errlen, "this hvlab.ko has no in-kernel local APIC (no capability for one in uapi/hvlab.h), so it cannot run the APIC board (--smp); use --no-apic, or --accel kvm");
+	if (a->apic && hvlab_check_cap(a->sys_fd, HVLAB_CAP_LAPIC) <= 0) {
+		snprintf(err, errlen, "this hvlab.ko has no in-kernel local APIC (HVLAB_CAP_LAPIC is 0), so it cannot run the APIC board (--smp); use --no-apic, or --accel kvm");
 		return -ENOSYS;
 	}
-	a->vm_fd = hvlab_create_vm(a->sys_fd, 0);
+	a->vm_fd = hvlab_create_vm(a->sys_fd, a->apic ? HVLAB_VM_LAPIC : 0);
 	if (a->vm_fd < 0) {
 		snprintf(err, errlen, "HVLAB_CREATE_VM: %s%s", strerror(-a->vm_fd),
 			 a->vm_fd == -EBUSY ? " (another hypervisor holds VT-x/SVM; see dmesg)" : "");
 		return a->vm_fd;
 	}
-	a->vcpu_fd = hvlab_create_vcpu(a->vm_fd, 0);
+	return hv_map_vcpu(a, 0, err, errlen);
+}
+
+/* vCPU @id of a->vm_fd's VM: its fd, MSR policy and run page. */
+static int hv_map_vcpu(struct accel *a, unsigned int id, char *err, size_t errlen)
+{
+	int ret, size;
+
+	a->id = id;
+	a->vcpu_fd = hvlab_create_vcpu(a->vm_fd, id);
 	if (a->vcpu_fd < 0) {
 		snprintf(err, errlen, "HVLAB_CREATE_VCPU: %s", strerror(-a->vcpu_fd));
 		return a->vcpu_fd;
@@ -72,6 +89,19 @@ static int hv_create(struct accel *a, char *err, size_t errlen)
 	}
 	a->run_size = size;
 	return 0;
+}
+
+/* Another vCPU of @vm's VM: shares its system and VM fds. */
+static int hv_add_vcpu(struct accel *vm, struct accel *cpu, unsigned int id,
+		       char *err, size_t errlen)
+{
+	cpu->ops = vm->ops;
+	cpu->sys_fd = vm->sys_fd;
+	cpu->vm_fd = vm->vm_fd;
+	cpu->apic = vm->apic;
+	cpu->vcpu_only = true;
+	cpu->run = NULL;
+	return hv_map_vcpu(cpu, id, err, errlen);
 }
 
 static int hv_add_ram(struct accel *a, uint32_t slot, uint64_t gpa, uint64_t size, void *hva)
@@ -163,6 +193,10 @@ static int hv_run(struct accel *a, struct vm_exit *ex)
 	case HVLAB_EXIT_SHUTDOWN:
 		ex->kind = VMX_SHUTDOWN;
 		break;
+	case HVLAB_EXIT_EOI:
+		ex->kind = VMX_EOI;
+		ex->eoi_vector = run->eoi.vector;
+		break;
 	case HVLAB_EXIT_MSR:
 		ex->kind = VMX_MSR;
 		ex->msr.index = run->msr.index;
@@ -219,12 +253,42 @@ static int hv_count_exits(struct accel *a, uint64_t *exits)
 	return ret;
 }
 
+static int hv_signal_msi(struct accel *a, uint64_t addr, uint32_t data)
+{
+	struct hvlab_msi msi = { .address = addr, .data = data };
+	int ret = hvlab_signal_msi(a->vm_fd, &msi);
+
+	/* >= 0: how many APICs took it (0: none, e.g. all disabled) */
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * The vectors of the level-triggered entries: their EOIs must reach the
+ * I/O APIC (Remote IRR, and a line still asserted is sent again).  One
+ * VM-wide map, where KVM keeps one per vCPU of the entries' destinations
+ * (vcpu_scan_ioapic()): an EOI exit from a vCPU that was not a target
+ * only makes ioapic_eoi() look for a Remote IRR that is not set.
+ */
+static int hv_set_level_routes(struct accel *a, const struct ioapic_route *r, unsigned int n)
+{
+	struct hvlab_eoi_exits eoi = { { 0 } };
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t v = r[i].data & 0xff;
+
+		eoi.bitmap[v / 64] |= 1ull << (v % 64);
+	}
+	return hvlab_set_eoi_exits(a->vm_fd, &eoi);
+}
+
 static void hv_destroy(struct accel *a)
 {
 	if (a->run)
 		hvlab_unmap_run(a->run, a->run_size);
 	if (a->vcpu_fd >= 0)
 		close(a->vcpu_fd);
+	if (a->vcpu_only)
+		return;
 	if (a->vm_fd >= 0)
 		close(a->vm_fd);
 	if (a->sys_fd >= 0)
@@ -246,4 +310,7 @@ const struct accel_ops accel_hvlab_ops = {
 	.kick = hv_kick,
 	.count_exits = hv_count_exits,
 	.destroy = hv_destroy,
+	.add_vcpu = hv_add_vcpu,
+	.signal_msi = hv_signal_msi,
+	.set_level_routes = hv_set_level_routes,
 };

@@ -75,7 +75,7 @@ static void usage(FILE *f)
 "  --accel hvlab|kvm     /dev/hvlab (default) or /dev/kvm\n"
 "  --smp N               the APIC board with N vCPUs (1-16): a local APIC per\n"
 "                        vCPU in the accelerator, an I/O APIC, ACPI tables\n"
-"                        (MADT, FADT with S5 power-off); KVM only for now\n"
+"                        (MADT, FADT with S5 power-off)\n"
 "  --no-apic             the 8259-only uniprocessor PC (the default): no local\n"
 "                        APIC in CPUID, no I/O APIC, no ACPI tables\n"
 "  --load-addr ADDR      load IMAGE as a flat binary at guest-physical ADDR\n"
@@ -1043,7 +1043,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hvlab-run: --smp needs the APIC board; --no-apic is the uniprocessor 8259 PC\n");
 		return RUN_USAGE;
 	}
-	/* the default stays the 8259-only PC until hvlab.ko has local APICs */
+	/* the default stays the 8259-only PC: the simplest one to teach with */
 	acc.apic = smp > 0;
 	board.ncpus = smp ? (unsigned int)smp : 1;
 	board.verbose = la.verbose;
