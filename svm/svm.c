@@ -69,7 +69,7 @@ static int svm_detect(void)
 		pr_err("this AMD CPU has no AMD-V (CPUID 8000_0001h:ECX.SVM = 0); not loading\n");
 		return -ENODEV;
 	}
-	if (rdmsrl_safe(MSR_VM_CR, &vm_cr) || (vm_cr & SVM_VM_CR_SVMDIS)) {
+	if (rdmsrq_safe(MSR_VM_CR, &vm_cr) || (vm_cr & SVM_VM_CR_SVMDIS)) {
 		pr_err("AMD-V is disabled by firmware (VM_CR = %#llx: SVMDIS=1%s); enable SVM in the BIOS setup\n",
 		       vm_cr, vm_cr & SVM_VM_CR_LOCK ? ", locked" : "");
 		return -ENODEV;
@@ -150,7 +150,7 @@ static bool svm_cpu_in_use(void)
 {
 	u64 efer;
 
-	rdmsrl(MSR_EFER, efer);
+	rdmsrq(MSR_EFER, efer);
 	return efer & EFER_SVME;
 }
 
@@ -164,14 +164,14 @@ static int svm_cpu_enable(void)
 	struct svm_cpu *sc = this_cpu_ptr(&svm_cpus);
 	u64 efer;
 
-	rdmsrl(MSR_EFER, efer);
+	rdmsrq(MSR_EFER, efer);
 	if (efer & EFER_SVME)
 		return -EBUSY;
-	wrmsrl(MSR_EFER, efer | EFER_SVME);
-	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+	wrmsrq(MSR_EFER, efer | EFER_SVME);
+	wrmsrq(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 	/* The value svm_vcpu_enter() puts back after each VMRUN (svm_tsc_aux_in). */
 	if (svm_switch_tsc_aux)
-		rdmsrl(MSR_TSC_AUX, sc->host_tsc_aux);
+		rdmsrq(MSR_TSC_AUX, sc->host_tsc_aux);
 	/*
 	 * Another hypervisor may have left TLB entries tagged with any ASID:
 	 * the first vCPU entry on this CPU starts a new generation, which
@@ -193,11 +193,11 @@ static void svm_cpu_disable(void)
 {
 	u64 efer;
 
-	wrmsrl(MSR_VM_HSAVE_PA, 0);
-	rdmsrl(MSR_EFER, efer);
+	wrmsrq(MSR_VM_HSAVE_PA, 0);
+	rdmsrq(MSR_EFER, efer);
 	if (efer & EFER_SVME) {
 		stgi();
-		wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+		wrmsrq(MSR_EFER, efer & ~EFER_SVME);
 	}
 }
 
