@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/percpu.h>
 #include <linux/gfp.h>
@@ -35,6 +36,18 @@ bool svm_tcg_evtinj_quirk;
  */
 bool svm_switch_tsc_aux;
 bool svm_tcg_dr7_quirk;
+/*
+ * Which of the QEMU TCG workarounds above are on, under QEMU TCG only
+ * (hardware never gets one): -1 (default) all, else a mask of
+ * SVM_TCG_WA_*.  For the rig, to check whether a given QEMU still needs
+ * each one (selftests/vm/run --module-args tcg_workarounds=N); a user
+ * has no reason to set it.
+ */
+#define SVM_TCG_WA_EVTINJ	BIT(0)	/* svm_fence_evtinj() */
+#define SVM_TCG_WA_DR7		BIT(1)	/* svm_vcpu_enter()'s DR7 writes */
+static int svm_tcg_workarounds = -1;
+module_param_named(tcg_workarounds, svm_tcg_workarounds, int, 0444);
+MODULE_PARM_DESC(tcg_workarounds, "under QEMU TCG only: -1 every emulator workaround (default), else a mask: 1 EVENTINJ fence, 2 DR7 arming");
 /* QEMU TCG refuses or hangs on VMCBs that hardware runs: see svm_check_vmcb(). */
 bool svm_tcg_vmrun_quirks;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
@@ -63,6 +76,7 @@ static bool svm_under_qemu_tcg(void)
 static int svm_detect(void)
 {
 	u64 vm_cr;
+	bool tcg;
 
 	if (cpuid_eax(0x80000000) < 0x8000000a ||
 	    !(cpuid_ecx(0x80000001) & SVM_CPUID_SVM)) {
@@ -81,13 +95,18 @@ static int svm_detect(void)
 	/* CPUID 8000_000Ah: EBX = number of ASIDs, EDX[3] = NRIP save. */
 	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
 	svm_has_nrips = cpuid_edx(0x8000000a) & BIT(3);
-	svm_tcg_evtinj_quirk = svm_under_qemu_tcg();
+	tcg = svm_under_qemu_tcg();
 	svm_switch_tsc_aux = boot_cpu_has(X86_FEATURE_RDPID) ||
-			     (boot_cpu_has(X86_FEATURE_RDTSCP) && svm_tcg_evtinj_quirk);
-	svm_tcg_dr7_quirk = svm_tcg_evtinj_quirk;	/* see svm_vcpu_enter() */
-	svm_tcg_vmrun_quirks = svm_tcg_evtinj_quirk;
+			     (boot_cpu_has(X86_FEATURE_RDTSCP) && tcg);
+	svm_tcg_evtinj_quirk = tcg && (svm_tcg_workarounds & SVM_TCG_WA_EVTINJ);
+	svm_tcg_dr7_quirk = tcg && (svm_tcg_workarounds & SVM_TCG_WA_DR7);	/* see svm_vcpu_enter() */
+	svm_tcg_vmrun_quirks = tcg;
 	if (svm_tcg_evtinj_quirk)
 		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
+	if (tcg && svm_tcg_workarounds != -1)
+		pr_info("QEMU TCG: workarounds: EVENTINJ fence %s, DR7 arming %s (tcg_workarounds=%d)\n",
+			svm_tcg_evtinj_quirk ? "on" : "off", svm_tcg_dr7_quirk ? "on" : "off",
+			svm_tcg_workarounds);
 	if (svm_max_asid < 1) {
 		pr_err("AMD-V reports no guest ASIDs\n");
 		return -ENODEV;
