@@ -21,6 +21,7 @@
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <asm/msr.h>
+#include "compat.h"
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
 #include <asm/cpufeature.h>
@@ -180,8 +181,13 @@ struct hv_vcpu {
 	 */
 	u64 retry_rip, retry_addr;
 
+#if HV_KVM_ONLY_EXPORTS
+	/* Guest FPU/XSAVE state in hvlab's own area, live around each entry (fpu.c). */
+	void *fpu_area;
+#else
 	/* Guest FPU/XSAVE state, swapped with the task's around RUN. */
 	struct fpu_guest fpu;
+#endif
 	/*
 	 * PKRU is not part of what fpu_swap_kvm_fpstate() switches (the
 	 * kernel keeps it per task, outside the XSAVE buffer it restores),
@@ -201,6 +207,9 @@ struct hv_vcpu {
 	 */
 	u64 db[4];
 	bool db_live;
+#if HV_KVM_ONLY_EXPORTS
+	u64 host_db[4];		/* the host's DR0-3 while db_live (hv_db_host_restore) */
+#endif
 
 	/*
 	 * An instruction that waits for userspace's answer: IN/INS (data),
@@ -411,8 +420,16 @@ static __always_inline void hv_db_guest_in(struct hv_vcpu *vcpu, u64 guest_dr7)
 {
 	if (likely(!(guest_dr7 & HV_DR7_ENABLES)))
 		return;
-	if (hw_breakpoint_active())
+	if (hw_breakpoint_active()) {
 		set_debugreg(0, 7);
+#if HV_KVM_ONLY_EXPORTS
+		/* The host's, for hv_db_host_restore(). */
+		get_debugreg(vcpu->host_db[0], 0);
+		get_debugreg(vcpu->host_db[1], 1);
+		get_debugreg(vcpu->host_db[2], 2);
+		get_debugreg(vcpu->host_db[3], 3);
+#endif
+	}
 	set_debugreg(vcpu->db[0], 0);
 	set_debugreg(vcpu->db[1], 1);
 	set_debugreg(vcpu->db[2], 2);
@@ -428,10 +445,31 @@ static __always_inline void hv_db_guest_in(struct hv_vcpu *vcpu, u64 guest_dr7)
  * hv_vcpu.db), and DR6 gets its reset value so no guest status bit
  * reaches the host's #DB handler.
  */
+static __always_inline void hv_db_host_restore(struct hv_vcpu *vcpu)
+{
+#if HV_KVM_ONLY_EXPORTS
+	/*
+	 * 7.x exports hw_breakpoint_restore() to KVM only: the same writes,
+	 * from what hv_db_guest_in() read (DR0-3 changed only if db_live)
+	 * and the kernel's exported cpu_dr7.
+	 */
+	if (vcpu->db_live) {
+		set_debugreg(vcpu->host_db[0], 0);
+		set_debugreg(vcpu->host_db[1], 1);
+		set_debugreg(vcpu->host_db[2], 2);
+		set_debugreg(vcpu->host_db[3], 3);
+	}
+	set_debugreg(DR6_RESERVED, 6);
+	set_debugreg(__this_cpu_read(cpu_dr7), 7);
+#else
+	hw_breakpoint_restore();
+#endif
+}
+
 static __always_inline void hv_db_guest_out(struct hv_vcpu *vcpu, bool dr6_is_guests)
 {
 	if (hw_breakpoint_active())
-		hw_breakpoint_restore();
+		hv_db_host_restore(vcpu);
 	else if (unlikely(dr6_is_guests))
 		set_debugreg(HV_DR6_RESET, 6);	/* no guest bits in the host's #DB */
 	vcpu->db_live = false;
@@ -456,9 +494,9 @@ static __always_inline void hv_xfd_err_clear(struct hv_vcpu *vcpu)
 
 	if (!cpu_feature_enabled(X86_FEATURE_XFD) || !(vcpu->cr4_allowed & X86_CR4_OSXSAVE))
 		return;
-	rdmsrl(MSR_IA32_XFD_ERR, err);
+	rdmsrq(MSR_IA32_XFD_ERR, err);
 	if (unlikely(err))
-		wrmsrl(MSR_IA32_XFD_ERR, 0);
+		wrmsrq(MSR_IA32_XFD_ERR, 0);
 }
 
 /*
@@ -822,5 +860,14 @@ int hv_cr4_check(struct hv_vcpu *vcpu, u64 old, u64 val, u64 cr3, u64 efer);
 int hv_vcpu_create(struct hv_vm *vm, unsigned long id);
 void hv_vcpu_destroy(struct hv_vcpu *vcpu);
 void hv_vcpu_reset(struct hv_vcpu *vcpu);
+
+/* fpu.c: the guest's FPU/XSAVE state, the kernel's way or (7.x) hvlab's own. */
+int hv_fpu_alloc(struct hv_vcpu *vcpu);
+void hv_fpu_free(struct hv_vcpu *vcpu);
+void hv_fpu_run_begin(struct hv_vcpu *vcpu);
+void hv_fpu_run_end(struct hv_vcpu *vcpu);
+void hv_fpu_guest_in(struct hv_vcpu *vcpu);
+void hv_fpu_guest_loaded(struct hv_vcpu *vcpu);
+void hv_fpu_guest_out(struct hv_vcpu *vcpu);
 
 #endif /* HVLAB_HV_H */

@@ -22,7 +22,9 @@
  *    24.8 "Restrictions on VMX Operation"), which firmware and the next
  *    kernel use to restart CPUs;
  *  - crash kexec and emergency reboot run the kernel's one emergency
- *    callback on every CPU (see hv_hw_emergency_register below).
+ *    callback on every CPU (see hv_hw_emergency_register below); from
+ *    7.0 the kernel itself turns VMX/SVM off there, whoever turned it on
+ *    (HV_CORE_VIRT_OFF in compat.h).
  *
  * Lock order: cpus_read_lock() -> hv_hw_lock.  The hotplug callbacks run
  * with the hotplug lock held for writing and take only hv_hw_lock.
@@ -140,7 +142,17 @@ static void hv_hw_disable_ipi(void *unused)
  * attempt then fails with -EBUSY anyway.  No exported interface lets a
  * module see or order that.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#if HV_CORE_VIRT_OFF
+/*
+ * 7.0 and later: arch/x86/virt/hw.c owns the emergency path.  Its
+ * x86_virt_emergency_disable_virtualization_cpu() runs KVM's callback
+ * (which VMCLEARs KVM's own VMCSs) and then does VMXOFF if CR4.VMXE is
+ * set, or clears EFER.SVME if it is set, on every CPU: hvlab's CPUs are
+ * covered without a callback of ours.  The callback slot is exported to
+ * KVM's modules only (EXPORT_SYMBOL_FOR_KVM) and hvlab needs none of it.
+ */
+static const char * const hv_kvm_callback_modules[] = { };
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 static const char * const hv_kvm_callback_modules[] = { "kvm_intel", "kvm_amd" };
 #else
 static const char * const hv_kvm_callback_modules[] = { "kvm_intel" };
@@ -150,7 +162,7 @@ static bool hv_hw_is_kvm_callback_module(const char *name)
 {
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(hv_kvm_callback_modules); i++)
+	for (i = 0; i < (int)ARRAY_SIZE(hv_kvm_callback_modules); i++)
 		if (!strcmp(name, hv_kvm_callback_modules[i]))
 			return true;
 	return false;
@@ -172,7 +184,7 @@ static bool hv_hw_kvm_callback_module_loaded(struct module **pin, int *err)
 	struct kobject *kobj;
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(hv_kvm_callback_modules); i++) {
+	for (i = 0; i < (int)ARRAY_SIZE(hv_kvm_callback_modules); i++) {
 		kobj = kset_find_obj(modules, hv_kvm_callback_modules[i]);
 		if (!kobj)
 			continue;
@@ -188,6 +200,7 @@ static bool hv_hw_kvm_callback_module_loaded(struct module **pin, int *err)
 	return false;
 }
 
+#if !HV_CORE_VIRT_OFF
 /*
  * Crash kexec and emergency reboot call this on every CPU (possibly from
  * NMI context): a CPU left in VMX operation ignores INIT (SDM Vol. 3C
@@ -198,6 +211,7 @@ static void hv_hw_emergency(void)
 	if (this_cpu_read(hv_hw_on))
 		hv_ops->cpu_emergency_disable();
 }
+#endif
 
 /*
  * Before the first CPU is switched on; caller holds hv_hw_lock.  -EBUSY
@@ -209,7 +223,7 @@ static int hv_hw_emergency_register(void)
 	bool in_use;
 	int err;
 
-	if (hv_hw_emergency_registered)
+	if (hv_hw_emergency_registered || HV_CORE_VIRT_OFF)
 		return 0;
 	if (LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)) {
 		/* 6.1: kvm-intel's callback is there while it is loaded. */
@@ -223,8 +237,10 @@ static int hv_hw_emergency_register(void)
 		if (in_use)
 			return -EBUSY;
 	}
+#if !HV_CORE_VIRT_OFF
 	cpu_emergency_register_virt_callback(hv_hw_emergency);
 	hv_hw_emergency_registered = true;
+#endif
 	return 0;
 }
 
@@ -232,7 +248,9 @@ static void hv_hw_emergency_unregister(void)
 {
 	if (!hv_hw_emergency_registered)
 		return;
+#if !HV_CORE_VIRT_OFF
 	cpu_emergency_unregister_virt_callback(hv_hw_emergency);
+#endif
 	hv_hw_emergency_registered = false;
 }
 
@@ -417,16 +435,71 @@ static void hv_hw_shutdown(void)
 	mutex_unlock(&hv_hw_lock);
 }
 
+#if HV_SYSCORE_DATA
+static int hv_hw_syscore_suspend(void *unused)
+{
+	return hv_hw_suspend();
+}
+
+static void hv_hw_syscore_resume(void *unused)
+{
+	hv_hw_resume();
+}
+
+static void hv_hw_syscore_shutdown(void *unused)
+{
+	hv_hw_shutdown();
+}
+
+static const struct syscore_ops hv_hw_syscore_ops = {
+	.suspend	= hv_hw_syscore_suspend,
+	.resume		= hv_hw_syscore_resume,
+	.shutdown	= hv_hw_syscore_shutdown,
+};
+
+static struct syscore hv_hw_syscore = { .ops = &hv_hw_syscore_ops };
+#define hv_hw_register_syscore()	register_syscore(&hv_hw_syscore)
+#define hv_hw_unregister_syscore()	unregister_syscore(&hv_hw_syscore)
+#else
 static struct syscore_ops hv_hw_syscore_ops = {
 	.suspend	= hv_hw_suspend,
 	.resume		= hv_hw_resume,
 	.shutdown	= hv_hw_shutdown,
 };
+#define hv_hw_register_syscore()	register_syscore_ops(&hv_hw_syscore_ops)
+#define hv_hw_unregister_syscore()	unregister_syscore_ops(&hv_hw_syscore_ops)
+#endif
+
+/*
+ * Can this kernel switch VMX/SVM off at a crash or emergency reboot for
+ * us?  Before 7.0 hvlab registers its own callback for that.  From 7.0
+ * only the kernel's own code can (HV_CORE_VIRT_OFF), and only if it was
+ * built with KVM for this vendor: without it, a crash kexec would find
+ * CPUs in VMX operation, which ignore INIT (SDM Vol. 3C 24.8) - hvlab
+ * refuses to load rather than hang the next kernel.
+ */
+static int hv_hw_check_emergency(void)
+{
+	if (!HV_CORE_VIRT_OFF)
+		return 0;
+	if (boot_cpu_has(X86_FEATURE_VMX) && !IS_ENABLED(CONFIG_KVM_INTEL)) {
+		pr_err("this kernel was built without KVM for Intel (CONFIG_KVM_INTEL), so it cannot turn VT-x off at a crash or emergency reboot; not loading\n");
+		return -EOPNOTSUPP;
+	}
+	if (boot_cpu_has(X86_FEATURE_SVM) && !IS_ENABLED(CONFIG_KVM_AMD)) {
+		pr_err("this kernel was built without KVM for AMD (CONFIG_KVM_AMD), so it cannot turn AMD-V off at a crash or emergency reboot; not loading\n");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
 
 int hv_hw_init(void)
 {
 	int ret;
 
+	ret = hv_hw_check_emergency();
+	if (ret)
+		return ret;
 	ret = register_module_notifier(&hv_hw_module_nb);
 	if (ret)
 		return ret;
@@ -435,7 +508,7 @@ int hv_hw_init(void)
 	if (ret < 0)
 		goto err_notifier;
 	hv_hw_cpuhp_state = ret;
-	register_syscore_ops(&hv_hw_syscore_ops);
+	hv_hw_register_syscore();
 	return 0;
 
 err_notifier:
@@ -447,7 +520,7 @@ void hv_hw_exit(void)
 {
 	/* No VM can exist here: every VM fd holds a module reference. */
 	WARN_ON_ONCE(hv_hw_users);
-	unregister_syscore_ops(&hv_hw_syscore_ops);
+	hv_hw_unregister_syscore();
 	mutex_lock(&hv_hw_lock);
 	hv_hw_emergency_unregister();
 	mutex_unlock(&hv_hw_lock);

@@ -104,8 +104,19 @@ static int hv_pick_backend(void)
 	case X86_VENDOR_INTEL:
 	case X86_VENDOR_ZHAOXIN:
 	case X86_VENDOR_CENTAUR:
+#if HV_CORE_VIRT_OFF
+		/*
+		 * Turning VMX on takes CR4.VMXE, which only the kernel's CR4
+		 * helpers may write (they keep the per-CPU CR4 shadow, and
+		 * cr4_update_irqsoff/cr4_read_shadow are exported to KVM's
+		 * modules only), or x86_virt_get_ref(), KVM's only as well.
+		 */
+		pr_err("this kernel (7.0 or later) lets only KVM turn VT-x on; hvlab's VT-x backend cannot run here (AMD-V can); not loading\n");
+		return -EOPNOTSUPP;
+#else
 		hv_ops = &hv_vmx_ops;
 		return 0;
+#endif
 	case X86_VENDOR_AMD:
 	case X86_VENDOR_HYGON:
 		hv_ops = &hv_svm_ops;
@@ -127,7 +138,7 @@ static int __init hv_init(void)
 	err = hv_pick_backend();
 	if (err)
 		return err;
-	err = hv_spec_init(hv_ops == &hv_vmx_ops);	/* world-switch mitigations (spec.c) */
+	err = hv_spec_init(hv_ops != &hv_svm_ops);	/* world-switch mitigations (spec.c) */
 	if (err)
 		return err;
 

@@ -243,8 +243,8 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 		vcpu->state_dirty = false;
 	}
 
-	/* The task's FPU state goes aside; the guest's is live until we return. */
-	fpu_swap_kvm_fpstate(&vcpu->fpu, true);
+	/* The guest's FPU state in, the task's aside (fpu.c: for the RUN, or per entry on 7.x). */
+	hv_fpu_run_begin(vcpu);
 	if (hv_ops->vcpu_run_begin)
 		hv_ops->vcpu_run_begin(vcpu);
 	for (;;) {
@@ -281,7 +281,7 @@ int hv_vcpu_run(struct hv_vcpu *vcpu)
 	}
 	if (hv_ops->vcpu_run_end)
 		hv_ops->vcpu_run_end(vcpu);
-	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
+	hv_fpu_run_end(vcpu);
 	/* sregs: when asked for.  If a signal stops this, int_shadow stays as it was. */
 	if (hv_ops->vcpu_save_int_shadow)
 		err = hv_ops->vcpu_save_int_shadow(vcpu);

@@ -186,8 +186,10 @@ int hv_spec_vm_allowed(void)
 	 * shares the L1D; the kernel says so at boot for its own mode, and
 	 * KVM repeats it when the first VM starts (vmx_vm_init()).
 	 */
+#if !HV_CORE_VIRT_OFF
 	if (hv_spec_l1d && sched_smt_active() && l1tf_mitigation != L1TF_MITIGATION_FLUSH_NOWARN)
 		pr_warn_once("L1TF: SMT is on, so a guest can still read the sibling thread's L1D\n");
+#endif
 	return 0;
 }
 
@@ -207,6 +209,15 @@ u64 hv_spec_vm_id(void)
  * does the SVM side here.  indirect_branch_prediction_barrier() is a NOP
  * unless the kernel chose to use IBPB (X86_FEATURE_USE_IBPB).
  */
+static bool hv_spec_use_ibpb(void)
+{
+#ifdef X86_FEATURE_USE_IBPB
+	return boot_cpu_has(X86_FEATURE_USE_IBPB);
+#else
+	return boot_cpu_has(X86_FEATURE_IBPB);
+#endif
+}
+
 static void hv_spec_vm_switch(struct hv_vcpu *vcpu, bool svm)
 {
 	u64 id = vcpu->vm->spec_id;
@@ -214,8 +225,20 @@ static void hv_spec_vm_switch(struct hv_vcpu *vcpu, bool svm)
 	if (likely(this_cpu_read(hv_spec_last_vm) == id))
 		return;
 	this_cpu_write(hv_spec_last_vm, id);
-	if (!svm || !cpu_feature_enabled(X86_FEATURE_IBPB_ON_VMEXIT))
-		indirect_branch_prediction_barrier();
+	if (svm && cpu_feature_enabled(X86_FEATURE_IBPB_ON_VMEXIT))
+		return;
+#if HV_KVM_ONLY_EXPORTS
+	/*
+	 * 7.x: indirect_branch_prediction_barrier() calls write_ibpb(),
+	 * exported to KVM only, and the static key that says whether the
+	 * kernel wants IBPB between vCPUs (switch_vcpu_ibpb) is KVM's only
+	 * too: hvlab does its own IBPB (spec_asm.S) wherever the CPU has one.
+	 */
+	if (boot_cpu_has(X86_FEATURE_IBPB))
+		hv_ibpb();
+#else
+	indirect_branch_prediction_barrier();
+#endif
 }
 
 /*
@@ -257,7 +280,7 @@ static void hv_spec_l1d_flush(struct hv_vcpu *vcpu, u16 last_exit)
 	}
 	this_cpu_inc(hv_spec_l1d_count);
 	if (static_cpu_has(X86_FEATURE_FLUSH_L1D)) {
-		native_wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
+		native_wrmsrq(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 		return;
 	}
 	for (i = 0; i < HV_L1D_BUF_SIZE; i += PAGE_SIZE)
@@ -315,18 +338,23 @@ void hv_spec_after_exit(void)
  */
 static bool hv_spec_want_l1d(void)
 {
+#if HV_CORE_VIRT_OFF
+	/* 7.0+: no VMX backend (compat.h), and l1tf_mitigation is KVM's only. */
+	return false;
+#else
 	u64 cap = 0;
 
 	if (!hv_spec_vmx || !boot_cpu_has_bug(X86_BUG_L1TF) ||
 	    l1tf_mitigation == L1TF_MITIGATION_OFF)
 		return false;
 	if (boot_cpu_has(X86_FEATURE_ARCH_CAPABILITIES))
-		rdmsrl(MSR_IA32_ARCH_CAPABILITIES, cap);
+		rdmsrq(MSR_IA32_ARCH_CAPABILITIES, cap);
 	if (cap & ARCH_CAP_SKIP_VMENTRY_L1DFLUSH)
 		return false;
 	hv_spec_l1d_always = l1tf_mitigation == L1TF_MITIGATION_FULL ||
 			     l1tf_mitigation == L1TF_MITIGATION_FULL_FORCE;
 	return true;
+#endif
 }
 
 static void hv_spec_add(bool on, const char *what)
@@ -351,12 +379,12 @@ static void hv_spec_describe(void)
 	hv_spec_add(vmx && !boot_cpu_has(X86_FEATURE_RSB_VMEXIT) &&
 		    boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE), "rsb-one-call");
 	hv_spec_add(vmx && boot_cpu_has(X86_FEATURE_KERNEL_IBRS), "ibrs-rewrite");
-	hv_spec_add(vmx && boot_cpu_has(X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT), "bhb-clear");
+	hv_spec_add(vmx && boot_cpu_has(X86_FEATURE_CLEAR_BHB_VMEXIT), "bhb-clear");
 	hv_spec_add(!vmx && (boot_cpu_has(X86_FEATURE_UNRET) || boot_cpu_has(X86_FEATURE_SRSO_ALIAS)),
 		    "untrain-ret");
 	hv_spec_add(!vmx && boot_cpu_has(X86_FEATURE_IBPB_ON_VMEXIT), "ibpb-exit");
 	hv_spec_add(!vmx && boot_cpu_has_bug(X86_BUG_DIV0), "div0-clear");
-	hv_spec_add(boot_cpu_has(X86_FEATURE_USE_IBPB) &&
+	hv_spec_add(hv_spec_use_ibpb() &&
 		    (vmx || !boot_cpu_has(X86_FEATURE_IBPB_ON_VMEXIT)), "ibpb-vm-switch");
 	hv_spec_add(boot_cpu_has(X86_FEATURE_IBPB_EXIT_TO_USER), "ibpb-to-user");
 	hv_spec_add(hv_spec_no_large, "ept-4k");

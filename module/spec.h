@@ -24,5 +24,7 @@ void hv_spec_enter_svm(struct hv_vcpu *vcpu);
 void hv_spec_host_ran(struct hv_vcpu *vcpu);
 /* Interrupts still off, right after the .S returned from the guest. */
 void hv_spec_after_exit(void);
+/* spec_asm.S: an IBPB of hvlab's own, for kernels that keep theirs for KVM. */
+void hv_ibpb(void);
 
 #endif /* HV_SPEC_H */

@@ -401,7 +401,7 @@ void hv_vcpu_destroy(struct hv_vcpu *vcpu)
 	hv_lapic_free(vcpu);
 	hv_tele_vcpu_free(vcpu);
 	kfree(vcpu->cpuid);
-	fpu_free_guest_fpstate(&vcpu->fpu);
+	hv_fpu_free(vcpu);
 	free_page((unsigned long)vcpu->run);
 	hv_ops->vcpu_free(vcpu);
 }
@@ -433,7 +433,8 @@ int hv_vcpu_create(struct hv_vm *vm, unsigned long id)
 	vcpu->run = (struct hvlab_run *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	if (!vcpu->run)
 		goto err_backend;
-	if (!fpu_alloc_guest_fpstate(&vcpu->fpu))
+	err = hv_fpu_alloc(vcpu);
+	if (err)
 		goto err_run;
 	err = hv_tele_vcpu_init(vcpu);
 	if (err)
@@ -467,7 +468,7 @@ err_ref:
 err_tele:
 	hv_tele_vcpu_free(vcpu);
 err_fpu:
-	fpu_free_guest_fpstate(&vcpu->fpu);
+	hv_fpu_free(vcpu);
 err_run:
 	free_page((unsigned long)vcpu->run);
 err_backend:

@@ -835,7 +835,7 @@ static __always_inline bool svm_tsc_aux_in(struct hv_vcpu *vcpu, u64 host)
 {
 	if (!svm_switch_tsc_aux || likely(vcpu->tsc_aux == host))
 		return false;
-	wrmsrl(MSR_TSC_AUX, vcpu->tsc_aux);
+	wrmsrq(MSR_TSC_AUX, vcpu->tsc_aux);
 	return true;
 }
 
@@ -866,20 +866,22 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		svm->check = true;	/* SET_REGS: the APM 15.5.1 checks again */
 	}
 
+	hv_fpu_guest_in(vcpu);
 	local_irq_disable();
 	if (unlikely(!hv_hw_cpu_on())) {
 		/* Reboot switched SVM off here: CLGI/VMRUN would #UD. */
 		local_irq_enable();
+		hv_fpu_guest_out(vcpu);
 		return -ESHUTDOWN;
 	}
 	if (hv_entry_must_wait()) {
 		local_irq_enable();
+		hv_fpu_guest_out(vcpu);
 		return 1;
 	}
 	/* Before svm_pick_asid() reads mmu_gen: see hv_guest_mode_enter(). */
 	hv_guest_mode_enter(vcpu);
-	if (test_thread_flag(TIF_NEED_FPU_LOAD))
-		switch_fpu_return();
+	hv_fpu_guest_loaded(vcpu);
 	if (vcpu->lapic) {
 		hv_lapic_pre_enter(vcpu);
 		/* CR8 reads come from V_TPR; the APIC's TPR is the truth (vmcb.c). */
@@ -904,6 +906,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		if (rule) {
 			hv_guest_mode_exit(vcpu);
 			local_irq_enable();
+			hv_fpu_guest_out(vcpu);
 			svm_event_not_delivered(svm, svm->evt_queued);
 			hv_exit_info_soft(vcpu);
 			if (unlikely(vcpu->vstate))
@@ -939,7 +942,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	aux_in = svm_tsc_aux_in(vcpu, sc->host_tsc_aux);
 	svm_run_asm(svm->vmcb_pa, &vcpu->regs, page_to_phys(sc->host_save));
 	if (aux_in)
-		wrmsrl(MSR_TSC_AUX, sc->host_tsc_aux);
+		wrmsrq(MSR_TSC_AUX, sc->host_tsc_aux);
 	hv_spec_after_exit();
 	svm_flush_done(&vmcb->control);
 	hv_tele_exit(vcpu);
@@ -955,6 +958,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		hv_host_machine_check();
 	hv_guest_mode_exit(vcpu);
 	local_irq_enable();
+	hv_fpu_guest_out(vcpu);
 	/* Before svm_redeliver_event() or a handler writes the VMCB. */
 	if (unlikely(vcpu->vstate))
 		svm_capture(svm, vmcb->control.exit_code);

@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) "hvlab: " fmt
 
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/percpu.h>
 #include <linux/gfp.h>
@@ -35,6 +36,18 @@ bool svm_tcg_evtinj_quirk;
  */
 bool svm_switch_tsc_aux;
 bool svm_tcg_dr7_quirk;
+/*
+ * Which of the QEMU TCG workarounds above are on, under QEMU TCG only
+ * (hardware never gets one): -1 (default) all, else a mask of
+ * SVM_TCG_WA_*.  For the rig, to check whether a given QEMU still needs
+ * each one (selftests/vm/run --module-args tcg_workarounds=N); a user
+ * has no reason to set it.
+ */
+#define SVM_TCG_WA_EVTINJ	BIT(0)	/* svm_fence_evtinj() */
+#define SVM_TCG_WA_DR7		BIT(1)	/* svm_vcpu_enter()'s DR7 writes */
+static int svm_tcg_workarounds = -1;
+module_param_named(tcg_workarounds, svm_tcg_workarounds, int, 0444);
+MODULE_PARM_DESC(tcg_workarounds, "under QEMU TCG only: -1 every emulator workaround (default), else a mask: 1 EVENTINJ fence, 2 DR7 arming");
 /* QEMU TCG refuses or hangs on VMCBs that hardware runs: see svm_check_vmcb(). */
 bool svm_tcg_vmrun_quirks;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
@@ -63,13 +76,14 @@ static bool svm_under_qemu_tcg(void)
 static int svm_detect(void)
 {
 	u64 vm_cr;
+	bool tcg;
 
 	if (cpuid_eax(0x80000000) < 0x8000000a ||
 	    !(cpuid_ecx(0x80000001) & SVM_CPUID_SVM)) {
 		pr_err("this AMD CPU has no AMD-V (CPUID 8000_0001h:ECX.SVM = 0); not loading\n");
 		return -ENODEV;
 	}
-	if (rdmsrl_safe(MSR_VM_CR, &vm_cr) || (vm_cr & SVM_VM_CR_SVMDIS)) {
+	if (rdmsrq_safe(MSR_VM_CR, &vm_cr) || (vm_cr & SVM_VM_CR_SVMDIS)) {
 		pr_err("AMD-V is disabled by firmware (VM_CR = %#llx: SVMDIS=1%s); enable SVM in the BIOS setup\n",
 		       vm_cr, vm_cr & SVM_VM_CR_LOCK ? ", locked" : "");
 		return -ENODEV;
@@ -81,13 +95,18 @@ static int svm_detect(void)
 	/* CPUID 8000_000Ah: EBX = number of ASIDs, EDX[3] = NRIP save. */
 	svm_max_asid = cpuid_ebx(0x8000000a) - 1;
 	svm_has_nrips = cpuid_edx(0x8000000a) & BIT(3);
-	svm_tcg_evtinj_quirk = svm_under_qemu_tcg();
+	tcg = svm_under_qemu_tcg();
 	svm_switch_tsc_aux = boot_cpu_has(X86_FEATURE_RDPID) ||
-			     (boot_cpu_has(X86_FEATURE_RDTSCP) && svm_tcg_evtinj_quirk);
-	svm_tcg_dr7_quirk = svm_tcg_evtinj_quirk;	/* see svm_vcpu_enter() */
-	svm_tcg_vmrun_quirks = svm_tcg_evtinj_quirk;
+			     (boot_cpu_has(X86_FEATURE_RDTSCP) && tcg);
+	svm_tcg_evtinj_quirk = tcg && (svm_tcg_workarounds & SVM_TCG_WA_EVTINJ);
+	svm_tcg_dr7_quirk = tcg && (svm_tcg_workarounds & SVM_TCG_WA_DR7);	/* see svm_vcpu_enter() */
+	svm_tcg_vmrun_quirks = tcg;
 	if (svm_tcg_evtinj_quirk)
 		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
+	if (tcg && svm_tcg_workarounds != -1)
+		pr_info("QEMU TCG: workarounds: EVENTINJ fence %s, DR7 arming %s (tcg_workarounds=%d)\n",
+			svm_tcg_evtinj_quirk ? "on" : "off", svm_tcg_dr7_quirk ? "on" : "off",
+			svm_tcg_workarounds);
 	if (svm_max_asid < 1) {
 		pr_err("AMD-V reports no guest ASIDs\n");
 		return -ENODEV;
@@ -150,7 +169,7 @@ static bool svm_cpu_in_use(void)
 {
 	u64 efer;
 
-	rdmsrl(MSR_EFER, efer);
+	rdmsrq(MSR_EFER, efer);
 	return efer & EFER_SVME;
 }
 
@@ -164,14 +183,14 @@ static int svm_cpu_enable(void)
 	struct svm_cpu *sc = this_cpu_ptr(&svm_cpus);
 	u64 efer;
 
-	rdmsrl(MSR_EFER, efer);
+	rdmsrq(MSR_EFER, efer);
 	if (efer & EFER_SVME)
 		return -EBUSY;
-	wrmsrl(MSR_EFER, efer | EFER_SVME);
-	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+	wrmsrq(MSR_EFER, efer | EFER_SVME);
+	wrmsrq(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 	/* The value svm_vcpu_enter() puts back after each VMRUN (svm_tsc_aux_in). */
 	if (svm_switch_tsc_aux)
-		rdmsrl(MSR_TSC_AUX, sc->host_tsc_aux);
+		rdmsrq(MSR_TSC_AUX, sc->host_tsc_aux);
 	/*
 	 * Another hypervisor may have left TLB entries tagged with any ASID:
 	 * the first vCPU entry on this CPU starts a new generation, which
@@ -193,11 +212,11 @@ static void svm_cpu_disable(void)
 {
 	u64 efer;
 
-	wrmsrl(MSR_VM_HSAVE_PA, 0);
-	rdmsrl(MSR_EFER, efer);
+	wrmsrq(MSR_VM_HSAVE_PA, 0);
+	rdmsrq(MSR_EFER, efer);
 	if (efer & EFER_SVME) {
 		stgi();
-		wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+		wrmsrq(MSR_EFER, efer & ~EFER_SVME);
 	}
 }
 

@@ -9,6 +9,19 @@
 
 #include <asm/svm.h>
 
+/*
+ * The VMCB control word at offset 90h (APM Vol. 2 Appendix B, bit 0 =
+ * NP_ENABLE) is nested_ctl in 6.1/6.12's <asm/svm.h> and misc_ctl, with
+ * SVM_MISC_ENABLE_NP, in 7.x's.
+ */
+#ifdef SVM_MISC_ENABLE_NP
+#define svm_np_ctl(c)		((c)->misc_ctl)
+#define SVM_NP_CTL_ENABLE	SVM_MISC_ENABLE_NP
+#else
+#define svm_np_ctl(c)		((c)->nested_ctl)
+#define SVM_NP_CTL_ENABLE	SVM_NESTED_CTL_NP_ENABLE
+#endif
+
 struct svm_vcpu {
 	struct hv_vcpu vcpu;	/* the neutral part */
 	struct vmcb *vmcb;	/* one page, APM Vol. 2 appendix B layout */

@@ -27,6 +27,7 @@
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 #include "hv_asm.h"
+#include "compat.h"
 
 	.section .text, "ax"
 
@@ -52,8 +53,17 @@ SYM_FUNC_START(svm_run_asm)
 	HV_LOAD_GPRS rsi, rcx, rdx, rbx, rbp, rdi, r8, r9, r10, r11, r12, r13, r14, r15
 	mov	HV_REGS_rsi(%rsi), %rsi	/* the base register last */
 
-	/* TSA: empty the CPU's buffers of host data (microcode's VERW). */
+	/*
+	 * TSA: empty the CPU's buffers of host data (microcode's VERW).  7.x
+	 * keeps the kernel's VERW operand (x86_verw_sel) for KVM and has no
+	 * VM_CLEAR_CPU_BUFFERS: the same instruction on our own selector
+	 * (module/spec_asm.S), under the same feature bit.
+	 */
+#if HV_KVM_ONLY_EXPORTS
+	ALTERNATIVE "", "verw hv_verw_sel(%rip)", X86_FEATURE_CLEAR_CPU_BUF_VM
+#else
 	VM_CLEAR_CPU_BUFFERS
+#endif
 
 	/* RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6). */
 	sti
@@ -87,7 +97,18 @@ SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
 	 * on VM exit.  Clobbers RAX, RCX, RDX, all free here.  6.12's
 	 * UNTRAIN_RET_VM is both in one; 6.1 has them apart.
 	 */
-#ifdef UNTRAIN_RET_VM
+#if HV_KVM_ONLY_EXPORTS
+	/*
+	 * 7.x: UNTRAIN_RET_VM's IBPB calls write_ibpb, KVM's only; the same
+	 * sequence with hvlab's own IBPB (module/spec_asm.S).
+	 */
+#if defined(CONFIG_MITIGATION_RETHUNK) || defined(CONFIG_MITIGATION_IBPB_ENTRY)
+	VALIDATE_UNRET_END
+	CALL_UNTRAIN_RET
+	ALTERNATIVE_2 "", "call hv_ibpb", X86_FEATURE_IBPB_ON_VMEXIT, \
+		      __stringify(RESET_CALL_DEPTH), X86_FEATURE_CALL_DEPTH
+#endif
+#elif defined(UNTRAIN_RET_VM)
 	UNTRAIN_RET_VM
 #else
 	UNTRAIN_RET

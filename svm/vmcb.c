@@ -103,7 +103,7 @@ static void svm_init_control(struct svm_vcpu *svm)
 	c->msrpm_base_pa = page_to_phys(svm_msrpm);
 	/* V_INTR_MASKING: guest RFLAGS.IF masks only virtual interrupts (15.21.1). */
 	c->int_ctl = V_INTR_MASKING_MASK;
-	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	svm_np_ctl(c) = SVM_NP_CTL_ENABLE;
 	c->nested_cr3 = hv_mmu_root_pa(&svm->vcpu.vm->mmu);
 	svm->vmcb->save.g_pat = SVM_PAT_DEFAULT;
 	/* Debug registers after RESET (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3). */
@@ -376,7 +376,7 @@ void svm_dump_vmcb(struct svm_vcpu *svm)
 	svm->dumped = true;
 
 	pr_info("vCPU %u VMCB: exit_code %#x info1 %#llx info2 %#llx int_info %#x asid %u int_ctl %#x event_inj %#x\n",
-		svm->vcpu.id, c->exit_code, c->exit_info_1, c->exit_info_2, c->exit_int_info,
+		svm->vcpu.id, (u32)c->exit_code, c->exit_info_1, c->exit_info_2, c->exit_int_info,
 		c->asid, c->int_ctl, c->event_inj);
 	pr_info("  rip %#llx rsp %#llx rflags %#llx cpl %u efer %#llx cr0 %#llx cr3 %#llx cr4 %#llx\n",
 		s->rip, s->rsp, s->rflags, s->cpl, s->efer, s->cr0, s->cr3, s->cr4);

@@ -336,7 +336,7 @@ u64 vmx_get_msr(struct hv_vcpu *vcpu, u32 index)
 		if (index == MSR_KERNEL_GS_BASE) {
 			preempt_disable();
 			if (vmx->guest_in && vmx->host.syscall)
-				rdmsrl(MSR_KERNEL_GS_BASE, val);
+				rdmsrq(MSR_KERNEL_GS_BASE, val);
 			preempt_enable();
 		}
 		return val;
@@ -368,7 +368,7 @@ void vmx_set_msr(struct hv_vcpu *vcpu, u32 index, u64 val)
 			unsigned int i;
 
 			/* Live now; vmx_guest_out() puts the host's back. */
-			wrmsrl(index, val);
+			wrmsrq(index, val);
 			for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
 				if (vmx_switched_msrs[i] == index)
 					vmx->host.switched |= BIT(i);
@@ -923,13 +923,13 @@ static void vmx_syscall_in(struct vmx_vcpu *vmx)
 	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++) {
 		u64 guest = *vmx_syscall_msr(vmx, vmx_switched_msrs[i]);
 
-		rdmsrl(vmx_switched_msrs[i], h->msr[i]);
+		rdmsrq(vmx_switched_msrs[i], h->msr[i]);
 		if (h->msr[i] != guest) {
-			wrmsrl(vmx_switched_msrs[i], guest);
+			wrmsrq(vmx_switched_msrs[i], guest);
 			h->switched |= BIT(i);
 		}
 	}
-	wrmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+	wrmsrq(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
 	h->syscall = true;
 }
 
@@ -941,12 +941,12 @@ static void vmx_guest_in(struct vmx_vcpu *vmx)
 	savesegment(es, h->es);
 	savesegment(fs, h->fs);
 	savesegment(gs, h->gs);
-	rdmsrl(MSR_FS_BASE, h->fs_base);
+	rdmsrq(MSR_FS_BASE, h->fs_base);
 	if (h->fs_base != vmx->host_fs_base) {
 		vmcs_write(HOST_FS_BASE, h->fs_base);
 		vmx->host_fs_base = h->fs_base;
 	}
-	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	rdmsrq(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_store_gdt(&h->gdt);
 	asm volatile("sldt %0" : "=r" (h->ldt));
 	h->debugctl = get_debugctlmsr();
@@ -972,21 +972,21 @@ static void vmx_guest_out(struct vmx_vcpu *vmx)
 		return;
 	for (i = 0; i < ARRAY_SIZE(vmx_switched_msrs); i++)
 		if (h->switched & BIT(i))
-			wrmsrl(vmx_switched_msrs[i], h->msr[i]);
+			wrmsrq(vmx_switched_msrs[i], h->msr[i]);
 	if (h->syscall)
-		rdmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+		rdmsrq(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
 	if (h->ds)
 		loadsegment(ds, h->ds);
 	if (h->es)
 		loadsegment(es, h->es);
 	if (h->fs) {
 		loadsegment(fs, h->fs);
-		wrmsrl(MSR_FS_BASE, h->fs_base);
+		wrmsrq(MSR_FS_BASE, h->fs_base);
 	}
 	if (h->gs)
 		load_gs_index(h->gs);
 	if (h->syscall || h->gs)
-		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+		wrmsrq(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	native_load_gdt(&h->gdt);
 	/*
 	 * A process with an LDT (modify_ldt) has its selector loaded by the
@@ -1208,8 +1208,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 		vmx_vcpu_put(vmx);
 		return 1;
 	}
-	if (test_thread_flag(TIF_NEED_FPU_LOAD))
-		switch_fpu_return();
+	hv_fpu_guest_loaded(vcpu);
 	vmx_flush(vmx);
 	if (vmx_caps.slice)
 		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, vmx_caps.slice);

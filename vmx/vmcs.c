@@ -193,9 +193,9 @@ void vmx_write_host_cpu_state(struct vmx_vcpu *vmx)
 	vmcs_write(HOST_GDTR_BASE, dt.address);
 	store_idt(&dt);
 	vmcs_write(HOST_IDTR_BASE, dt.address);
-	rdmsrl(MSR_IA32_SYSENTER_ESP, msr);
+	rdmsrq(MSR_IA32_SYSENTER_ESP, msr);
 	vmcs_write(HOST_IA32_SYSENTER_ESP, msr);
-	rdmsrl(MSR_GS_BASE, msr);
+	rdmsrq(MSR_GS_BASE, msr);
 	vmcs_write(HOST_GS_BASE, msr);
 }
 
@@ -283,13 +283,13 @@ void vmx_vmcs_init(struct vmx_vcpu *vmx)
 	vmcs_write(HOST_GS_SELECTOR, 0);
 	vmcs_write(HOST_TR_SELECTOR, GDT_ENTRY_TSS * 8);
 	vmcs_write(HOST_FS_BASE, 0);
-	rdmsrl(MSR_IA32_SYSENTER_CS, msr);
+	rdmsrq(MSR_IA32_SYSENTER_CS, msr);
 	vmcs_write(HOST_IA32_SYSENTER_CS, msr);
-	rdmsrl(MSR_IA32_SYSENTER_EIP, msr);
+	rdmsrq(MSR_IA32_SYSENTER_EIP, msr);
 	vmcs_write(HOST_IA32_SYSENTER_EIP, msr);
-	rdmsrl(MSR_EFER, msr);
+	rdmsrq(MSR_EFER, msr);
 	vmcs_write(HOST_IA32_EFER, msr);
-	rdmsrl(MSR_IA32_CR_PAT, msr);
+	rdmsrq(MSR_IA32_CR_PAT, msr);
 	vmcs_write(HOST_IA32_PAT, msr);
 	vmcs_write(HOST_RIP, (unsigned long)vmx_exit_asm);
 	vmx->check = true;
@@ -468,7 +468,7 @@ static bool vmx_ctl_ok(u32 val, u32 msr)
 {
 	u64 cap;
 
-	rdmsrl(msr, cap);
+	rdmsrq(msr, cap);
 	return (val & (u32)cap) == (u32)cap && !(val & ~(u32)(cap >> 32));
 }
 

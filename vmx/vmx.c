@@ -68,7 +68,7 @@ static int vmx_detect(void)
 		pr_err("this Intel CPU has no VT-x (CPUID.1:ECX.VMX = 0); not loading\n");
 		return -ENODEV;
 	}
-	if (rdmsrl_safe(MSR_IA32_FEAT_CTL, &feat) ||
+	if (rdmsrq_safe(MSR_IA32_FEAT_CTL, &feat) ||
 	    !(feat & FEAT_CTL_LOCKED) || !(feat & FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX)) {
 		pr_err("VT-x is disabled by firmware (IA32_FEATURE_CONTROL = %#llx: lock=%d, vmx-outside-smx=%d); enable it in the BIOS setup\n",
 		       feat, !!(feat & FEAT_CTL_LOCKED),
@@ -76,7 +76,7 @@ static int vmx_detect(void)
 		return -ENODEV;
 	}
 
-	rdmsrl(MSR_IA32_VMX_BASIC, basic);
+	rdmsrq(MSR_IA32_VMX_BASIC, basic);
 	if (VMX_BASIC_MEMTYPE(basic) != VMX_MEMTYPE_WB ||
 	    VMX_BASIC_REGION_SIZE(basic) > PAGE_SIZE) {
 		pr_err("unsupported IA32_VMX_BASIC %#llx (VMCS memory type must be write-back, size <= 4 KiB)\n",
@@ -92,10 +92,10 @@ static int vmx_detect(void)
 	 * allowed-1 settings are the high 32 bits of each capability MSR
 	 * (SDM Vol. 3C A.3.2, A.3.3).
 	 */
-	rdmsrl(MSR_IA32_VMX_PROCBASED_CTLS, procbased);
+	rdmsrq(MSR_IA32_VMX_PROCBASED_CTLS, procbased);
 	procbased2 = 0;
 	if ((procbased >> 32) & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
-		rdmsrl(MSR_IA32_VMX_PROCBASED_CTLS2, procbased2);
+		rdmsrq(MSR_IA32_VMX_PROCBASED_CTLS2, procbased2);
 	if (!((procbased2 >> 32) & SECONDARY_EXEC_ENABLE_EPT) ||
 	    !((procbased2 >> 32) & SECONDARY_EXEC_UNRESTRICTED_GUEST)) {
 		pr_err("VT-x without EPT or unrestricted guest (IA32_VMX_PROCBASED_CTLS2 = %#llx); hvlab needs both\n",
@@ -116,7 +116,7 @@ static int vmx_adjust_ctl(u32 msr, u32 want, u32 opt, u32 *out, const char *name
 	u64 cap;
 	u32 must1, may1;
 
-	rdmsrl(msr, cap);
+	rdmsrq(msr, cap);
 	must1 = (u32)cap;
 	may1 = cap >> 32;
 	if (want & ~may1) {
@@ -178,7 +178,7 @@ static int vmx_setup_controls(void)
 	/* Interrupt-window exiting must be available; it is set per entry, when wanted. */
 	vmx_caps.proc &= ~CPU_BASED_INTR_WINDOW_EXITING;
 
-	rdmsrl(MSR_IA32_VMX_EPT_VPID_CAP, ept);
+	rdmsrq(MSR_IA32_VMX_EPT_VPID_CAP, ept);
 	vmx_caps.ept_vpid = ept;
 	if (!(ept & VMX_CAP_EPT_WALK4) || !(ept & VMX_CAP_EPT_WB) || !(ept & VMX_CAP_EPT_2M) ||
 	    !(ept & VMX_CAP_INVEPT) || !(ept & (VMX_CAP_INVEPT_SINGLE | VMX_CAP_INVEPT_GLOBAL))) {
@@ -233,7 +233,7 @@ static int vmx_setup_controls(void)
 		return err;
 	vmx_caps.entry &= ~VM_ENTRY_IA32E_MODE;
 
-	rdmsrl(MSR_IA32_VMX_MISC, vmx_caps.misc);
+	rdmsrq(MSR_IA32_VMX_MISC, vmx_caps.misc);
 	/*
 	 * The preemption timer counts down once every 2^(IA32_VMX_MISC[4:0])
 	 * TSC ticks (26.5.1): a slice of VMX_SLICE_MS, at least 1 (0 would
@@ -253,10 +253,10 @@ static int vmx_setup_controls(void)
 		vmx_caps.slice = clamp_t(u64, (khz * VMX_SLICE_MS) >>
 					 vmx_misc_preemption_timer_rate(vmx_caps.misc), 1, U32_MAX);
 	}
-	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, vmx_caps.cr0_fixed0);
-	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, vmx_caps.cr0_fixed1);
-	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, vmx_caps.cr4_fixed0);
-	rdmsrl(MSR_IA32_VMX_CR4_FIXED1, vmx_caps.cr4_fixed1);
+	rdmsrq(MSR_IA32_VMX_CR0_FIXED0, vmx_caps.cr0_fixed0);
+	rdmsrq(MSR_IA32_VMX_CR0_FIXED1, vmx_caps.cr0_fixed1);
+	rdmsrq(MSR_IA32_VMX_CR4_FIXED0, vmx_caps.cr4_fixed0);
+	rdmsrq(MSR_IA32_VMX_CR4_FIXED1, vmx_caps.cr4_fixed1);
 	vmx_caps.vmcs_size = VMX_BASIC_REGION_SIZE(vmx_caps.basic);
 	vmx_dump_setup();
 	return 0;
@@ -319,8 +319,8 @@ static bool vmx_cr_fixed_ok(unsigned long val, u32 fixed0_msr, u32 fixed1_msr)
 {
 	u64 fixed0, fixed1;
 
-	rdmsrl(fixed0_msr, fixed0);
-	rdmsrl(fixed1_msr, fixed1);
+	rdmsrq(fixed0_msr, fixed0);
+	rdmsrq(fixed1_msr, fixed1);
 	return (val & fixed0) == fixed0 && (val & ~fixed1) == 0;
 }
 
@@ -373,7 +373,7 @@ static int vmx_cpu_enable(void)
 	if (vmx_cpu_in_use())
 		return -EBUSY;
 
-	rdmsrl(MSR_IA32_FEAT_CTL, feat);
+	rdmsrq(MSR_IA32_FEAT_CTL, feat);
 	if (!(feat & FEAT_CTL_LOCKED) || !(feat & FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX)) {
 		pr_err("CPU %d: VT-x disabled in IA32_FEATURE_CONTROL (%#llx)\n",
 		       smp_processor_id(), feat);
