@@ -23,6 +23,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/hrtimer.h>
+#include <linux/version.h>
 #include <linux/math64.h>
 #include <linux/moduleparam.h>
 #include <linux/nospec.h>
@@ -1541,8 +1542,13 @@ int hv_lapic_create(struct hv_vcpu *vcpu)
 	a->vcpu = vcpu;
 	spin_lock_init(&a->lock);
 	init_waitqueue_head(&a->wq);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	/* hrtimer_setup() took over from hrtimer_init() in 6.13; 7.x has only it. */
+	hrtimer_setup(&a->timer, hv_timer_fire, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+#else
 	hrtimer_init(&a->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	a->timer.function = hv_timer_fire;
+#endif
 	vcpu->lapic = a;
 	return 0;
 }

@@ -425,10 +425,18 @@ HV_VMCB_AT(control.exit_code, CTL_EXITCODE);
 HV_VMCB_AT(control.exit_info_1, CTL_EXITINFO1);
 HV_VMCB_AT(control.exit_info_2, CTL_EXITINFO2);
 HV_VMCB_AT(control.exit_int_info, CTL_EXITINTINFO);
+#ifdef SVM_MISC_ENABLE_NP	/* 7.x names the words at 90h and B8h misc_ctl/misc_ctl2 */
+HV_VMCB_AT(control.misc_ctl, CTL_NP_ENABLE);
+#else
 HV_VMCB_AT(control.nested_ctl, CTL_NP_ENABLE);
+#endif
 HV_VMCB_AT(control.event_inj, CTL_EVENTINJ);
 HV_VMCB_AT(control.nested_cr3, CTL_N_CR3);
+#ifdef SVM_MISC_ENABLE_NP
+HV_VMCB_AT(control.misc_ctl2, CTL_LBR_VIRT);
+#else
 HV_VMCB_AT(control.virt_ext, CTL_LBR_VIRT);
+#endif
 HV_VMCB_AT(control.clean, CTL_VMCB_CLEAN);
 HV_VMCB_AT(control.next_rip, CTL_NRIP);
 HV_VMCB_AT(control.insn_len, CTL_INSN_LEN);
