@@ -95,12 +95,7 @@ static int hv_map_vcpu(struct accel *a, unsigned int id, char *err, size_t errle
 static int hv_add_vcpu(struct accel *vm, struct accel *cpu, unsigned int id,
 		       char *err, size_t errlen)
 {
-	cpu->ops = vm->ops;
-	cpu->sys_fd = vm->sys_fd;
-	cpu->vm_fd = vm->vm_fd;
-	cpu->apic = vm->apic;
-	cpu->vcpu_only = true;
-	cpu->run = NULL;
+	accel_vcpu_of(vm, cpu);
 	return hv_map_vcpu(cpu, id, err, errlen);
 }
 

@@ -99,12 +99,7 @@ static int kvm_map_vcpu(struct accel *a, unsigned int id, char *err, size_t errl
 static int kvm_add_vcpu(struct accel *vm, struct accel *cpu, unsigned int id,
 			char *err, size_t errlen)
 {
-	cpu->ops = vm->ops;
-	cpu->sys_fd = vm->sys_fd;
-	cpu->vm_fd = vm->vm_fd;
-	cpu->apic = vm->apic;
-	cpu->vcpu_only = true;
-	cpu->run = NULL;
+	accel_vcpu_of(vm, cpu);
 	return kvm_map_vcpu(cpu, id, err, errlen);
 }
 

@@ -187,6 +187,21 @@ struct accel {
 extern const struct accel_ops accel_hvlab_ops;
 extern const struct accel_ops accel_kvm_ops;
 
+/*
+ * The first half of every accelerator's add_vcpu: @cpu, a further vCPU of
+ * @vm's VM, shares its ops, system and VM fds and board; it maps its own
+ * vCPU fd and run area afterwards.
+ */
+static inline void accel_vcpu_of(const struct accel *vm, struct accel *cpu)
+{
+	cpu->ops = vm->ops;
+	cpu->sys_fd = vm->sys_fd;
+	cpu->vm_fd = vm->vm_fd;
+	cpu->apic = vm->apic;
+	cpu->vcpu_only = true;
+	cpu->run = NULL;
+}
+
 /* ---- guest memory and the loaders */
 
 struct guest {
