@@ -106,8 +106,8 @@ static unsigned int svm_qemu_version(void)
  *   in target/i386/tcg/.../svm_helper.c) delivers an EVENTINJ interrupt in
  *   place and still leaves the vector as the CPU's pending exception, the
  *   same code in 7.2 and 10.0; on QEMU 10.0.2 a Linux guest under
- *   hvlab-run hung with IF=0 without the fence (selftests/vm/run
- *   --module-args tcg_workarounds=2, 2026-12-06).
+ *   hvlab-run hung with IF=0 in one of three boots without the fence
+ *   (tcg_workarounds=0 or 2, 2026-12-06), as on 7.2 about one in ten.
  * - DR7 arming: QEMU before 10.0.  7.2's VMRUN copies the VMCB's DR7
  *   without arming its breakpoints; 10.0's goes through
  *   cpu_x86_update_dr7(), and test_debug passes there without the
