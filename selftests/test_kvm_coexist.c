@@ -240,7 +240,7 @@ TEST_F_TIMEOUT(kvm, guest_excludes_hvlab, 300)
 {
 	static struct kvm_guest g;	/* the thread may outlive a failed ASSERT */
 	struct kvm_regs regs;
-	int ret, vm, vcpu, kvm, i;
+	int ret, vm, vcpu, kvm;
 
 	SKIPPED_IN_SETUP();
 	ASSERT_EQ(0, load_kvm(false, self->is_612)) TH_LOG("load-kvm");
@@ -253,9 +253,9 @@ TEST_F_TIMEOUT(kvm, guest_excludes_hvlab, 300)
 
 	ret = kvm_guest_start(&g);
 	ASSERT_EQ(0, ret) TH_LOG("KVM guest: %s", strerror(-ret));
-	for (i = 0; i < 500 && !g.entered; i++)
+	/* The thread says so first thing: no deadline in host time for that. */
+	while (!g.entered)
 		sleep_ms(10);
-	ASSERT_EQ(1, g.entered);
 	sleep_ms(300);
 	ASSERT_EQ(0, g.done) TH_LOG("KVM_RUN returned %d (%s), exit reason %u",
 				    g.ret, strerror(g.err), g.run->exit_reason);

@@ -813,6 +813,7 @@ struct runner {
 	struct hvt_vcpu *vcpu;
 	int ret;		/* RUN's -errno, or the ucall */
 	struct ucall uc;
+	int done;		/* set (atomically) once ret is */
 };
 
 static void *run_thread(void *arg)
@@ -820,6 +821,7 @@ static void *run_thread(void *arg)
 	struct runner *r = arg;
 
 	r->ret = hvt_vcpu_run_ucall(r->vcpu, &r->uc);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -996,10 +998,19 @@ TEST_F(lapic, init_sipi_starts_ap)
 	       ap_trampoline_end - ap_trampoline);
 	/* RUN of a vCPU waiting for SIPI sleeps; a signal ends it with -EINTR. */
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
-	r.vcpu = ap;
+	r = (struct runner){ .vcpu = ap };
 	ASSERT_EQ(0, pthread_create(&t, NULL, run_thread, &r));
 	usleep(100000);
-	pthread_kill(t, SIGUSR1);
+	EXPECT_EQ(0, __atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) TH_LOG("RUN returned %d by itself", r.ret);
+	/*
+	 * Signalled until RUN returns, not once after a fixed sleep: on a
+	 * busy host the thread may not be inside RUN yet after 100 ms, and a
+	 * signal taken before RUN would leave it asleep for good.
+	 */
+	while (!__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) {
+		pthread_kill(t, SIGUSR1);
+		usleep(1000);
+	}
 	pthread_join(t, NULL);
 	EXPECT_EQ(-EINTR, r.ret);
 	ASSERT_EQ(0, ioctl(ap->fd, HVLAB_GET_MP_STATE, &mp));

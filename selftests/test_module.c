@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * test_module.c - loading and unloading hvlab.ko: refused while anything
- * of ours is open or mapped, 50 load/use/unload rounds, and the module
- * parameters (max_vms, max_vcpus, max_slots) taking effect.
+ * of ours is open or mapped, 50 load/use/unload rounds, the module
+ * parameters (max_vms, max_vcpus, max_slots) taking effect, and the QEMU
+ * workarounds in force matching the emulator (tcg_workarounds).
  *
  * Uses finit_module/delete_module on $HVLAB_KO (default /hvlab/hvlab.ko)
  * and always leaves the module loaded with default parameters.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -232,6 +235,34 @@ TEST_F(mod, default_params)
 	EXPECT_EQ(DEF_MAX_VCPUS, hvt_cap(sys, HVLAB_CAP_MAX_VCPUS));
 	EXPECT_EQ(DEF_MAX_SLOTS, hvt_cap(sys, HVLAB_CAP_MAX_MEM_SLOTS));
 	close(sys);
+}
+
+/*
+ * The QEMU workarounds (svm/svm.c, svm_tcg_needs()) are on where the PC's
+ * QEMU needs them and only there: the EVENTINJ fence on every QEMU, DR7
+ * arming before 10.0.  The rig says which QEMU runs the PC
+ * (HVLAB_EMULATOR_VERSION); the parameter reads the mask in force.  AMD
+ * only: the workarounds are for QEMU's SVM, and the Intel PC is Bochs.
+ */
+TEST_F(mod, tcg_workarounds_match_emulator)
+{
+	const char *emu = getenv("HVLAB_EMULATOR"), *ver = getenv("HVLAB_EMULATOR_VERSION");
+	unsigned long v, want;
+
+	SKIPPED_IN_SETUP();
+	if (hvt_cpu_vendor() != HVLAB_VENDOR_AMD)
+		SKIP(return, "AMD only: the workarounds are for QEMU's SVM (the Intel PC is Bochs)");
+	if (!emu || strcmp(emu, "qemu") || !ver || !*ver)
+		SKIP(return, "not in the rig's QEMU PC (HVLAB_EMULATOR=qemu and HVLAB_EMULATOR_VERSION unset)");
+	want = atoi(ver) >= 10 ? 1 : 3;
+	ASSERT_EQ(0, hvt_hvlab_reload(""));
+	ASSERT_EQ(0, hvt_module_param(HVT_MODULE, "tcg_workarounds", &v));
+	EXPECT_EQ(want, v) TH_LOG("QEMU %s: mask in force %#lx, want %#lx (1 EVENTINJ fence, 2 DR7 arming)",
+				  ver, v, want);
+	/* A mask given at load is taken as it is. */
+	ASSERT_EQ(0, hvt_hvlab_reload("tcg_workarounds=2"));
+	ASSERT_EQ(0, hvt_module_param(HVT_MODULE, "tcg_workarounds", &v));
+	EXPECT_EQ(2ul, v);
 }
 
 TEST_HARNESS_MAIN

@@ -29,12 +29,13 @@
 #define NR_NMIS		20
 #define FLAG_GPA	HVT_RAW_DATA_GPA
 
-/* Spin without exits until the host sets the flag. */
+/* Say it spins (flag[1]), then spin without exits until the host sets flag[0]. */
 GUEST_CODE static void guest_spin(uint64_t flag_gpa, uint64_t unused)
 {
 	volatile uint64_t *flag = (volatile uint64_t *)flag_gpa;
 
 	(void)unused;
+	flag[1] = 1;
 	while (!*flag)
 		asm volatile("pause");
 	GUEST_SYNC(1);
@@ -42,7 +43,7 @@ GUEST_CODE static void guest_spin(uint64_t flag_gpa, uint64_t unused)
 
 struct sender {
 	int cpu;		/* where the guest runs */
-	volatile uint64_t *flag;
+	volatile uint64_t *flag;	/* [0] the guest may stop, [1] it spins */
 	int err;
 };
 
@@ -62,7 +63,13 @@ static void *send_nmis(void *arg)
 
 	s->err = hvt_pin_to_cpu(0);
 	snprintf(cpu, sizeof(cpu), "%d", s->cpu);
-	sleep_ms(200);		/* the guest is spinning by now */
+	/*
+	 * Until the guest spins: counted in polls, not a fixed sleep, which
+	 * on a busy host could end before the vCPU entered the guest at all
+	 * and leave no NMI to arrive in guest mode.
+	 */
+	while (!s->flag[1])
+		sleep_ms(1);
 	for (i = 0; i < NR_NMIS && !s->err; i++) {
 		s->err = hvt_write_str(NMI_PARAM, cpu);
 		sleep_ms(5);
@@ -90,9 +97,9 @@ TEST(nmi_in_guest_reaches_host)
 	ASSERT_EQ(0, r) TH_LOG("VM: %s", strerror(-r));
 	r = hvt_vcpu_add(vm, 0, &vcpu);
 	ASSERT_EQ(0, r) TH_LOG("vCPU: %s", strerror(-r));
-	s.flag = hvt_gpa2hva(vm, FLAG_GPA, 8);
+	s.flag = hvt_gpa2hva(vm, FLAG_GPA, 16);
 	ASSERT_NE(NULL, s.flag);
-	*s.flag = 0;
+	s.flag[0] = s.flag[1] = 0;
 	ASSERT_EQ(0, hvt_vcpu_enter_c(vcpu, (void *)guest_spin, FLAG_GPA, 0));
 	ASSERT_EQ(0, hvt_read_ulong(NMI_PARAM, &seen0));
 	ASSERT_EQ(0, ioctl(vcpu->fd, HVLAB_GET_EXIT_STATS, &st0));

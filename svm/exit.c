@@ -759,8 +759,9 @@ static int svm_lost_state(struct svm_vcpu *svm, u32 code)
 }
 
 /*
- * QEMU 7.2's VMRUN delivers an EVENTINJ external interrupt but leaves its
- * vector as the CPU's pending exception; if the vCPU thread is kicked
+ * QEMU's VMRUN (7.2, and 10.0 still: svm_tcg_needs()) delivers an
+ * EVENTINJ external interrupt but leaves its vector as the CPU's
+ * pending exception; if the vCPU thread is kicked
  * before anything overwrites it (a #VMEXIT, a guest exception, a serviced
  * interrupt), QEMU delivers the vector a second time, whatever RFLAGS.IF
  * says.  A Linux guest then takes its timer interrupt inside the handler
@@ -923,12 +924,13 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_db_guest_in(vcpu, vmcb->save.dr7);
 	hv_spec_enter_svm(vcpu);
 	/*
-	 * QEMU's VMRUN copies the VMCB's DR7 into its CPU state without
+	 * QEMU 7.2's VMRUN copies the VMCB's DR7 into its CPU state without
 	 * arming the breakpoints it enables (only a MOV to DR7 does, and
 	 * every guest MOV DR exits to module/debugreg.c), so a guest's
 	 * breakpoint would never fire there; its #VMEXIT then gives the
-	 * host back the DR7 VMRUN found, again without re-arming.  Under
-	 * QEMU TCG only, the host writes the guest's DR7 itself right
+	 * host back the DR7 VMRUN found, again without re-arming (10.0's
+	 * VMRUN arms them: svm_tcg_needs()).  Under such a QEMU only, the
+	 * host writes the guest's DR7 itself right
 	 * before VMRUN, which arms them (the guest's DR0-3 are in, see
 	 * hv_db_guest_in), and 400h right after the exit, which disarms
 	 * them.  Hardware arms what VMRUN loads from the VMCB (APM Vol. 2

@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) "hvlab: " fmt
 
+#include <linux/dmi.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
@@ -38,16 +39,19 @@ bool svm_switch_tsc_aux;
 bool svm_tcg_dr7_quirk;
 /*
  * Which of the QEMU TCG workarounds above are on, under QEMU TCG only
- * (hardware never gets one): -1 (default) all, else a mask of
- * SVM_TCG_WA_*.  For the rig, to check whether a given QEMU still needs
- * each one (selftests/vm/run --module-args tcg_workarounds=N); a user
- * has no reason to set it.
+ * (hardware never gets one): -1 (default) the ones the running QEMU
+ * needs (svm_tcg_needs()), else exactly this mask of SVM_TCG_WA_*.  For
+ * the rig, to check whether a given QEMU still needs each one
+ * (selftests/vm/run --module-args tcg_workarounds=N); a user has no
+ * reason to set it.  Once loaded it reads the mask in force (0 on
+ * hardware), as KVM's module parameters read what hardware_setup() left
+ * of them.
  */
 #define SVM_TCG_WA_EVTINJ	BIT(0)	/* svm_fence_evtinj() */
 #define SVM_TCG_WA_DR7		BIT(1)	/* svm_vcpu_enter()'s DR7 writes */
 static int svm_tcg_workarounds = -1;
 module_param_named(tcg_workarounds, svm_tcg_workarounds, int, 0444);
-MODULE_PARM_DESC(tcg_workarounds, "under QEMU TCG only: -1 every emulator workaround (default), else a mask: 1 EVENTINJ fence, 2 DR7 arming");
+MODULE_PARM_DESC(tcg_workarounds, "under QEMU TCG only: -1 the workarounds this QEMU needs (default), else a mask: 1 EVENTINJ fence, 2 DR7 arming; reads the mask in force");
 /* QEMU TCG refuses or hangs on VMCBs that hardware runs: see svm_check_vmcb(). */
 bool svm_tcg_vmrun_quirks;
 /* All-ones permission maps: every port and every MSR access exits (15.10, 15.11). */
@@ -71,6 +75,53 @@ static bool svm_under_qemu_tcg(void)
 	sig[1] = cpuid_ecx(0x40000000);
 	sig[2] = cpuid_edx(0x40000000);
 	return !memcmp(sig, "TCGTCGTCGTCG", 12);
+}
+
+/*
+ * The QEMU version as major * 100 + minor, from the SMBIOS system version
+ * QEMU fills in with its machine type ("pc-i440fx-10.0", "pc-q35-7.2");
+ * 0 if there is none.  A machine type is never newer than the QEMU that
+ * runs it (an older one can be asked for with -M), so this is a lower
+ * bound of the emulator's version: good enough to switch off a workaround
+ * for a bug that a newer QEMU no longer has, never to switch one on.
+ */
+static unsigned int svm_qemu_version(void)
+{
+	const char *v = dmi_get_system_info(DMI_PRODUCT_VERSION);
+	const char *vendor = dmi_get_system_info(DMI_SYS_VENDOR);
+	unsigned int major, minor;
+
+	if (!v || !vendor || strcmp(vendor, "QEMU") || strncmp(v, "pc-", 3))
+		return 0;
+	v = strrchr(v, '-');
+	if (!v || sscanf(v + 1, "%u.%u", &major, &minor) != 2 || minor > 99)
+		return 0;
+	return major * 100 + minor;
+}
+
+/*
+ * SVM_TCG_WA_* that QEMU's TCG at machine version @ver (svm_qemu_version())
+ * needs.  Every workaround stays on for a QEMU whose version is unknown.
+ * - EVENTINJ fence: every QEMU up to 10.0 at least.  Its VMRUN (helper_vmrun
+ *   in target/i386/tcg/.../svm_helper.c) delivers an EVENTINJ interrupt in
+ *   place and still leaves the vector as the CPU's pending exception, the
+ *   same code in 7.2 and 10.0; on QEMU 10.0.2 a Linux guest under
+ *   hvlab-run hung with IF=0 in one of three boots without the fence
+ *   (tcg_workarounds=0 or 2, 2026-12-06), as on 7.2 about one in ten.
+ * - DR7 arming: QEMU before 10.0.  7.2's VMRUN copies the VMCB's DR7
+ *   without arming its breakpoints; 10.0's goes through
+ *   cpu_x86_update_dr7(), and test_debug passes there without the
+ *   workaround.  (No QEMU between the two was tried: 10.0 is the first
+ *   version known good.)
+ */
+#define SVM_QEMU_DR7_ARMED	1000	/* 10.0 */
+static unsigned int svm_tcg_needs(unsigned int ver)
+{
+	unsigned int need = SVM_TCG_WA_EVTINJ;
+
+	if (!ver || ver < SVM_QEMU_DR7_ARMED)
+		need |= SVM_TCG_WA_DR7;
+	return need;
 }
 
 static int svm_detect(void)
@@ -98,15 +149,24 @@ static int svm_detect(void)
 	tcg = svm_under_qemu_tcg();
 	svm_switch_tsc_aux = boot_cpu_has(X86_FEATURE_RDPID) ||
 			     (boot_cpu_has(X86_FEATURE_RDTSCP) && tcg);
-	svm_tcg_evtinj_quirk = tcg && (svm_tcg_workarounds & SVM_TCG_WA_EVTINJ);
-	svm_tcg_dr7_quirk = tcg && (svm_tcg_workarounds & SVM_TCG_WA_DR7);	/* see svm_vcpu_enter() */
+	if (tcg) {
+		unsigned int ver = svm_qemu_version();
+		unsigned int wa = svm_tcg_workarounds == -1 ? svm_tcg_needs(ver) :
+				  (unsigned int)svm_tcg_workarounds;
+		char ver_s[16] = "unknown";
+
+		if (ver)
+			snprintf(ver_s, sizeof(ver_s), "%u.%u", ver / 100, ver % 100);
+		svm_tcg_evtinj_quirk = wa & SVM_TCG_WA_EVTINJ;	/* see svm_fence_evtinj() */
+		svm_tcg_dr7_quirk = wa & SVM_TCG_WA_DR7;	/* see svm_vcpu_enter() */
+		pr_info("QEMU TCG, machine version %s: workarounds: EVENTINJ fence %s, DR7 arming %s%s\n",
+			ver_s, svm_tcg_evtinj_quirk ? "on" : "off", svm_tcg_dr7_quirk ? "on" : "off",
+			svm_tcg_workarounds == -1 ? "" : " (set by tcg_workarounds)");
+		svm_tcg_workarounds = wa & (SVM_TCG_WA_EVTINJ | SVM_TCG_WA_DR7);
+	} else {
+		svm_tcg_workarounds = 0;
+	}
 	svm_tcg_vmrun_quirks = tcg;
-	if (svm_tcg_evtinj_quirk)
-		pr_info("QEMU TCG: each EVENTINJ interrupt is followed by a self-IPI exit (see svm_fence_evtinj)\n");
-	if (tcg && svm_tcg_workarounds != -1)
-		pr_info("QEMU TCG: workarounds: EVENTINJ fence %s, DR7 arming %s (tcg_workarounds=%d)\n",
-			svm_tcg_evtinj_quirk ? "on" : "off", svm_tcg_dr7_quirk ? "on" : "off",
-			svm_tcg_workarounds);
 	if (svm_max_asid < 1) {
 		pr_err("AMD-V reports no guest ASIDs\n");
 		return -ENODEV;

@@ -104,7 +104,7 @@ static long dmesg_lines(void)
 static void usage(const char *name)
 {
 	printf("usage: %s [--seed S] [--seconds N | --minutes N] [--round R]\n"
-	       "  environment: HVLAB_FUZZ_SEED, HVLAB_FUZZ_SECONDS\n", name);
+	       "  environment: HVLAB_FUZZ_SEED, HVLAB_FUZZ_SECONDS, HVLAB_FUZZ_TRACE=1\n", name);
 }
 
 void hvt_fuzz_init(struct hvt_fuzz *f, const char *name, int argc, char **argv)
@@ -121,6 +121,8 @@ void hvt_fuzz_init(struct hvt_fuzz *f, const char *name, int argc, char **argv)
 	env = getenv("HVLAB_FUZZ_SECONDS");
 	if (env && *env)
 		f->seconds = strtod(env, NULL);
+	env = getenv("HVLAB_FUZZ_TRACE");
+	f->trace = env && *env && strcmp(env, "0");
 	env = getenv("HVLAB_FUZZ_SEED");
 	if (env && *env) {
 		f->seed = strtoull(env, NULL, 0);
@@ -183,9 +185,15 @@ uint64_t hvt_fuzz_round_seed(const struct hvt_fuzz *f, uint64_t round)
 
 bool hvt_fuzz_next_round(struct hvt_fuzz *f, uint64_t round)
 {
+	bool go;
+
 	if (f->only_round >= 0)
-		return round == (uint64_t)f->only_round;
-	return hvt_fuzz_elapsed(f) < f->seconds;
+		go = round == (uint64_t)f->only_round;
+	else
+		go = hvt_fuzz_elapsed(f) < f->seconds;
+	if (go && f->trace)
+		printf("# round %llu\n", (unsigned long long)round);
+	return go;
 }
 
 void hvt_fuzz_fail(struct hvt_fuzz *f, uint64_t round, const char *fmt, ...)

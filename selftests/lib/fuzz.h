@@ -16,6 +16,9 @@
  *   --seconds N     (or $HVLAB_FUZZ_SECONDS)  default: HVT_FUZZ_SECONDS_*
  *   --minutes N     the same in minutes (soaks)
  *   --round R       run only round R
+ *   $HVLAB_FUZZ_TRACE=1  print "# round R" before each round, so that a
+ *                   run the emulator itself kills (no failure line, no
+ *                   totals) still names the round that did it
  * The budget is CLOCK_MONOTONIC time in the PC (on Bochs, emulated time).
  *
  * Health, checked by hvt_fuzz_finish(): no kernel problem in dmesg since
@@ -49,6 +52,7 @@ struct hvt_fuzz {
 	uint64_t seed;
 	double seconds;
 	long only_round;	/* --round: -1 for all */
+	bool trace;		/* $HVLAB_FUZZ_TRACE: print each round's number */
 	double t_start;
 	/* Counted with __atomic builtins: the race fuzzer adds from threads. */
 	uint64_t ioctls, runs, rounds, failures;
