@@ -23,6 +23,10 @@
  *   NPF_MAX pages; the host allocates and zeroes each page inside the
  *   exit), npf-warm (the same with every page already faulted in by
  *   userspace: only the hypervisor's own nested-fault work is timed)
+ *   The local APIC rows run two vCPUs with an in-kernel APIC on each side
+ *   (the guest at hvb_apic_start): eoi, timer (TSC deadline to delivery),
+ *   ipi (round trip), hlt-wake (IPI to a halted vCPU until its handler
+ *   ran); their numbers are per operation, not per exit.
  *   -t also measures hvlab with the module parameter telemetry=0, for the
  *   cost of the exit telemetry per exit.
  *   -s also measures hvlab with the netlink event stream at sampling 1:
