@@ -134,6 +134,17 @@ static int hv_vec_highest(const struct hv_lapic *a, u32 base)
 	return -1;
 }
 
+/* Any bit set in IRR, read without the lock (see hv_lapic_has_irq). */
+static inline bool hv_irr_any(const struct hv_lapic *a)
+{
+	u32 any = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		any |= READ_ONCE(a->regs[(APIC_IRR + i * 0x10) >> 2]);
+	return any;
+}
+
 /*
  * PPR (11.8.3.1): TPR if its class is at least the highest in-service
  * class, else that class with subclass 0 (KVM: apic_update_ppr).
@@ -1025,6 +1036,21 @@ int hv_lapic_wrmsr(struct hv_vcpu *vcpu, u32 index, u64 val)
 		hv_apic_send_ipi(vcpu, (u32)val, val >> 32);
 		return 0;
 	}
+	/*
+	 * EOI, the most frequent write: straight to the ISR, without
+	 * hv_apic_write's timer and register dispatch.  A non-zero value
+	 * is #GP in x2APIC mode (SDM Vol. 3A 11.12.1.2).
+	 */
+	if (off == APIC_EOI) {
+		int ret;
+
+		if (val)
+			return -EINVAL;
+		spin_lock_irqsave(&a->lock, flags);
+		ret = hv_apic_eoi_locked(vcpu);
+		spin_unlock_irqrestore(&a->lock, flags);
+		return ret;
+	}
 	if (val >> 32)
 		return -EINVAL;
 	return hv_apic_write(vcpu, off, val, true);
@@ -1108,6 +1134,17 @@ bool hv_lapic_has_irq(struct hv_vcpu *vcpu)
 	int v;
 
 	if (!hv_apic_hw_enabled(vcpu))
+		return false;
+	/*
+	 * Most entries find IRR empty: say so without the lock and the ISR
+	 * scan (KVM keeps apic->irr_pending for the same shortcut).  The
+	 * answer is as fresh as the locked one, which is also stale once
+	 * the lock is dropped: a sender sets IRR under the lock and then
+	 * kicks (hv_apic_kick), and the entry path reads IRR only after
+	 * hv_guest_mode_enter(), so either this read sees the bit or the
+	 * sender sees guest mode and interrupts the guest.
+	 */
+	if (!hv_irr_any(a))
 		return false;
 	spin_lock_irqsave(&a->lock, flags);
 	v = hv_apic_deliverable(a);
