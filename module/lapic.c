@@ -134,6 +134,17 @@ static int hv_vec_highest(const struct hv_lapic *a, u32 base)
 	return -1;
 }
 
+/* Any bit set in IRR, read without the lock (see hv_lapic_has_irq). */
+static inline bool hv_irr_any(const struct hv_lapic *a)
+{
+	u32 any = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		any |= READ_ONCE(a->regs[(APIC_IRR + i * 0x10) >> 2]);
+	return any;
+}
+
 /*
  * PPR (11.8.3.1): TPR if its class is at least the highest in-service
  * class, else that class with subclass 0 (KVM: apic_update_ppr).
@@ -474,6 +485,28 @@ static void hv_timer_arm(struct hv_lapic *a)
 		hrtimer_start(&a->timer, a->expires, HRTIMER_MODE_ABS_HARD);
 }
 
+/*
+ * A one-shot count or a TSC deadline ran out (lock held): the LVT timer's
+ * interrupt unless masked (11.5.4: the count still runs out, only the
+ * interrupt is suppressed), and a deadline reads 0 afterwards (11.5.4.1).
+ * Returns whether the APIC took the interrupt: the caller kicks the vCPU
+ * if that is not its own thread.
+ */
+static bool hv_timer_expired_locked(struct hv_lapic *a)
+{
+	u32 lvt = hv_reg(a, APIC_LVTT);
+	bool fired = false;
+
+	if (!(lvt & APIC_LVT_MASKED))
+		fired = hv_apic_accept_locked(a, APIC_DM_FIXED, lvt & 0xff, false, true);
+	if (fired)
+		WRITE_ONCE(a->accepted, a->accepted + 1);
+	a->timer_running = false;
+	if (hv_timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
+		a->tsc_deadline = 0;
+	return fired;
+}
+
 /* The count reached zero / the deadline passed (hard irq). */
 static enum hrtimer_restart hv_timer_fire(struct hrtimer *t)
 {
@@ -481,30 +514,28 @@ static enum hrtimer_restart hv_timer_fire(struct hrtimer *t)
 	enum hrtimer_restart ret = HRTIMER_NORESTART;
 	unsigned long flags;
 	bool fired = false;
+	ktime_t now;
 	u32 lvt;
 
 	spin_lock_irqsave(&a->lock, flags);
 	if (!a->timer_running)
 		goto out;
+	if (hv_timer_mode(a) != APIC_LVT_TIMER_PERIODIC || !a->period_ns) {
+		fired = hv_timer_expired_locked(a);
+		goto out;
+	}
 	lvt = hv_reg(a, APIC_LVTT);
 	/* Masked, the count still runs out; only the interrupt is suppressed (11.5.4). */
 	if (!(lvt & APIC_LVT_MASKED))
 		fired = hv_apic_accept_locked(a, APIC_DM_FIXED, lvt & 0xff, false, true);
 	if (fired)
 		WRITE_ONCE(a->accepted, a->accepted + 1);
-	if (hv_timer_mode(a) == APIC_LVT_TIMER_PERIODIC && a->period_ns) {
-		ktime_t now = ktime_get();
-
-		a->expires = ktime_add_ns(a->expires, a->period_ns);
-		if (ktime_before(a->expires, now))	/* missed periods are lost, not queued */
-			a->expires = ktime_add_ns(now, a->period_ns);
-		hrtimer_set_expires(t, a->expires);
-		ret = HRTIMER_RESTART;
-	} else {
-		a->timer_running = false;
-		if (hv_timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
-			a->tsc_deadline = 0;	/* 11.5.4.1: the MSR reads 0 once it fired */
-	}
+	now = ktime_get();
+	a->expires = ktime_add_ns(a->expires, a->period_ns);
+	if (ktime_before(a->expires, now))	/* missed periods are lost, not queued */
+		a->expires = ktime_add_ns(now, a->period_ns);
+	hrtimer_set_expires(t, a->expires);
+	ret = HRTIMER_RESTART;
 out:
 	spin_unlock_irqrestore(&a->lock, flags);
 	if (fired)
@@ -972,7 +1003,17 @@ int hv_lapic_wrmsr(struct hv_vcpu *vcpu, u32 index, u64 val)
 		if (hv_timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE) {
 			a->tsc_deadline = val;
 			a->timer_running = false;
-			if (val)
+			/*
+			 * "An interrupt is generated when the TSC equals or
+			 * exceeds the target" (SDM Vol. 3A 11.5.4.1): a deadline
+			 * already reached fires here, on the vCPU's own thread,
+			 * and the next entry delivers it - no hrtimer, no host
+			 * timer interrupt, no halt and wake-up in between (KVM:
+			 * start_sw_tscdeadline -> apic_timer_expired, the same).
+			 */
+			if (val && val <= now)
+				hv_timer_expired_locked(a);
+			else if (val)
 				hv_timer_load_deadline(a, now);
 		}
 		spin_unlock_irqrestore(&a->lock, flags);
@@ -994,6 +1035,21 @@ int hv_lapic_wrmsr(struct hv_vcpu *vcpu, u32 index, u64 val)
 		spin_unlock_irqrestore(&a->lock, flags);
 		hv_apic_send_ipi(vcpu, (u32)val, val >> 32);
 		return 0;
+	}
+	/*
+	 * EOI, the most frequent write: straight to the ISR, without
+	 * hv_apic_write's timer and register dispatch.  A non-zero value
+	 * is #GP in x2APIC mode (SDM Vol. 3A 11.12.1.2).
+	 */
+	if (off == APIC_EOI) {
+		int ret;
+
+		if (val)
+			return -EINVAL;
+		spin_lock_irqsave(&a->lock, flags);
+		ret = hv_apic_eoi_locked(vcpu);
+		spin_unlock_irqrestore(&a->lock, flags);
+		return ret;
 	}
 	if (val >> 32)
 		return -EINVAL;
@@ -1078,6 +1134,17 @@ bool hv_lapic_has_irq(struct hv_vcpu *vcpu)
 	int v;
 
 	if (!hv_apic_hw_enabled(vcpu))
+		return false;
+	/*
+	 * Most entries find IRR empty: say so without the lock and the ISR
+	 * scan (KVM keeps apic->irr_pending for the same shortcut).  The
+	 * answer is as fresh as the locked one, which is also stale once
+	 * the lock is dropped: a sender sets IRR under the lock and then
+	 * kicks (hv_apic_kick), and the entry path reads IRR only after
+	 * hv_guest_mode_enter(), so either this read sees the bit or the
+	 * sender sees guest mode and interrupts the guest.
+	 */
+	if (!hv_irr_any(a))
 		return false;
 	spin_lock_irqsave(&a->lock, flags);
 	v = hv_apic_deliverable(a);

@@ -23,6 +23,10 @@
  *   NPF_MAX pages; the host allocates and zeroes each page inside the
  *   exit), npf-warm (the same with every page already faulted in by
  *   userspace: only the hypervisor's own nested-fault work is timed)
+ *   The local APIC rows run two vCPUs with an in-kernel APIC on each side
+ *   (the guest at hvb_apic_start): eoi, timer (TSC deadline to delivery),
+ *   ipi (round trip), hlt-wake (IPI to a halted vCPU until its handler
+ *   ran); their numbers are per operation, not per exit.
  *   -t also measures hvlab with the module parameter telemetry=0, for the
  *   cost of the exit telemetry per exit.
  *   -s also measures hvlab with the netlink event stream at sampling 1:
@@ -42,6 +46,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +72,197 @@
 #define TELEMETRY_PARAM	"/sys/module/hvlab/parameters/telemetry"
 #define MAX_REPEAT	100
 
+/* ---- the local APIC benchmarks (issue 15): two vCPUs, x2APIC, real mode */
+
+/*
+ * Guest memory the APIC guests share with userspace and with each other
+ * (below CODE, above the real-mode IVT at 0).
+ */
+#define APIC_FLAG	0x500	/* BSP: interrupts its handler took */
+#define APIC_AP_READY	0x504	/* AP: its APIC is on */
+#define APIC_AP_COUNT	0x508	/* AP: interrupts its handler took */
+#define APIC_MODE	0x50c	/* which loop (enum apic_mode), from userspace */
+#define APIC_N		0x510	/* iterations, from userspace */
+#define VEC_BSP		0x40	/* the timer's and the reply IPI's vector */
+#define VEC_AP		0x41	/* the IPI the BSP sends the AP */
+#define PORT_DONE	0xe6	/* the APIC guests' end (HLT stays in the kernel there) */
+
+/* struct bench's .apic: which loop the APIC guest runs (0: not an APIC bench) */
+#define APIC_EOI	1
+#define APIC_TIMER	2
+#define APIC_IPI	3	/* this one and the next need the AP */
+#define APIC_HLT_WAKE	4
+
+#define S_(x) #x
+#define S(x) S_(x)
+
+/*
+ * The guest, 16-bit real mode, the same bytes on both hypervisors.  Both
+ * vCPUs switch their APIC to x2APIC mode (IA32_APIC_BASE EN|EXTD, SDM
+ * Vol. 3A 11.12.1) and enable it in SVR (11.4.7.2), so every APIC access
+ * is one WRMSR: ICR 830h (11.12.9), EOI 80Bh, LVT timer 832h,
+ * IA32_TSC_DEADLINE 6E0h (11.5.4.1).  Neither hypervisor's AMD side has
+ * AVIC here, so each of those WRMSRs is one intercepted exit on both.
+ *
+ * Whoever waits for an interrupt waits with IF=1 in HLT (cli; check;
+ * sti; hlt: the STI shadow keeps the check and the HLT atomic, SDM Vol.
+ * 2B STI), never in a short sti/cli window.  The BSP's loops:
+ *   eoi       N EOI writes with no vector in service: the EOI exit itself
+ *   timer     deadline = TSC now (already due: "fires at once", 11.5.4.1),
+ *             wait for the interrupt; the handler EOIs
+ *   ipi       fixed IPI to the AP, which EOIs and sends one back; wait for it
+ *   hlt-wake  fixed IPI to the AP halted in HLT, whose handler EOIs and
+ *             counts; spin (IF=1) until it counted
+ * The AP (hvb_apic_ap) only sets its APIC up and halts with IF=1.
+ */
+asm(".pushsection .rodata\n"
+    ".code16\n"
+    ".globl hvb_apic_start, hvb_apic_ap, hvb_apic_bsp_isr, hvb_apic_ap_isr, hvb_apic_end\n"
+    "hvb_apic_start:\n"
+    "	cli\n"
+    "	xor %ax, %ax\n"
+    "	mov %ax, %ds\n"
+    "	mov %ax, %ss\n"
+    "	mov $0x8000, %sp\n"
+    "	mov $0x1b, %ecx\n"			/* IA32_APIC_BASE: EN, EXTD, BSP */
+    "	mov $0xfee00d00, %eax\n"
+    "	xor %edx, %edx\n"
+    "	wrmsr\n"
+    "	mov $0x80f, %ecx\n"			/* SVR: enabled, spurious vector FFh */
+    "	mov $0x1ff, %eax\n"
+    "	wrmsr\n"
+    "	mov " S(APIC_MODE) ", %bx\n"
+    "	cmp $" S(APIC_TIMER) ", %bx\n"
+    "	jne 1f\n"
+    "	mov $0x832, %ecx\n"			/* LVT timer: TSC-deadline mode (10b) */
+    "	mov $(0x40000 | " S(VEC_BSP) "), %eax\n"
+    "	wrmsr\n"
+    "1:	cmp $" S(APIC_IPI) ", %bx\n"
+    "	jb 2f\n"
+    "3:	pause\n"				/* the AP's APIC must be on first */
+    "	cmpl $0, " S(APIC_AP_READY) "\n"
+    "	je 3b\n"
+    "2:	mov " S(APIC_N) ", %ebp\n"
+    "	mov %bx, %di\n"
+    "	xor %ebx, %ebx\n"			/* interrupts expected so far */
+    "	rdtsc\n"
+    "	mov %eax, %esi\n"
+    "	push %edx\n"
+    "	cmp $" S(APIC_TIMER) ", %di\n"
+    "	je .Lhvb_timer\n"
+    "	cmp $" S(APIC_IPI) ", %di\n"
+    "	je .Lhvb_ipi\n"
+    "	cmp $" S(APIC_HLT_WAKE) ", %di\n"
+    "	je .Lhvb_wake\n"
+    ".Lhvb_eoi:\n"
+    "	mov $0x80b, %ecx\n"
+    "	xor %eax, %eax\n"
+    "	xor %edx, %edx\n"
+    "	wrmsr\n"
+    "	dec %ebp\n"
+    "	jnz .Lhvb_eoi\n"
+    "	jmp .Lhvb_end\n"
+    ".Lhvb_timer:\n"
+    "	inc %ebx\n"
+    "	sti\n"
+    "	rdtsc\n"
+    "	mov $0x6e0, %ecx\n"
+    "	wrmsr\n"
+    "	call .Lhvb_wait\n"
+    "	dec %ebp\n"
+    "	jnz .Lhvb_timer\n"
+    "	jmp .Lhvb_end\n"
+    ".Lhvb_ipi:\n"
+    "	inc %ebx\n"
+    "	sti\n"
+    "	mov $0x830, %ecx\n"			/* ICR: fixed, physical, to APIC ID 1 */
+    "	mov $" S(VEC_AP) ", %eax\n"
+    "	mov $1, %edx\n"
+    "	wrmsr\n"
+    "	call .Lhvb_wait\n"
+    "	dec %ebp\n"
+    "	jnz .Lhvb_ipi\n"
+    "	jmp .Lhvb_end\n"
+    ".Lhvb_wake:\n"
+    "	inc %ebx\n"
+    "	sti\n"
+    "	mov $0x830, %ecx\n"
+    "	mov $" S(VEC_AP) ", %eax\n"
+    "	mov $1, %edx\n"
+    "	wrmsr\n"
+    "4:	pause\n"
+    "	cmp " S(APIC_AP_COUNT) ", %ebx\n"
+    "	jne 4b\n"
+    "	dec %ebp\n"
+    "	jnz .Lhvb_wake\n"
+    ".Lhvb_end:\n"
+    "	cli\n"
+    "	rdtsc\n"
+    "	pop %edi\n"
+    "	sub %esi, %eax\n"
+    "	sbb %edi, %edx\n"
+    "	out %eax, $" S(PORT_LO) "\n"
+    "	mov %edx, %eax\n"
+    "	out %eax, $" S(PORT_HI) "\n"
+    "	out %al, $" S(PORT_DONE) "\n"
+    "5:	hlt\n"
+    "	jmp 5b\n"
+    /* until the handler has counted %ebx interrupts: halted, IF=1 */
+    ".Lhvb_wait:\n"
+    "	cli\n"
+    "	cmp " S(APIC_FLAG) ", %ebx\n"
+    "	je 6f\n"
+    "	sti\n"
+    "	hlt\n"
+    "	jmp .Lhvb_wait\n"
+    "6:	ret\n"
+    "hvb_apic_bsp_isr:\n"
+    "	pushal\n"
+    "	mov $0x80b, %ecx\n"			/* EOI */
+    "	xor %eax, %eax\n"
+    "	xor %edx, %edx\n"
+    "	wrmsr\n"
+    "	incl " S(APIC_FLAG) "\n"
+    "	popal\n"
+    "	iret\n"
+    "hvb_apic_ap:\n"
+    "	cli\n"
+    "	xor %ax, %ax\n"
+    "	mov %ax, %ds\n"
+    "	mov %ax, %ss\n"
+    "	mov $0x7000, %sp\n"
+    "	mov $0x1b, %ecx\n"			/* EN, EXTD */
+    "	mov $0xfee00c00, %eax\n"
+    "	xor %edx, %edx\n"
+    "	wrmsr\n"
+    "	mov $0x80f, %ecx\n"
+    "	mov $0x1ff, %eax\n"
+    "	wrmsr\n"
+    "	movl $1, " S(APIC_AP_READY) "\n"
+    "	sti\n"
+    "7:	hlt\n"
+    "	jmp 7b\n"
+    "hvb_apic_ap_isr:\n"
+    "	pushal\n"
+    "	mov $0x80b, %ecx\n"
+    "	xor %eax, %eax\n"
+    "	xor %edx, %edx\n"
+    "	wrmsr\n"
+    "	incl " S(APIC_AP_COUNT) "\n"
+    "	cmpw $" S(APIC_IPI) ", " S(APIC_MODE) "\n"
+    "	jne 8f\n"
+    "	mov $0x830, %ecx\n"			/* the reply: to APIC ID 0 */
+    "	mov $" S(VEC_BSP) ", %eax\n"
+    "	wrmsr\n"
+    "8:	popal\n"
+    "	iret\n"
+    "hvb_apic_end:\n"
+    ".code64\n"
+    ".popsection\n");
+
+extern const unsigned char hvb_apic_start[], hvb_apic_ap[], hvb_apic_bsp_isr[],
+	hvb_apic_ap_isr[], hvb_apic_end[];
+
 /* -s: how hvlab's VM streams its exits in the current measurement. */
 enum stream_mode { STREAM_OFF, STREAM_UNHEARD, STREAM_HEARD };
 static enum stream_mode stream_mode;
@@ -86,6 +282,7 @@ struct bench {
 	int vendor_body;	/* vmcall: VMCALL (Intel) or VMMCALL (AMD) */
 	int prefault;		/* userspace touches all guest RAM first */
 	uint32_t max_n;
+	int apic;		/* APIC_*: a local APIC VM running that loop */
 };
 
 static const struct bench benches[] = {
@@ -114,6 +311,10 @@ static const struct bench benches[] = {
 	{ .name = "npf-warm", .where = "kernel", .max_n = NPF_MAX, .prefault = 1,
 	  .setup = { 0xb8, 0x00, 0x10, 0x8e, 0xd8 }, .setup_len = 5,
 	  .body = { 0xa2, 0x00, 0x00, 0x8c, 0xd8, 0x05, 0x00, 0x01, 0x8e, 0xd8 }, .body_len = 10 },
+	{ .name = "eoi", .where = "kernel", .apic = APIC_EOI },
+	{ .name = "timer", .where = "kernel", .apic = APIC_TIMER },
+	{ .name = "ipi", .where = "kernel", .apic = APIC_IPI },
+	{ .name = "hlt-wake", .where = "kernel", .apic = APIC_HLT_WAKE },
 };
 
 /* AMD's hypercall instruction is VMMCALL (0F 01 D9), Intel's VMCALL (0F 01 C1). */
@@ -157,6 +358,30 @@ static unsigned int build_guest(unsigned char *p, const struct bench *b, uint32_
 	return i;
 }
 
+/*
+ * The APIC guest: the code at CODE, real-mode IVT entries (segment 0) for
+ * the two handlers, the loop and the count.  The AP starts at CODE + ap.
+ */
+static void build_apic_guest(unsigned char *mem, const struct bench *b, uint32_t n)
+{
+	uint16_t bsp_isr = CODE + (hvb_apic_bsp_isr - hvb_apic_start);
+	uint16_t ap_isr = CODE + (hvb_apic_ap_isr - hvb_apic_start);
+	uint32_t mode = b->apic;
+
+	memcpy(mem + CODE, hvb_apic_start, hvb_apic_end - hvb_apic_start);
+	memset(mem + VEC_BSP * 4, 0, 4);
+	memcpy(mem + VEC_BSP * 4, &bsp_isr, 2);
+	memset(mem + VEC_AP * 4, 0, 4);
+	memcpy(mem + VEC_AP * 4, &ap_isr, 2);
+	memcpy(mem + APIC_MODE, &mode, 4);
+	memcpy(mem + APIC_N, &n, 4);
+}
+
+static uint64_t apic_ap_entry(void)
+{
+	return CODE + (hvb_apic_ap - hvb_apic_start);
+}
+
 /* What the loop needs from a hypervisor: its answer to "why did RUN return". */
 enum exit_kind { EX_PIO_OUT, EX_MMIO, EX_HLT, EX_CPUID, EX_OTHER };
 
@@ -165,6 +390,8 @@ struct vmm {
 	int sys, vm, vcpu, efd;
 	void *run;
 	size_t run_size;
+	int vcpu1;		/* the APIC benches' AP (vCPU 1), or -1 */
+	void *run1;
 	int (*run_once)(struct vmm *v, enum exit_kind *kind, unsigned int *port, uint32_t *val);
 };
 
@@ -201,6 +428,34 @@ static int hv_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port, 
 	return 0;
 }
 
+/* vCPU 1 of an APIC bench: runnable at once (no INIT/SIPI), real mode at the AP's code. */
+static int hv_setup_ap(struct vmm *v, int size)
+{
+	struct hvlab_mp_state mp = { .mp_state = HVLAB_MP_RUNNABLE };
+	struct hvlab_sregs sregs;
+	struct hvlab_regs regs;
+	int ret;
+
+	v->vcpu1 = hvlab_create_vcpu(v->vm, 1);
+	if (v->vcpu1 < 0)
+		return v->vcpu1;
+	ret = hvlab_map_run(v->vcpu1, size, (struct hvlab_run **)&v->run1);
+	if (ret)
+		return ret;
+	ret = hvlab_set_mp_state(v->vcpu1, &mp);
+	if (ret)
+		return ret;
+	hvlab_get_sregs(v->vcpu1, &sregs);
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	ret = hvlab_set_sregs(v->vcpu1, &sregs);
+	if (ret)
+		return ret;
+	hvlab_get_regs(v->vcpu1, &regs);
+	regs.rip = apic_ap_entry();
+	return hvlab_set_regs(v->vcpu1, &regs);
+}
+
 static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 {
 	struct hvlab_memory_region r = { .memory_size = MEM_SIZE,
@@ -212,7 +467,7 @@ static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 	v->sys = hvlab_open();
 	if (v->sys < 0)
 		return v->sys;
-	v->vm = hvlab_create_vm(v->sys, 0);
+	v->vm = hvlab_create_vm(v->sys, b->apic ? HVLAB_VM_LAPIC : 0);
 	if (v->vm < 0)
 		return v->vm;
 	if (stream_mode != STREAM_OFF) {
@@ -261,7 +516,10 @@ static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 		if (ret)
 			return ret;
 	}
-	return hvlab_set_regs(v->vcpu, &regs);
+	ret = hvlab_set_regs(v->vcpu, &regs);
+	if (ret || b->apic < APIC_IPI)
+		return ret;
+	return hv_setup_ap(v, size);
 }
 
 /* ---- KVM (the reference) */
@@ -284,6 +542,68 @@ static int kvm_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port,
 		*kind = EX_HLT;
 	}
 	return 0;
+}
+
+/*
+ * The APIC benches' CPUID on KVM: what KVM supports, with x2APIC (KVM
+ * emulates it whatever the host has) and TSC-deadline (KVM emulates the
+ * timer mode; KVM_CAP_TSC_DEADLINE_TIMER tells VMMs to set the bit, as
+ * QEMU does), which hvlab's APIC VMs show by default.  KVM gates the
+ * x2APIC switch and the timer mode on these bits of the guest's CPUID.
+ */
+static int kvm_apic_cpuid(struct vmm *v, int vcpu)
+{
+	struct kvm_cpuid2 *c;
+	unsigned int i;
+	int ret = 0;
+
+	c = calloc(1, sizeof(*c) + 256 * sizeof(c->entries[0]));
+	if (!c)
+		return -ENOMEM;
+	c->nent = 256;
+	if (ioctl(v->sys, KVM_GET_SUPPORTED_CPUID, c)) {
+		ret = -errno;
+		goto out_free;
+	}
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx |= 1u << 21 | 1u << 24;
+	if (ioctl(vcpu, KVM_SET_CPUID2, c))
+		ret = -errno;
+out_free:
+	free(c);
+	return ret;
+}
+
+/* KVM's AP: runnable at once, like hvlab's (KVM would wait for INIT/SIPI). */
+static int kvm_setup_ap(struct vmm *v)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int ret;
+
+	v->vcpu1 = ioctl(v->vm, KVM_CREATE_VCPU, 1);
+	if (v->vcpu1 < 0)
+		return -errno;
+	v->run1 = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu1, 0);
+	if (v->run1 == MAP_FAILED) {
+		v->run1 = NULL;
+		return -errno;
+	}
+	ret = kvm_apic_cpuid(v, v->vcpu1);
+	if (ret)
+		return ret;
+	if (ioctl(v->vcpu1, KVM_SET_MP_STATE, &mp) || ioctl(v->vcpu1, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	if (ioctl(v->vcpu1, KVM_SET_SREGS, &sregs))
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = apic_ap_entry();
+	regs.rflags = 2;
+	return ioctl(v->vcpu1, KVM_SET_REGS, &regs) ? -errno : 0;
 }
 
 static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
@@ -310,6 +630,13 @@ static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 		if (v->efd < 0 || ioctl(v->vm, KVM_IOEVENTFD, &io))
 			return -errno;
 	}
+	if (b->apic) {
+		/* KVM's in-kernel local APICs, the board in userspace: hvlab's model */
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP, .args[0] = 24 };
+
+		if (ioctl(v->vm, KVM_ENABLE_CAP, &cap))
+			return -errno;
+	}
 	v->vcpu = ioctl(v->vm, KVM_CREATE_VCPU, 0);
 	size = ioctl(v->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (v->vcpu < 0 || size < 0)
@@ -330,7 +657,15 @@ static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 	regs.rip = CODE;
 	regs.rflags = 2;
 	v->run_once = kvm_run_once;
-	return ioctl(v->vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
+	if (ioctl(v->vcpu, KVM_SET_REGS, &regs))
+		return -errno;
+	if (b->apic) {
+		int ret = kvm_apic_cpuid(v, v->vcpu);
+
+		if (ret)
+			return ret;
+	}
+	return b->apic >= APIC_IPI ? kvm_setup_ap(v) : 0;
 }
 
 static double now_ns(void)
@@ -349,8 +684,12 @@ static void vmm_close(struct vmm *v)
 {
 	if (v->run)
 		munmap(v->run, v->run_size);
+	if (v->run1)
+		munmap(v->run1, v->run_size);
 	if (v->vcpu >= 0)
 		close(v->vcpu);
+	if (v->vcpu1 >= 0)
+		close(v->vcpu1);
 	if (v->vm >= 0)
 		close(v->vm);
 	if (v->efd >= 0)
@@ -360,20 +699,24 @@ static void vmm_close(struct vmm *v)
 }
 
 static int run_bench(struct vmm *v, uint32_t n, double *tsc_per, double *ns_per);
+static int run_bsp(struct vmm *v, uint64_t *deltap, double *t0p);
 
 /* Run one benchmark; fills per-exit TSC and wall ns.  0 or -errno. */
 static int measure(const char *accel, const struct bench *b, uint32_t n,
 		   double *tsc_per, double *ns_per)
 {
 	unsigned char *mem = guest_mem();
-	struct vmm v = { .name = accel, .sys = -1, .vm = -1, .vcpu = -1, .efd = -1 };
+	struct vmm v = { .name = accel, .sys = -1, .vm = -1, .vcpu = -1, .efd = -1, .vcpu1 = -1 };
 	int ret;
 
 	if (!mem)
 		return -ENOMEM;
 	if (b->prefault)
 		memset(mem, 0, MEM_SIZE);	/* every host page present before the guest runs */
-	build_guest(mem + CODE, b, n);
+	if (b->apic)
+		build_apic_guest(mem, b, n);
+	else
+		build_guest(mem + CODE, b, n);
 	ret = strcmp(accel, "kvm") ? hv_setup(&v, mem, b) : kvm_setup(&v, mem, b);
 	if (!ret)
 		ret = run_bench(&v, n, tsc_per, ns_per);
@@ -382,7 +725,86 @@ static int measure(const char *accel, const struct bench *b, uint32_t n,
 	return ret;
 }
 
+/*
+ * The AP's thread: RUN until told to stop.  Its guest never exits to
+ * userspace (HLT, the APIC and its interrupts stay in the kernel on both
+ * hypervisors); a signal (SIGUSR1 from ap_stop) ends each RUN with EINTR.
+ */
+struct ap_thread {
+	struct vmm v;
+	pthread_t thread;
+	volatile int stop, done;
+	int err;
+};
+
+static void *ap_main(void *arg)
+{
+	struct ap_thread *ap = arg;
+
+	while (!ap->stop) {
+		enum exit_kind kind;
+		unsigned int port = 0;
+		uint32_t val = 0;
+		int ret = ap->v.run_once(&ap->v, &kind, &port, &val);
+
+		if (ret == -EINTR)
+			continue;
+		/* any exit of the AP to userspace means the guest went wrong */
+		if (!ap->stop)
+			ap->err = ret ? ret : -EPROTO;
+		break;
+	}
+	__atomic_store_n(&ap->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void ap_signal(int sig)
+{
+	(void)sig;
+}
+
+/* Stop and join the AP: signal it until it is out (it may be just entering RUN). */
+static int ap_stop(struct ap_thread *ap)
+{
+	ap->stop = 1;
+	while (!__atomic_load_n(&ap->done, __ATOMIC_ACQUIRE)) {
+		pthread_kill(ap->thread, SIGUSR1);
+		usleep(1000);
+	}
+	pthread_join(ap->thread, NULL);
+	return ap->err;
+}
+
 static int run_bench(struct vmm *v, uint32_t n, double *tsc_per, double *ns_per)
+{
+	struct ap_thread ap = { .v = *v };
+	uint64_t delta = 0;
+	double t0 = 0;
+	int ret;
+
+	if (v->vcpu1 >= 0) {
+		ap.v.vcpu = v->vcpu1;
+		ap.v.run = v->run1;
+		ret = -pthread_create(&ap.thread, NULL, ap_main, &ap);
+		if (ret)
+			return ret;
+	}
+	ret = run_bsp(v, &delta, &t0);
+	if (v->vcpu1 >= 0) {
+		int err = ap_stop(&ap);
+
+		if (!ret)
+			ret = err;
+	}
+	if (ret)
+		return ret;
+	*ns_per = (now_ns() - t0) / n;
+	*tsc_per = (double)delta / n;
+	return 0;
+}
+
+/* vCPU 0's loop: until the guest reported its TSC delta and stopped. */
+static int run_bsp(struct vmm *v, uint64_t *deltap, double *t0p)
 {
 	uint64_t delta = 0;
 	double t0;
@@ -403,11 +825,13 @@ static int run_bench(struct vmm *v, uint32_t n, double *tsc_per, double *ns_per)
 			delta |= (uint64_t)val << 32;
 		else if (kind == EX_HLT && delta)
 			break;		/* the final HLT, after the report */
+		else if (kind == EX_PIO_OUT && port == PORT_DONE)
+			break;		/* the APIC guests' end */
 		else if (kind == EX_OTHER)
 			return -EPROTO;
 	}
-	*ns_per = (now_ns() - t0) / n;
-	*tsc_per = (double)delta / n;
+	*deltap = delta;
+	*t0p = t0;
 	return 0;
 }
 
@@ -617,6 +1041,10 @@ int main(int argc, char **argv)
 	FILE *json = NULL;
 	char *end;
 
+	/* ap_stop's SIGUSR1 only ends a RUN: no SA_RESTART */
+	struct sigaction sa = { .sa_handler = ap_signal };
+
+	sigaction(SIGUSR1, &sa, NULL);
 	while ((opt = getopt_long(argc, argv, "n:r:a:tsj:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
