@@ -1140,9 +1140,11 @@ bool hv_lapic_has_irq(struct hv_vcpu *vcpu)
 	 * scan (KVM keeps apic->irr_pending for the same shortcut).  The
 	 * answer is as fresh as the locked one, which is also stale once
 	 * the lock is dropped: a sender sets IRR under the lock and then
-	 * kicks (hv_apic_kick), and the entry path reads IRR only after
+	 * kicks (hv_apic_kick).  SVM reads IRR only after
 	 * hv_guest_mode_enter(), so either this read sees the bit or the
-	 * sender sees guest mode and interrupts the guest.
+	 * sender sees guest mode and interrupts the guest; VMX reads it
+	 * before and compares a->accepted (bumped under the lock after the
+	 * bit is set) once guest mode is on (vmx_vcpu_enter).
 	 */
 	if (!hv_irr_any(a))
 		return false;
