@@ -7,10 +7,11 @@
  * multicast group (module/genl.c sends them).
  *
  * The life of one exit, as telemetry sees it:
- *   hv_tele_exit()       world switch returned: stamp the TSC (hv.h)
  *   hv_exit_info()       the raw reason, straight into the journal entry
+ *   hv_tele_exit()       world switch returned: the TSC and the guest's
+ *                        registers, into the same entry (tele_hot.h)
  *   hv_count_exit()      the backend knows the neutral reason: count it,
- *                        journal it, trace it (tele_hot.h)
+ *                        publish the journal entry, trace it (tele_hot.h)
  *   hv_tele_run_end()    RUN returns with the exit still open: it is
  *                        handled in userspace; stamp the TSC again
  *   hv_tele_run_begin()  RUN is called again: the userspace round trip;
@@ -76,6 +77,8 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 		     HVLAB_JOURNAL_SIZE - HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(sizeof(struct hvlab_journal) > HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(HVLAB_STAT_NR > 255);
+	/* hv_tele_run_begin() finds the RTT histogram right after the USER one. */
+	BUILD_BUG_ON(HV_HIST_KERNEL != 0 || HV_HIST_USER != 1 || HV_HIST_RTT != 2);
 
 	t = kvzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
@@ -87,11 +90,15 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 	}
 	t->journal->nent = HVLAB_JOURNAL_ENTRIES;
 	t->journal->entry_size = sizeof(struct hvlab_journal_entry);
-	t->jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
-	t->jnext = t->jent;
 	t->vcpu = vcpu;
 	INIT_WORK(&t->work, hv_genl_send_events);
 	vcpu->tele = t;
+	vcpu->th.jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
+	vcpu->th.jcur = vcpu->th.jent;
+	vcpu->th.jhead = &t->journal->head;
+	vcpu->th.jmask = HVLAB_JOURNAL_ENTRIES - 1;
+	BUILD_BUG_ON(!is_power_of_2(HVLAB_JOURNAL_ENTRIES));
+	vcpu->th.stat = t->stat;
 	return 0;
 }
 
@@ -107,6 +114,20 @@ void hv_tele_vcpu_free(struct hv_vcpu *vcpu)
 	vcpu->tele = NULL;
 }
 
+/* The neutral reason of the exit @h belongs to (an open histogram). */
+static unsigned int hv_hist_stat(const struct hv_vcpu *vcpu, const struct hv_hist *h)
+{
+	return ((const void *)h - (const void *)vcpu->th.stat) / sizeof(struct hv_stat_tele);
+}
+
+/* Which exit is open, for the netlink dump: HVLAB_STAT_NR if none. */
+unsigned int hv_tele_open_stat(const struct hv_vcpu *vcpu)
+{
+	const struct hv_hist *h = READ_ONCE(vcpu->th.open);
+
+	return h ? hv_hist_stat(vcpu, h) : HVLAB_STAT_NR;
+}
+
 /* Everything counted so far goes; run by the vCPU's thread or under its lock. */
 void hv_tele_do_reset(struct hv_vcpu *vcpu)
 {
@@ -117,8 +138,8 @@ void hv_tele_do_reset(struct hv_vcpu *vcpu)
 	memset(t->stat, 0, sizeof(t->stat));
 	hv_lapic_reset_stats(vcpu);
 	/* The exit in flight is forgotten too, or it would land in a histogram uncounted. */
-	t->open = NULL;
-	WRITE_ONCE(t->reset_pending, false);
+	vcpu->th.open = NULL;
+	WRITE_ONCE(vcpu->th.reset_pending, false);
 }
 
 /*
@@ -127,7 +148,7 @@ void hv_tele_do_reset(struct hv_vcpu *vcpu)
  */
 void hv_tele_reset(struct hv_vcpu *vcpu)
 {
-	WRITE_ONCE(vcpu->tele->reset_pending, true);
+	WRITE_ONCE(vcpu->th.reset_pending, true);
 	if (mutex_trylock(&vcpu->lock)) {
 		hv_tele_do_reset(vcpu);
 		mutex_unlock(&vcpu->lock);
@@ -135,39 +156,63 @@ void hv_tele_reset(struct hv_vcpu *vcpu)
 }
 
 /*
- * The journal's rare cases, after hv_journal_add() filled @t->jlast:
- * frozen (the entry was the scratch one: nothing to publish), or @stat
- * freezes it: publish, then keep the exits that led to the end of the
- * guest for the post-mortem; later ones go to the scratch entry until
- * HVLAB_THAW_JOURNAL.
+ * hv_count_exit() for the exits that end a guest (a triple fault, an
+ * entry failure): counted like any other, then the journal keeps them
+ * and the exits that led to them for the post-mortem; later exits go to
+ * the scratch entry, unpublished, until HVLAB_THAW_JOURNAL.
  */
-void hv_journal_end(struct hv_tele *t, unsigned int stat)
+void hv_count_freeze(struct hv_vcpu *vcpu, unsigned int stat)
 {
-	struct hvlab_journal_entry *e = t->jlast;
-	struct hvlab_journal *j = t->journal;
+	struct hv_tele_hot *th = &vcpu->th;
+	struct hvlab_journal_entry *e = th->jcur;
+	struct hv_stat_tele *st = &th->stat[stat];
+	struct hv_tele *t = vcpu->tele;
 	u64 seq;
 
-	if (e == &t->jscratch)
+	th->open = &st->h[HV_HIST_KERNEL];
+	st->vendor_reason = e->vendor_reason;
+	e->stat = stat;
+	if (th->frozen)
 		return;
-	seq = ++t->jseq;
+	seq = ++th->jseq;
 	smp_wmb();
 	WRITE_ONCE(e->seq, seq);
-	WRITE_ONCE(j->head, seq);
-	j->frozen_stat = stat;
-	WRITE_ONCE(j->frozen, 1);
-	t->jnext = &t->jscratch;
+	WRITE_ONCE(t->journal->head, seq);
+	t->journal->frozen_stat = stat;
+	WRITE_ONCE(t->journal->frozen, 1);
+	th->frozen = true;
+	/* Events still read the exit's entry: keep this one's in scratch. */
+	t->jscratch = *e;
+	th->jcur = th->jent = &t->jscratch;
+	th->jhead = &t->jscratch_head;
+	th->jmask = 0;
 }
 
 /*
- * One event for the multicast group, from hv_tele_close() while
- * @t->stream is set: sampling is on and someone listens.  The ring is
- * drained by the worker (module/genl.c), woken when it is a quarter
+ * The journal entry of the exit in flight once hv_count_exit() has
+ * published it: the one before th->jcur, or the scratch entry.
+ */
+static const struct hvlab_journal_entry *hv_journal_last(const struct hv_vcpu *vcpu)
+{
+	const struct hv_tele_hot *th = &vcpu->th;
+
+	if (th->frozen)
+		return th->jcur;
+	return th->jcur == th->jent ? th->jent + HVLAB_JOURNAL_ENTRIES - 1 : th->jcur - 1;
+}
+
+/*
+ * One event for the multicast group, when an exit is over while
+ * vcpu->th.stream is set: sampling is on and someone listens.  The ring
+ * is drained by the worker (module/genl.c), woken when it is a quarter
  * full and when RUN returns.
  */
-void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
+static void hv_tele_event(struct hv_vcpu *vcpu, const struct hv_hist *h, u64 d)
 {
-	u32 sample = READ_ONCE(t->vcpu->vm->event_sample);
-	const struct hvlab_journal_entry *e = t->jlast;
+	u32 sample = READ_ONCE(vcpu->vm->event_sample);
+	const struct hvlab_journal_entry *e = hv_journal_last(vcpu);
+	struct hv_tele *t = vcpu->tele;
+	unsigned int stat = hv_hist_stat(vcpu, h);
 	struct hv_exit_event *ev;
 	u32 head = t->ev_head;
 
@@ -179,7 +224,7 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 		return;
 	}
 	ev = &t->ev[head & (HV_EVENT_RING - 1)];
-	ev->tsc = t->exit_tsc;
+	ev->tsc = vcpu->th.exit_tsc;
 	ev->vendor_reason = e->vendor_reason;
 	ev->rip = e->rip;
 	ev->qual = e->qual;
@@ -187,9 +232,8 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 	/* RCX at the exit: for RDMSR/WRMSR the MSR index. */
 	ev->rcx = e->rcx;
 	ev->cycles = d;
-	ev->stat = t->cur_stat;
-	ev->where = h == &t->stat[t->cur_stat].h[HV_HIST_USER] ? HVLAB_WHERE_USER :
-								    HVLAB_WHERE_KERNEL;
+	ev->stat = stat;
+	ev->where = h == &t->stat[stat].h[HV_HIST_USER] ? HVLAB_WHERE_USER : HVLAB_WHERE_KERNEL;
 	smp_store_release(&t->ev_head, head + 1);
 	/* A quarter full: let the worker send (queue_work is irq-safe). */
 	if (((head + 1) & (HV_EVENT_RING / 4 - 1)) == 0)
@@ -199,7 +243,29 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 static void hv_hist_add(struct hv_hist *h, u64 d)
 {
 	h->cycles += d;
-	h->slot[fls64(d)]++;
+	h->slot[hv_hist_slot(d)]++;
+}
+
+/*
+ * hv_tele_entry() when th->slow is set: a RESET to do first, and the
+ * exit's event for the stream.  Interrupts are off.
+ */
+void hv_tele_entry_slow(struct hv_vcpu *vcpu)
+{
+	struct hv_tele_hot *th = &vcpu->th;
+	struct hv_hist *h;
+	u64 d;
+
+	if (READ_ONCE(th->reset_pending))
+		hv_tele_do_reset(vcpu);
+	h = th->open;
+	if (!h)
+		return;
+	d = rdtsc() - th->exit_tsc;
+	th->open = NULL;
+	hv_hist_add(h, d);
+	if (th->stream)
+		hv_tele_event(vcpu, h, d);
 }
 
 /*
@@ -212,32 +278,33 @@ static void hv_hist_add(struct hv_hist *h, u64 d)
  */
 void hv_tele_run_begin(struct hv_vcpu *vcpu)
 {
+	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
+	struct hv_hist *h;
 
-	if (unlikely(READ_ONCE(t->reset_pending)))
+	if (unlikely(READ_ONCE(th->reset_pending)))
 		hv_tele_do_reset(vcpu);
-	t->stream = READ_ONCE(vcpu->vm->event_sample) && hv_genl_listening();
+	th->stream = READ_ONCE(vcpu->vm->event_sample) && hv_genl_listening();
+	h = th->open;
 	/* user_tsc 0: a RUN that returned early already took the round trip. */
-	if (t->open == &t->stat[t->cur_stat].h[HV_HIST_USER] && t->user_tsc) {
-		hv_hist_add(&t->stat[t->cur_stat].h[HV_HIST_RTT], rdtsc() - t->user_tsc);
+	if (h && h == &th->stat[hv_hist_stat(vcpu, h)].h[HV_HIST_USER] && t->user_tsc) {
+		hv_hist_add(h + 1, rdtsc() - t->user_tsc);	/* HV_HIST_RTT */
 		t->user_tsc = 0;
-	} else if (!t->open) {
-		/* For an entry failure found before the first world switch. */
-		t->exit_tsc = rdtsc();
 	}
 }
 
 /* RUN returns: an exit still open is userspace's to handle. */
 void hv_tele_run_end(struct hv_vcpu *vcpu)
 {
+	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	if (t->open) {
-		t->open = &t->stat[t->cur_stat].h[HV_HIST_USER];
+	if (th->open) {
+		th->open = &th->stat[hv_hist_stat(vcpu, th->open)].h[HV_HIST_USER];
 		t->user_tsc = rdtsc();
 	}
 	/* Only when someone listens: the worker costs thousands of instructions. */
-	if (t->stream && READ_ONCE(t->ev_head) != READ_ONCE(t->ev_tail))
+	if (th->stream && READ_ONCE(t->ev_head) != READ_ONCE(t->ev_tail))
 		queue_work(system_unbound_wq, &t->work);
 }
 
@@ -259,8 +326,14 @@ int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma)
 /* Under the vCPU's lock (not running): the next exit goes to the slot at head. */
 void hv_journal_thaw(struct hv_vcpu *vcpu)
 {
+	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	t->jnext = t->jent + t->journal->head % HVLAB_JOURNAL_ENTRIES;
+	th->jseq = t->journal->head;
+	th->jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
+	th->jcur = th->jent + th->jseq % HVLAB_JOURNAL_ENTRIES;
+	th->jhead = &t->journal->head;
+	th->jmask = HVLAB_JOURNAL_ENTRIES - 1;
+	th->frozen = false;
 	WRITE_ONCE(t->journal->frozen, 0);
 }
