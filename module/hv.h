@@ -779,7 +779,8 @@ unsigned int hv_tele_open_stat(const struct hv_vcpu *vcpu);
 /* The out-of-line parts of module/tele_hot.h. */
 void hv_tele_do_reset(struct hv_vcpu *vcpu);
 void hv_tele_entry_slow(struct hv_vcpu *vcpu);
-void hv_count_freeze(struct hv_vcpu *vcpu, unsigned int stat);
+void hv_journal_freeze(struct hv_vcpu *vcpu, unsigned int stat);
+void hv_tele_drop_open(struct hv_vcpu *vcpu);
 int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma);
 void hv_journal_thaw(struct hv_vcpu *vcpu);
 /* module/genl.c */

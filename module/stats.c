@@ -77,8 +77,6 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 		     HVLAB_JOURNAL_SIZE - HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(sizeof(struct hvlab_journal) > HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(HVLAB_STAT_NR > 255);
-	/* hv_tele_run_begin() finds the RTT histogram right after the USER one. */
-	BUILD_BUG_ON(HV_HIST_KERNEL != 0 || HV_HIST_USER != 1 || HV_HIST_RTT != 2);
 
 	t = kvzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
@@ -114,18 +112,27 @@ void hv_tele_vcpu_free(struct hv_vcpu *vcpu)
 	vcpu->tele = NULL;
 }
 
-/* The neutral reason of the exit @h belongs to (an open histogram). */
-static unsigned int hv_hist_stat(const struct hv_vcpu *vcpu, const struct hv_hist *h)
+/*
+ * The open exit's journal entry, for the netlink dump: NULL if none.
+ * Racy against the vCPU's thread, like the counters; while the guest
+ * runs, @jcur is the next exit's entry, whatever its seq says.
+ */
+static const struct hvlab_journal_entry *hv_tele_open_entry(const struct hv_vcpu *vcpu)
 {
-	return ((const void *)h - (const void *)vcpu->th.stat) / sizeof(struct hv_stat_tele);
+	const struct hvlab_journal_entry *e = READ_ONCE(vcpu->th.jcur);
+
+	if (READ_ONCE(vcpu->guest_mode) || READ_ONCE(vcpu->th.stale) ||
+	    READ_ONCE(vcpu->th.forget) || !READ_ONCE(e->seq))
+		return NULL;
+	return e;
 }
 
 /* Which exit is open, for the netlink dump: HVLAB_STAT_NR if none. */
 unsigned int hv_tele_open_stat(const struct hv_vcpu *vcpu)
 {
-	const struct hv_hist *h = READ_ONCE(vcpu->th.open);
+	const struct hvlab_journal_entry *e = hv_tele_open_entry(vcpu);
 
-	return h ? hv_hist_stat(vcpu, h) : HVLAB_STAT_NR;
+	return e ? READ_ONCE(e->stat) : HVLAB_STAT_NR;
 }
 
 /* Everything counted so far goes; run by the vCPU's thread or under its lock. */
@@ -137,8 +144,13 @@ void hv_tele_do_reset(struct hv_vcpu *vcpu)
 	memset(vcpu->stat, 0, sizeof(vcpu->stat));
 	memset(t->stat, 0, sizeof(t->stat));
 	hv_lapic_reset_stats(vcpu);
-	/* The exit in flight is forgotten too, or it would land in a histogram uncounted. */
-	vcpu->th.open = NULL;
+	/*
+	 * The exit in flight is forgotten too, or it would land in a
+	 * histogram uncounted; its journal entry stays.
+	 */
+	vcpu->th.user = 0;
+	t->user_tsc = 0;
+	vcpu->th.forget = 1;
 	WRITE_ONCE(vcpu->th.reset_pending, false);
 }
 
@@ -156,63 +168,59 @@ void hv_tele_reset(struct hv_vcpu *vcpu)
 }
 
 /*
- * hv_count_exit() for the exits that end a guest (a triple fault, an
- * entry failure): counted like any other, then the journal keeps them
- * and the exits that led to them for the post-mortem; later exits go to
- * the scratch entry, unpublished, until HVLAB_THAW_JOURNAL.
+ * After hv_count_exit() published an exit that ends a guest (a triple
+ * fault, an entry failure): the journal keeps it and the exits that led
+ * to it for the post-mortem.  Later exits go to the scratch entry and
+ * head, unpublished, until HVLAB_THAW_JOURNAL; the open exit itself is
+ * closed as usual and moves @jcur there.
  */
-void hv_count_freeze(struct hv_vcpu *vcpu, unsigned int stat)
+void hv_journal_freeze(struct hv_vcpu *vcpu, unsigned int stat)
 {
 	struct hv_tele_hot *th = &vcpu->th;
-	struct hvlab_journal_entry *e = th->jcur;
-	struct hv_stat_tele *st = &th->stat[stat];
 	struct hv_tele *t = vcpu->tele;
-	u64 seq;
 
-	th->open = &st->h[HV_HIST_KERNEL];
-	st->vendor_reason = e->vendor_reason;
-	e->stat = stat;
 	if (th->frozen)
 		return;
-	seq = ++th->jseq;
-	smp_wmb();
-	WRITE_ONCE(e->seq, seq);
-	WRITE_ONCE(t->journal->head, seq);
 	t->journal->frozen_stat = stat;
 	WRITE_ONCE(t->journal->frozen, 1);
 	th->frozen = true;
-	/* Events still read the exit's entry: keep this one's in scratch. */
-	t->jscratch = *e;
-	th->jcur = th->jent = &t->jscratch;
+	th->jent = &t->jscratch;
+	t->jscratch_head = t->journal->head;	/* counting on from there */
 	th->jhead = &t->jscratch_head;
 	th->jmask = 0;
 }
 
 /*
- * The journal entry of the exit in flight once hv_count_exit() has
- * published it: the one before th->jcur, or the scratch entry.
+ * An entry failure found in software while an exit is open: that exit
+ * never had an entry, so it gets no histogram; the journal moves past
+ * its entry.
  */
-static const struct hvlab_journal_entry *hv_journal_last(const struct hv_vcpu *vcpu)
+void hv_tele_drop_open(struct hv_vcpu *vcpu)
 {
-	const struct hv_tele_hot *th = &vcpu->th;
+	struct hv_tele_hot *th = &vcpu->th;
+	struct hvlab_journal_entry *e = th->jcur;
+	u64 seq = e->seq;
 
-	if (th->frozen)
-		return th->jcur;
-	return th->jcur == th->jent ? th->jent + HVLAB_JOURNAL_ENTRIES - 1 : th->jcur - 1;
+	if (th->stale)
+		th->stale = 0;		/* not ours: overwrite it */
+	else
+		hv_journal_next(th, e, seq);
+	th->user = 0;
+	th->forget = 0;
+	vcpu->tele->user_tsc = 0;
 }
 
 /*
- * One event for the multicast group, when an exit is over while
+ * One event for the multicast group, when the exit at @e is over while
  * vcpu->th.stream is set: sampling is on and someone listens.  The ring
  * is drained by the worker (module/genl.c), woken when it is a quarter
  * full and when RUN returns.
  */
-static void hv_tele_event(struct hv_vcpu *vcpu, const struct hv_hist *h, u64 d)
+static void hv_tele_event(struct hv_vcpu *vcpu, const struct hvlab_journal_entry *e,
+			  unsigned int where, u64 d)
 {
 	u32 sample = READ_ONCE(vcpu->vm->event_sample);
-	const struct hvlab_journal_entry *e = hv_journal_last(vcpu);
 	struct hv_tele *t = vcpu->tele;
-	unsigned int stat = hv_hist_stat(vcpu, h);
 	struct hv_exit_event *ev;
 	u32 head = t->ev_head;
 
@@ -224,7 +232,7 @@ static void hv_tele_event(struct hv_vcpu *vcpu, const struct hv_hist *h, u64 d)
 		return;
 	}
 	ev = &t->ev[head & (HV_EVENT_RING - 1)];
-	ev->tsc = vcpu->th.exit_tsc;
+	ev->tsc = e->tsc;
 	ev->vendor_reason = e->vendor_reason;
 	ev->rip = e->rip;
 	ev->qual = e->qual;
@@ -232,8 +240,8 @@ static void hv_tele_event(struct hv_vcpu *vcpu, const struct hv_hist *h, u64 d)
 	/* RCX at the exit: for RDMSR/WRMSR the MSR index. */
 	ev->rcx = e->rcx;
 	ev->cycles = d;
-	ev->stat = stat;
-	ev->where = h == &t->stat[stat].h[HV_HIST_USER] ? HVLAB_WHERE_USER : HVLAB_WHERE_KERNEL;
+	ev->stat = e->stat;
+	ev->where = where;
 	smp_store_release(&t->ev_head, head + 1);
 	/* A quarter full: let the worker send (queue_work is irq-safe). */
 	if (((head + 1) & (HV_EVENT_RING / 4 - 1)) == 0)
@@ -247,25 +255,40 @@ static void hv_hist_add(struct hv_hist *h, u64 d)
 }
 
 /*
- * hv_tele_entry() when th->slow is set: a RESET to do first, and the
- * exit's event for the stream.  Interrupts are off.
+ * hv_tele_entry() when th->slow is set: a RESET to do first, an open
+ * exit handled in userspace, forgotten or not ours, and the exit's event
+ * for the stream.  Interrupts are off.
  */
 void hv_tele_entry_slow(struct hv_vcpu *vcpu)
 {
 	struct hv_tele_hot *th = &vcpu->th;
-	struct hv_hist *h;
-	u64 d;
+	struct hvlab_journal_entry *e;
+	struct hv_stat_tele *st;
+	unsigned int where;
+	u64 seq, d;
 
 	if (READ_ONCE(th->reset_pending))
 		hv_tele_do_reset(vcpu);
-	h = th->open;
-	if (!h)
+	e = th->jcur;
+	seq = e->seq;
+	if (th->stale || !seq) {
+		/* Nothing open (or a thawed journal's old entry): nothing to close. */
+		th->stale = th->user = th->forget = 0;
 		return;
-	d = rdtsc() - th->exit_tsc;
-	th->open = NULL;
-	hv_hist_add(h, d);
-	if (th->stream)
-		hv_tele_event(vcpu, h, d);
+	}
+	where = th->user ? HVLAB_WHERE_USER : HVLAB_WHERE_KERNEL;
+	th->user = 0;
+	if (th->forget) {
+		th->forget = 0;
+	} else {
+		d = rdtsc() - e->tsc;
+		st = &th->stat[e->stat];
+		st->vendor_reason = e->vendor_reason;
+		hv_hist_add(&st->h[where == HVLAB_WHERE_USER ? HV_HIST_USER : HV_HIST_KERNEL], d);
+		if (th->stream)
+			hv_tele_event(vcpu, e, where, d);
+	}
+	hv_journal_next(th, e, seq);
 }
 
 /*
@@ -280,15 +303,13 @@ void hv_tele_run_begin(struct hv_vcpu *vcpu)
 {
 	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
-	struct hv_hist *h;
 
 	if (unlikely(READ_ONCE(th->reset_pending)))
 		hv_tele_do_reset(vcpu);
 	th->stream = READ_ONCE(vcpu->vm->event_sample) && hv_genl_listening();
-	h = th->open;
 	/* user_tsc 0: a RUN that returned early already took the round trip. */
-	if (h && h == &th->stat[hv_hist_stat(vcpu, h)].h[HV_HIST_USER] && t->user_tsc) {
-		hv_hist_add(h + 1, rdtsc() - t->user_tsc);	/* HV_HIST_RTT */
+	if (th->user && t->user_tsc) {
+		hv_hist_add(&th->stat[th->jcur->stat].h[HV_HIST_RTT], rdtsc() - t->user_tsc);
 		t->user_tsc = 0;
 	}
 }
@@ -299,8 +320,8 @@ void hv_tele_run_end(struct hv_vcpu *vcpu)
 	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	if (th->open) {
-		th->open = &th->stat[hv_hist_stat(vcpu, th->open)].h[HV_HIST_USER];
+	if (th->jcur->seq && !th->stale && !th->forget) {
+		th->user = 1;
 		t->user_tsc = rdtsc();
 	}
 	/* Only when someone listens: the worker costs thousands of instructions. */
@@ -323,17 +344,26 @@ int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma)
 	return remap_vmalloc_range(vma, vcpu->tele->journal, 0);
 }
 
-/* Under the vCPU's lock (not running): the next exit goes to the slot at head. */
+/*
+ * Under the vCPU's lock (not running): the next exit goes to the slot at
+ * head, whose old entry is no exit in flight (th->stale); an exit that
+ * was open goes without a histogram.
+ */
 void hv_journal_thaw(struct hv_vcpu *vcpu)
 {
 	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	th->jseq = t->journal->head;
+	if (!th->frozen)
+		return;
 	th->jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
-	th->jcur = th->jent + th->jseq % HVLAB_JOURNAL_ENTRIES;
+	th->jcur = th->jent + t->journal->head % HVLAB_JOURNAL_ENTRIES;
 	th->jhead = &t->journal->head;
 	th->jmask = HVLAB_JOURNAL_ENTRIES - 1;
 	th->frozen = false;
+	th->user = 0;
+	th->forget = 0;
+	th->stale = 1;
+	t->user_tsc = 0;
 	WRITE_ONCE(t->journal->frozen, 0);
 }

@@ -63,20 +63,20 @@ struct hv_exit_event {
  * The per-exit half of the telemetry state, embedded in struct hv_vcpu
  * (vcpu->th) so that the exit path reaches it from the vCPU pointer it
  * holds anyway, without loading vcpu->tele first (module/tele_hot.h).
+ *
+ * The journal entry at @jcur is the exit's whole record while it is in
+ * flight: hv_exit_info() empties it (seq 0) and writes the raw reason,
+ * hv_tele_exit() the TSC and registers, hv_count_exit() the neutral
+ * reason and publishes it (seq, head).  A published entry at @jcur is
+ * the open exit: the next entry closes it (histogram from its TSC and
+ * reason) and moves @jcur on.  With telemetry off nothing is published,
+ * so nothing is ever open and @jcur stays.
  */
 struct hv_tele_hot {
-	u64 exit_tsc;			/* TSC at the exit in flight */
-	/* NULL: nothing open; else the histogram the exit will land in. */
-	struct hv_hist *open;
-	/*
-	 * The journal entry of the exit in flight (hv_exit_info() fills its
-	 * raw reason, the exit path its TSC and registers), or the scratch
-	 * entry while the journal is frozen.
-	 */
 	struct hvlab_journal_entry *jcur;
-	u64 jseq;			/* the journal's head, kept here: no shared-page load */
 	/*
-	 * Where hv_count_exit() publishes, and how it moves on: &journal->head,
+	 * The head hv_count_exit() counts and publishes (it is the next seq
+	 * too), and how @jcur moves on: &journal->head,
 	 * the first entry and HVLAB_JOURNAL_ENTRIES - 1; while the journal is
 	 * frozen, the scratch head and entry and 0, so that every exit lands
 	 * in the scratch entry and nothing shared changes, without a test.
@@ -84,22 +84,36 @@ struct hv_tele_hot {
 	u64 *jhead;
 	struct hvlab_journal_entry *jent;
 	u32 jmask;
-	struct hv_stat_tele *stat;	/* vcpu->tele->stat */
 	/*
 	 * Anything that takes the next entry off the fast path, tested as
-	 * one word there: a netlink RESET waiting for this thread (written
-	 * by other threads), events wanted for this RUN (sampling on and
-	 * someone listens: see hv_tele_run_begin()).
+	 * one word there (hv_tele_entry_slow()): a netlink RESET waiting for
+	 * this thread (written by other threads while it runs), events
+	 * wanted for this RUN (sampling on and someone listens: see
+	 * hv_tele_run_begin()), the open exit handled in userspace, the open
+	 * exit to be forgotten (a RESET came after it), and an entry at
+	 * @jcur that is not an exit of this vCPU's (a thawed journal).
 	 */
 	union {
 		struct {
 			u8 reset_pending;
 			u8 stream;
+			u8 user;
+			u8 forget;
+			u8 stale;
+			u8 unused[3];	/* zero: part of @slow */
 		};
-		u16 slow;
+		u64 slow;
 	};
-	bool frozen;			/* the journal keeps a post-mortem: nothing published */
+	bool frozen;			/* the journal keeps a post-mortem */
+	struct hv_stat_tele *stat;	/* vcpu->tele->stat */
 };
+
+/* The open exit at @e is over: the journal moves on to the next entry. */
+static __always_inline void hv_journal_next(struct hv_tele_hot *th, struct hvlab_journal_entry *e,
+					    u64 seq)
+{
+	th->jcur = seq & th->jmask ? e + 1 : th->jent;
+}
 
 struct hv_tele {
 	u32 sample_ctr;

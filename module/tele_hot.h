@@ -30,9 +30,9 @@
 #define HV_JOURNAL_FREEZE	(BIT_ULL(HVLAB_STAT_SHUTDOWN) | BIT_ULL(HVLAB_STAT_ENTRY_FAILURE))
 
 /*
- * The exit's TSC (for its histogram, hv_tele_entry(), and its journal
- * entry) and the guest's registers at the exit, before a handler changes
- * them.  The registers are read before anything is stored: @e could
+ * The exit's TSC (for its histogram, hv_tele_entry()) and the guest's
+ * registers at the exit, before a handler changes them, into its journal
+ * entry.  The registers are read before anything is stored: @e could
  * alias vcpu->regs as far as the compiler knows, and reading first lets
  * it store the values the caller has just loaded instead of loading them
  * again.
@@ -44,12 +44,8 @@ static __always_inline void hv_journal_fill(struct hv_vcpu *vcpu, struct hvlab_j
 	u64 rip = r->rip, rsp = r->rsp, rflags = r->rflags;
 	u64 rax = r->rax, rbx = r->rbx, rcx = r->rcx, rdx = r->rdx, rsi = r->rsi, rdi = r->rdi;
 
-	if (stamp) {
-		u64 now = rdtsc();
-
-		vcpu->th.exit_tsc = now;
-		e->tsc = now;
-	}
+	if (stamp)
+		e->tsc = rdtsc();
 	e->rip = rip;
 	e->rsp = rsp;
 	e->rflags = rflags;
@@ -59,15 +55,6 @@ static __always_inline void hv_journal_fill(struct hv_vcpu *vcpu, struct hvlab_j
 	e->rdx = rdx;
 	e->rsi = rsi;
 	e->rdi = rdi;
-}
-
-/* Only the TSC: VMX, right after the switch (the registers come with VMREAD). */
-static __always_inline void hv_tele_stamp(struct hv_vcpu *vcpu, struct hvlab_journal_entry *e)
-{
-	u64 now = rdtsc();
-
-	vcpu->th.exit_tsc = now;
-	e->tsc = now;
 }
 
 /*
@@ -87,7 +74,7 @@ static __always_inline void hv_tele_exit(struct hv_vcpu *vcpu)
 static __always_inline void hv_tele_exit_stamp(struct hv_vcpu *vcpu)
 {
 	if (READ_ONCE(hv_telemetry))
-		hv_tele_stamp(vcpu, vcpu->th.jcur);
+		vcpu->th.jcur->tsc = rdtsc();
 }
 
 static __always_inline void hv_tele_exit_regs(struct hv_vcpu *vcpu)
@@ -97,15 +84,19 @@ static __always_inline void hv_tele_exit_regs(struct hv_vcpu *vcpu)
 }
 
 /*
- * An entry failure found in software, with no world switch: no raw
- * reason, and its time (and journal entry) start now.  An exit still
- * open (a RUN's last exit to userspace) is never closed: it had no
- * entry.
+ * An entry failure found in software, before the entry that would have
+ * closed the open exit: no raw reason, and its time (and journal entry)
+ * start now.  The open exit (the RUN's last exit to userspace, or an
+ * exit handled in the kernel just before) had no entry: it keeps its
+ * journal entry, but no histogram (hv_tele_drop_open()).
  */
 static inline void hv_exit_info_soft(struct hv_vcpu *vcpu)
 {
-	struct hvlab_journal_entry *e = vcpu->th.jcur;
+	struct hvlab_journal_entry *e;
 
+	if (unlikely(READ_ONCE(vcpu->th.jcur->seq)))
+		hv_tele_drop_open(vcpu);
+	e = vcpu->th.jcur;
 	WRITE_ONCE(e->seq, 0);
 	smp_wmb();
 	e->vendor_reason = 0;
@@ -116,63 +107,65 @@ static inline void hv_exit_info_soft(struct hv_vcpu *vcpu)
 }
 
 /*
- * The neutral reason of this exit is known: count it, trace it, open
- * its histogram, and publish its journal entry (stamp, registers and raw
- * reason are in already).  seq is published last, after the entry, and
+ * The neutral reason of this exit is known: count it, trace it, and
+ * publish its journal entry (stamp, registers and raw reason are in
+ * already), which opens it.  seq is published last, after the entry, and
  * the head after it: a reader that copies an entry checks its seq.
  */
 static __always_inline void hv_count_exit(struct hv_vcpu *vcpu, unsigned int stat)
 {
 	struct hv_tele_hot *th = &vcpu->th;
 	struct hvlab_journal_entry *e;
-	struct hv_stat_tele *st;
-	u64 seq;
+	u64 *head, seq;
 
 	vcpu->exits++;
 	vcpu->stat[stat]++;
 	trace_hvlab_exit(vcpu, stat);
 	if (!READ_ONCE(hv_telemetry))
 		return;
-	if (__builtin_constant_p(stat) && (BIT_ULL(stat) & HV_JOURNAL_FREEZE)) {
-		hv_count_freeze(vcpu, stat);
-		return;
-	}
-	st = &th->stat[stat];
 	e = th->jcur;
-	th->open = &st->h[HV_HIST_KERNEL];
-	st->vendor_reason = e->vendor_reason;
 	e->stat = stat;
 	/* Frozen: all of this goes to the scratch entry and head (tele.h). */
-	seq = ++th->jseq;
+	head = th->jhead;
+	seq = *head + 1;
 	smp_wmb();
 	WRITE_ONCE(e->seq, seq);
-	WRITE_ONCE(*th->jhead, seq);
-	th->jcur = seq & th->jmask ? e + 1 : th->jent;
+	WRITE_ONCE(*head, seq);
+	if (__builtin_constant_p(stat) && (BIT_ULL(stat) & HV_JOURNAL_FREEZE))
+		hv_journal_freeze(vcpu, stat);
 }
 
 /*
  * Right before the world switch; interrupts are off: nothing may sleep.
- * The exit in flight is over: into its histogram.  Events and a pending
- * RESET take the out-of-line path (module/stats.c).
+ * The open exit, handled in the kernel, is over: into its histogram, from
+ * the TSC and reason in its journal entry.  Everything rarer takes the
+ * out-of-line path (module/stats.c).
  */
 static __always_inline void hv_tele_entry(struct hv_vcpu *vcpu)
 {
 	struct hv_tele_hot *th = &vcpu->th;
+	struct hvlab_journal_entry *e;
+	struct hv_stat_tele *st;
 	struct hv_hist *h;
-	u64 d;
+	u64 seq, d;
 
 	trace_hvlab_entry(vcpu);
 	if (unlikely(READ_ONCE(th->slow))) {
 		hv_tele_entry_slow(vcpu);
 		return;
 	}
-	h = th->open;
-	if (h) {
-		d = rdtsc() - th->exit_tsc;
-		th->open = NULL;
-		h->cycles += d;
-		h->slot[hv_hist_slot(d)]++;
-	}
+	e = th->jcur;
+	seq = e->seq;
+	if (!seq)
+		return;
+	d = rdtsc() - e->tsc;
+	/* e->stat is hv_count_exit()'s: userspace maps the journal read-only. */
+	st = &th->stat[e->stat];
+	st->vendor_reason = e->vendor_reason;
+	h = &st->h[HV_HIST_KERNEL];
+	h->cycles += d;
+	h->slot[hv_hist_slot(d)]++;
+	hv_journal_next(th, e, seq);
 }
 
 #endif /* HVLAB_TELE_HOT_H */

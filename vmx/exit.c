@@ -1266,8 +1266,13 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	local_irq_enable();
 
 	if (fail) {
-		/* VMfail: nothing entered; the error number is in the VMCS (31.4). */
-		hv_exit_info_soft(vcpu);
+		/*
+		 * VMfail: nothing entered; the error number is in the VMCS
+		 * (31.4).  No exit reason; the TSC was taken after the attempt,
+		 * and the registers are the ones the guest would have had.
+		 */
+		hv_exit_info(vcpu, 0, 0, 0);
+		hv_tele_exit_regs(vcpu);
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		u64 err = fail == 1 ? vmcs_read(VM_INSTRUCTION_ERROR) : ~0ULL;
 
