@@ -44,8 +44,15 @@ static __always_inline void hv_journal_fill(struct hv_vcpu *vcpu, struct hvlab_j
 	u64 rip = r->rip, rsp = r->rsp, rflags = r->rflags;
 	u64 rax = r->rax, rbx = r->rbx, rcx = r->rcx, rdx = r->rdx, rsi = r->rsi, rdi = r->rdi;
 
-	if (stamp)
+	if (stamp) {
+		/*
+		 * The entry may still hold an old published exit: empty it
+		 * before any of it changes, as hv_exit_info() does.
+		 */
+		WRITE_ONCE(e->seq, 0);
+		smp_wmb();
 		e->tsc = rdtsc();
+	}
 	e->rip = rip;
 	e->rsp = rsp;
 	e->rflags = rflags;
@@ -73,8 +80,14 @@ static __always_inline void hv_tele_exit(struct hv_vcpu *vcpu)
 /* VMX: the stamp right after the switch, the registers once VMREAD has them. */
 static __always_inline void hv_tele_exit_stamp(struct hv_vcpu *vcpu)
 {
-	if (READ_ONCE(hv_telemetry))
-		vcpu->th.jcur->tsc = rdtsc();
+	struct hvlab_journal_entry *e = vcpu->th.jcur;
+
+	if (READ_ONCE(hv_telemetry)) {
+		/* Emptied first: see hv_journal_fill(). */
+		WRITE_ONCE(e->seq, 0);
+		smp_wmb();
+		e->tsc = rdtsc();
+	}
 }
 
 static __always_inline void hv_tele_exit_regs(struct hv_vcpu *vcpu)
