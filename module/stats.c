@@ -77,6 +77,8 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 		     HVLAB_JOURNAL_SIZE - HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(sizeof(struct hvlab_journal) > HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(HVLAB_STAT_NR > 255);
+	/* th.jmask wraps the journal with an AND. */
+	BUILD_BUG_ON(HVLAB_JOURNAL_ENTRIES & (HVLAB_JOURNAL_ENTRIES - 1));
 
 	t = kvzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
@@ -95,7 +97,6 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 	vcpu->th.jcur = vcpu->th.jent;
 	vcpu->th.jhead = &t->journal->head;
 	vcpu->th.jmask = HVLAB_JOURNAL_ENTRIES - 1;
-	BUILD_BUG_ON(!is_power_of_2(HVLAB_JOURNAL_ENTRIES));
 	vcpu->th.stat = t->stat;
 	return 0;
 }
