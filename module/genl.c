@@ -106,7 +106,7 @@ static int hv_genl_put_stat(struct sk_buff *skb, struct netlink_callback *cb,
 	    nla_put(skb, HVLAB_NL_A_HIST_USER, sizeof(hist[0]), hist[HV_HIST_USER]) ||
 	    nla_put(skb, HVLAB_NL_A_HIST_RTT, sizeof(hist[0]), hist[HV_HIST_RTT]) ||
 	    nla_put_u64_64bit(skb, HVLAB_NL_A_VENDOR_REASON, st->vendor_reason, HVLAB_NL_A_PAD) ||
-	    nla_put_u8(skb, HVLAB_NL_A_OPEN, READ_ONCE(t->open) && READ_ONCE(t->cur_stat) == stat)) {
+	    nla_put_u8(skb, HVLAB_NL_A_OPEN, hv_tele_open_stat(vcpu) == stat)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}

@@ -285,6 +285,7 @@ struct hv_vcpu {
 
 	/* Histograms, journal, events of module/stats.c; never NULL. */
 	struct hv_tele *tele;
+	struct hv_tele_hot th;		/* what every exit touches (module/tele_hot.h) */
 	/* The vendor structure at the last two exits (vstate.c); NULL: not captured. */
 	struct hv_vstate *vstate;
 
@@ -323,18 +324,13 @@ static inline bool hv_canonical(u64 addr)
  *   hv_tele_entry()  right before the world switch, interrupts off: the
  *                    previous exit is over, into its histogram it goes
  *   hv_tele_exit()   right after the world switch: the exit's timestamp
+ *                    and registers, straight into its journal entry
  *   hv_exit_info()   the raw reason and qualification, as read from the
  *                    VMCS/VMCB (also the run page's vendor_reason)
  *   hv_count_exit()  the neutral reason, once per exit: count, journal,
  *                    tracepoint
  */
 extern bool hv_telemetry;
-
-static inline void hv_tele_exit(struct hv_vcpu *vcpu)
-{
-	if (READ_ONCE(hv_telemetry))
-		vcpu->tele->exit_tsc = rdtsc();
-}
 
 /*
  * Written straight into the journal entry this exit will have (so the
@@ -344,7 +340,7 @@ static inline void hv_tele_exit(struct hv_vcpu *vcpu)
  */
 static inline void hv_exit_info(struct hv_vcpu *vcpu, u64 reason, u64 qual, u64 qual2)
 {
-	struct hvlab_journal_entry *e = vcpu->tele->jnext;
+	struct hvlab_journal_entry *e = vcpu->th.jcur;
 
 	vcpu->run->vendor_reason = reason;
 	WRITE_ONCE(e->seq, 0);
@@ -352,18 +348,6 @@ static inline void hv_exit_info(struct hv_vcpu *vcpu, u64 reason, u64 qual, u64 
 	e->vendor_reason = reason;
 	e->qual = qual;
 	e->qual2 = qual2;
-}
-
-/* An entry failure found in software, before any world switch: no raw reason. */
-static inline void hv_exit_info_soft(struct hv_vcpu *vcpu)
-{
-	struct hvlab_journal_entry *e = vcpu->tele->jnext;
-
-	WRITE_ONCE(e->seq, 0);
-	smp_wmb();
-	e->vendor_reason = 0;
-	e->qual = 0;
-	e->qual2 = 0;
 }
 
 /*
@@ -791,10 +775,12 @@ void hv_tele_vm_del(struct hv_vm *vm);
 void hv_tele_run_begin(struct hv_vcpu *vcpu);
 void hv_tele_run_end(struct hv_vcpu *vcpu);
 void hv_tele_reset(struct hv_vcpu *vcpu);
+unsigned int hv_tele_open_stat(const struct hv_vcpu *vcpu);
 /* The out-of-line parts of module/tele_hot.h. */
 void hv_tele_do_reset(struct hv_vcpu *vcpu);
-void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d);
-void hv_journal_end(struct hv_tele *t, unsigned int stat);
+void hv_tele_entry_slow(struct hv_vcpu *vcpu);
+void hv_journal_freeze(struct hv_vcpu *vcpu, unsigned int stat);
+void hv_tele_drop_open(struct hv_vcpu *vcpu);
 int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma);
 void hv_journal_thaw(struct hv_vcpu *vcpu);
 /* module/genl.c */

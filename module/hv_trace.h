@@ -36,10 +36,10 @@ TRACE_EVENT(hvlab_exit,
 		__entry->vm = v->vm->id;
 		__entry->vcpu = v->id;
 		__entry->stat = stat;
-		__entry->vendor_reason = v->tele->jnext->vendor_reason;
+		__entry->vendor_reason = v->th.jcur->vendor_reason;
 		__entry->rip = v->regs.rip;
-		__entry->qual = v->tele->jnext->qual;
-		__entry->qual2 = v->tele->jnext->qual2;
+		__entry->qual = v->th.jcur->qual;
+		__entry->qual2 = v->th.jcur->qual2;
 	),
 
 	TP_printk("vm %u vcpu %u stat %u reason %#llx rip %#llx qual %#llx qual2 %#llx",

@@ -7,10 +7,11 @@
  * multicast group (module/genl.c sends them).
  *
  * The life of one exit, as telemetry sees it:
- *   hv_tele_exit()       world switch returned: stamp the TSC (hv.h)
  *   hv_exit_info()       the raw reason, straight into the journal entry
+ *   hv_tele_exit()       world switch returned: the TSC and the guest's
+ *                        registers, into the same entry (tele_hot.h)
  *   hv_count_exit()      the backend knows the neutral reason: count it,
- *                        journal it, trace it (tele_hot.h)
+ *                        publish the journal entry, trace it (tele_hot.h)
  *   hv_tele_run_end()    RUN returns with the exit still open: it is
  *                        handled in userspace; stamp the TSC again
  *   hv_tele_run_begin()  RUN is called again: the userspace round trip;
@@ -76,6 +77,8 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 		     HVLAB_JOURNAL_SIZE - HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(sizeof(struct hvlab_journal) > HVLAB_JOURNAL_ENTRIES_OFFSET);
 	BUILD_BUG_ON(HVLAB_STAT_NR > 255);
+	/* th.jmask wraps the journal with an AND. */
+	BUILD_BUG_ON(HVLAB_JOURNAL_ENTRIES & (HVLAB_JOURNAL_ENTRIES - 1));
 
 	t = kvzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
@@ -87,11 +90,14 @@ int hv_tele_vcpu_init(struct hv_vcpu *vcpu)
 	}
 	t->journal->nent = HVLAB_JOURNAL_ENTRIES;
 	t->journal->entry_size = sizeof(struct hvlab_journal_entry);
-	t->jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
-	t->jnext = t->jent;
 	t->vcpu = vcpu;
 	INIT_WORK(&t->work, hv_genl_send_events);
 	vcpu->tele = t;
+	vcpu->th.jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
+	vcpu->th.jcur = vcpu->th.jent;
+	vcpu->th.jhead = &t->journal->head;
+	vcpu->th.jmask = HVLAB_JOURNAL_ENTRIES - 1;
+	vcpu->th.stat = t->stat;
 	return 0;
 }
 
@@ -107,6 +113,29 @@ void hv_tele_vcpu_free(struct hv_vcpu *vcpu)
 	vcpu->tele = NULL;
 }
 
+/*
+ * The open exit's journal entry, for the netlink dump: NULL if none.
+ * Racy against the vCPU's thread, like the counters; while the guest
+ * runs, @jcur is the next exit's entry, whatever its seq says.
+ */
+static const struct hvlab_journal_entry *hv_tele_open_entry(const struct hv_vcpu *vcpu)
+{
+	const struct hvlab_journal_entry *e = READ_ONCE(vcpu->th.jcur);
+
+	if (READ_ONCE(vcpu->guest_mode) || READ_ONCE(vcpu->th.stale) ||
+	    READ_ONCE(vcpu->th.forget) || !READ_ONCE(e->seq))
+		return NULL;
+	return e;
+}
+
+/* Which exit is open, for the netlink dump: HVLAB_STAT_NR if none. */
+unsigned int hv_tele_open_stat(const struct hv_vcpu *vcpu)
+{
+	const struct hvlab_journal_entry *e = hv_tele_open_entry(vcpu);
+
+	return e ? READ_ONCE(e->stat) : HVLAB_STAT_NR;
+}
+
 /* Everything counted so far goes; run by the vCPU's thread or under its lock. */
 void hv_tele_do_reset(struct hv_vcpu *vcpu)
 {
@@ -116,9 +145,14 @@ void hv_tele_do_reset(struct hv_vcpu *vcpu)
 	memset(vcpu->stat, 0, sizeof(vcpu->stat));
 	memset(t->stat, 0, sizeof(t->stat));
 	hv_lapic_reset_stats(vcpu);
-	/* The exit in flight is forgotten too, or it would land in a histogram uncounted. */
-	t->open = NULL;
-	WRITE_ONCE(t->reset_pending, false);
+	/*
+	 * The exit in flight is forgotten too, or it would land in a
+	 * histogram uncounted; its journal entry stays.
+	 */
+	vcpu->th.user = 0;
+	t->user_tsc = 0;
+	vcpu->th.forget = 1;
+	WRITE_ONCE(vcpu->th.reset_pending, false);
 }
 
 /*
@@ -127,7 +161,7 @@ void hv_tele_do_reset(struct hv_vcpu *vcpu)
  */
 void hv_tele_reset(struct hv_vcpu *vcpu)
 {
-	WRITE_ONCE(vcpu->tele->reset_pending, true);
+	WRITE_ONCE(vcpu->th.reset_pending, true);
 	if (mutex_trylock(&vcpu->lock)) {
 		hv_tele_do_reset(vcpu);
 		mutex_unlock(&vcpu->lock);
@@ -135,39 +169,59 @@ void hv_tele_reset(struct hv_vcpu *vcpu)
 }
 
 /*
- * The journal's rare cases, after hv_journal_add() filled @t->jlast:
- * frozen (the entry was the scratch one: nothing to publish), or @stat
- * freezes it: publish, then keep the exits that led to the end of the
- * guest for the post-mortem; later ones go to the scratch entry until
- * HVLAB_THAW_JOURNAL.
+ * After hv_count_exit() published an exit that ends a guest (a triple
+ * fault, an entry failure): the journal keeps it and the exits that led
+ * to it for the post-mortem.  Later exits go to the scratch entry and
+ * head, unpublished, until HVLAB_THAW_JOURNAL; the open exit itself is
+ * closed as usual and moves @jcur there.
  */
-void hv_journal_end(struct hv_tele *t, unsigned int stat)
+void hv_journal_freeze(struct hv_vcpu *vcpu, unsigned int stat)
 {
-	struct hvlab_journal_entry *e = t->jlast;
-	struct hvlab_journal *j = t->journal;
-	u64 seq;
+	struct hv_tele_hot *th = &vcpu->th;
+	struct hv_tele *t = vcpu->tele;
 
-	if (e == &t->jscratch)
+	if (th->frozen)
 		return;
-	seq = ++t->jseq;
-	smp_wmb();
-	WRITE_ONCE(e->seq, seq);
-	WRITE_ONCE(j->head, seq);
-	j->frozen_stat = stat;
-	WRITE_ONCE(j->frozen, 1);
-	t->jnext = &t->jscratch;
+	t->journal->frozen_stat = stat;
+	WRITE_ONCE(t->journal->frozen, 1);
+	th->frozen = true;
+	th->jent = &t->jscratch;
+	t->jscratch_head = t->journal->head;	/* counting on from there */
+	th->jhead = &t->jscratch_head;
+	th->jmask = 0;
 }
 
 /*
- * One event for the multicast group, from hv_tele_close() while
- * @t->stream is set: sampling is on and someone listens.  The ring is
- * drained by the worker (module/genl.c), woken when it is a quarter
+ * An entry failure found in software while an exit is open: that exit
+ * never had an entry, so it gets no histogram; the journal moves past
+ * its entry.
+ */
+void hv_tele_drop_open(struct hv_vcpu *vcpu)
+{
+	struct hv_tele_hot *th = &vcpu->th;
+	struct hvlab_journal_entry *e = th->jcur;
+	u64 seq = e->seq;
+
+	if (th->stale)
+		th->stale = 0;		/* not ours: overwrite it */
+	else
+		hv_journal_next(th, e, seq);
+	th->user = 0;
+	th->forget = 0;
+	vcpu->tele->user_tsc = 0;
+}
+
+/*
+ * One event for the multicast group, when the exit at @e is over while
+ * vcpu->th.stream is set: sampling is on and someone listens.  The ring
+ * is drained by the worker (module/genl.c), woken when it is a quarter
  * full and when RUN returns.
  */
-void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
+static void hv_tele_event(struct hv_vcpu *vcpu, const struct hvlab_journal_entry *e,
+			  unsigned int where, u64 d)
 {
-	u32 sample = READ_ONCE(t->vcpu->vm->event_sample);
-	const struct hvlab_journal_entry *e = t->jlast;
+	u32 sample = READ_ONCE(vcpu->vm->event_sample);
+	struct hv_tele *t = vcpu->tele;
 	struct hv_exit_event *ev;
 	u32 head = t->ev_head;
 
@@ -179,7 +233,7 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 		return;
 	}
 	ev = &t->ev[head & (HV_EVENT_RING - 1)];
-	ev->tsc = t->exit_tsc;
+	ev->tsc = e->tsc;
 	ev->vendor_reason = e->vendor_reason;
 	ev->rip = e->rip;
 	ev->qual = e->qual;
@@ -187,9 +241,8 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 	/* RCX at the exit: for RDMSR/WRMSR the MSR index. */
 	ev->rcx = e->rcx;
 	ev->cycles = d;
-	ev->stat = t->cur_stat;
-	ev->where = h == &t->stat[t->cur_stat].h[HV_HIST_USER] ? HVLAB_WHERE_USER :
-								    HVLAB_WHERE_KERNEL;
+	ev->stat = e->stat;
+	ev->where = where;
 	smp_store_release(&t->ev_head, head + 1);
 	/* A quarter full: let the worker send (queue_work is irq-safe). */
 	if (((head + 1) & (HV_EVENT_RING / 4 - 1)) == 0)
@@ -199,7 +252,44 @@ void hv_tele_event(struct hv_tele *t, const struct hv_hist *h, u64 d)
 static void hv_hist_add(struct hv_hist *h, u64 d)
 {
 	h->cycles += d;
-	h->slot[fls64(d)]++;
+	h->slot[hv_hist_slot(d)]++;
+}
+
+/*
+ * hv_tele_entry() when th->slow is set: a RESET to do first, an open
+ * exit handled in userspace, forgotten or not ours, and the exit's event
+ * for the stream.  Interrupts are off.
+ */
+void hv_tele_entry_slow(struct hv_vcpu *vcpu)
+{
+	struct hv_tele_hot *th = &vcpu->th;
+	struct hvlab_journal_entry *e;
+	struct hv_stat_tele *st;
+	unsigned int where;
+	u64 seq, d;
+
+	if (READ_ONCE(th->reset_pending))
+		hv_tele_do_reset(vcpu);
+	e = th->jcur;
+	seq = e->seq;
+	if (th->stale || !seq) {
+		/* Nothing open (or a thawed journal's old entry): nothing to close. */
+		th->stale = th->user = th->forget = 0;
+		return;
+	}
+	where = th->user ? HVLAB_WHERE_USER : HVLAB_WHERE_KERNEL;
+	th->user = 0;
+	if (th->forget) {
+		th->forget = 0;
+	} else {
+		d = rdtsc() - e->tsc;
+		st = &th->stat[e->stat];
+		st->vendor_reason = e->vendor_reason;
+		hv_hist_add(&st->h[where == HVLAB_WHERE_USER ? HV_HIST_USER : HV_HIST_KERNEL], d);
+		if (th->stream)
+			hv_tele_event(vcpu, e, where, d);
+	}
+	hv_journal_next(th, e, seq);
 }
 
 /*
@@ -212,32 +302,31 @@ static void hv_hist_add(struct hv_hist *h, u64 d)
  */
 void hv_tele_run_begin(struct hv_vcpu *vcpu)
 {
+	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	if (unlikely(READ_ONCE(t->reset_pending)))
+	if (unlikely(READ_ONCE(th->reset_pending)))
 		hv_tele_do_reset(vcpu);
-	t->stream = READ_ONCE(vcpu->vm->event_sample) && hv_genl_listening();
+	th->stream = READ_ONCE(vcpu->vm->event_sample) && hv_genl_listening();
 	/* user_tsc 0: a RUN that returned early already took the round trip. */
-	if (t->open == &t->stat[t->cur_stat].h[HV_HIST_USER] && t->user_tsc) {
-		hv_hist_add(&t->stat[t->cur_stat].h[HV_HIST_RTT], rdtsc() - t->user_tsc);
+	if (th->user && t->user_tsc) {
+		hv_hist_add(&th->stat[th->jcur->stat].h[HV_HIST_RTT], rdtsc() - t->user_tsc);
 		t->user_tsc = 0;
-	} else if (!t->open) {
-		/* For an entry failure found before the first world switch. */
-		t->exit_tsc = rdtsc();
 	}
 }
 
 /* RUN returns: an exit still open is userspace's to handle. */
 void hv_tele_run_end(struct hv_vcpu *vcpu)
 {
+	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	if (t->open) {
-		t->open = &t->stat[t->cur_stat].h[HV_HIST_USER];
+	if (th->jcur->seq && !th->stale && !th->forget) {
+		th->user = 1;
 		t->user_tsc = rdtsc();
 	}
 	/* Only when someone listens: the worker costs thousands of instructions. */
-	if (t->stream && READ_ONCE(t->ev_head) != READ_ONCE(t->ev_tail))
+	if (th->stream && READ_ONCE(t->ev_head) != READ_ONCE(t->ev_tail))
 		queue_work(system_unbound_wq, &t->work);
 }
 
@@ -256,11 +345,26 @@ int hv_journal_mmap(struct hv_vcpu *vcpu, struct vm_area_struct *vma)
 	return remap_vmalloc_range(vma, vcpu->tele->journal, 0);
 }
 
-/* Under the vCPU's lock (not running): the next exit goes to the slot at head. */
+/*
+ * Under the vCPU's lock (not running): the next exit goes to the slot at
+ * head, whose old entry is no exit in flight (th->stale); an exit that
+ * was open goes without a histogram.
+ */
 void hv_journal_thaw(struct hv_vcpu *vcpu)
 {
+	struct hv_tele_hot *th = &vcpu->th;
 	struct hv_tele *t = vcpu->tele;
 
-	t->jnext = t->jent + t->journal->head % HVLAB_JOURNAL_ENTRIES;
+	if (!th->frozen)
+		return;
+	th->jent = (void *)t->journal + HVLAB_JOURNAL_ENTRIES_OFFSET;
+	th->jcur = th->jent + t->journal->head % HVLAB_JOURNAL_ENTRIES;
+	th->jhead = &t->journal->head;
+	th->jmask = HVLAB_JOURNAL_ENTRIES - 1;
+	th->frozen = false;
+	th->user = 0;
+	th->forget = 0;
+	th->stale = 1;
+	t->user_tsc = 0;
 	WRITE_ONCE(t->journal->frozen, 0);
 }

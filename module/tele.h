@@ -10,6 +10,7 @@
 #ifndef HVLAB_TELE_H
 #define HVLAB_TELE_H
 
+#include <linux/bitops.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/workqueue.h>
@@ -34,6 +35,16 @@ struct hv_hist {
 	u64 slot[HV_HIST_SLOTS];
 };
 
+/*
+ * The log2 bucket of a duration: fls64(), with a duration of 0 (which
+ * two TSC reads around a world switch never give) counted as 1, so that
+ * __fls() is defined and no sign extension is needed.
+ */
+static __always_inline unsigned long hv_hist_slot(u64 d)
+{
+	return __fls(d | 1) + 1;
+}
+
 /* Per neutral reason. */
 struct hv_stat_tele {
 	struct hv_hist h[HV_HIST_NR];
@@ -48,26 +59,64 @@ struct hv_exit_event {
 
 #define HV_EVENT_RING	256		/* power of two */
 
+/*
+ * The per-exit half of the telemetry state, embedded in struct hv_vcpu
+ * (vcpu->th) so that the exit path reaches it from the vCPU pointer it
+ * holds anyway, without loading vcpu->tele first (module/tele_hot.h).
+ *
+ * The journal entry at @jcur is the exit's whole record while it is in
+ * flight: hv_exit_info() empties it (seq 0) and writes the raw reason,
+ * hv_tele_exit() the TSC and registers, hv_count_exit() the neutral
+ * reason and publishes it (seq, head).  A published entry at @jcur is
+ * the open exit: the next entry closes it (histogram from its TSC and
+ * reason) and moves @jcur on.  With telemetry off nothing is published,
+ * so nothing is ever open and @jcur stays.
+ */
+struct hv_tele_hot {
+	struct hvlab_journal_entry *jcur;
+	/*
+	 * The head hv_count_exit() counts and publishes (it is the next seq
+	 * too), and how @jcur moves on: &journal->head,
+	 * the first entry and HVLAB_JOURNAL_ENTRIES - 1; while the journal is
+	 * frozen, the scratch head and entry and 0, so that every exit lands
+	 * in the scratch entry and nothing shared changes, without a test.
+	 */
+	u64 *jhead;
+	struct hvlab_journal_entry *jent;
+	u32 jmask;
+	/*
+	 * Anything that takes the next entry off the fast path, tested as
+	 * one word there (hv_tele_entry_slow()): a netlink RESET waiting for
+	 * this thread (written by other threads while it runs), events
+	 * wanted for this RUN (sampling on and someone listens: see
+	 * hv_tele_run_begin()), the open exit handled in userspace, the open
+	 * exit to be forgotten (a RESET came after it), and an entry at
+	 * @jcur that is not an exit of this vCPU's (a thawed journal).
+	 */
+	union {
+		struct {
+			u8 reset_pending;
+			u8 stream;
+			u8 user;
+			u8 forget;
+			u8 stale;
+			u8 unused[3];	/* zero: part of @slow */
+		};
+		u64 slow;
+	};
+	bool frozen;			/* the journal keeps a post-mortem */
+	struct hv_stat_tele *stat;	/* vcpu->tele->stat */
+};
+
+/* The open exit at @e is over: the journal moves on to the next entry. */
+static __always_inline void hv_journal_next(struct hv_tele_hot *th, struct hvlab_journal_entry *e,
+					    u64 seq)
+{
+	th->jcur = seq & th->jmask ? e + 1 : th->jent;
+}
+
 struct hv_tele {
-	/*
-	 * The exit in flight, the fields the hot path touches first (one
-	 * cache line): stamped at the exit, counted, closed at the next entry.
-	 */
-	u64 exit_tsc;
-	/* NULL: nothing open; else the histogram it will land in. */
-	struct hv_hist *open;
-	u8 cur_stat;			/* its neutral reason */
-	bool reset_pending;		/* a netlink RESET waits for this thread */
-	/* Events are wanted (sampling on and someone listens): see hv_tele_run_begin(). */
-	bool stream;
 	u32 sample_ctr;
-	/*
-	 * The journal entry of the exit in flight (hv_exit_info() fills its
-	 * raw reason), or @jscratch while the journal is frozen.
-	 */
-	struct hvlab_journal_entry *jnext;
-	struct hvlab_journal_entry *jlast;	/* the exit in flight's entry */
-	u64 jseq;			/* the journal's head, kept here: no shared-page load */
 	u64 user_tsc;			/* RUN returned to userspace */
 
 	struct hv_stat_tele stat[HVLAB_STAT_NR];
@@ -82,9 +131,9 @@ struct hv_tele {
 
 	/* vmalloc_user(HVLAB_JOURNAL_SIZE), mmap()ed read-only by userspace. */
 	struct hvlab_journal *journal;
-	struct hvlab_journal_entry *jent;	/* its first entry */
 	/* Frozen journal: exits still get an entry (events read it), not kept. */
 	struct hvlab_journal_entry jscratch;
+	u64 jscratch_head;
 };
 
 /* The ABI's buckets of @h, and the number of exits in it. */

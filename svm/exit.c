@@ -575,6 +575,8 @@ static int svm_exit_msr(struct svm_vcpu *svm)
 /* Triple fault (15.13.3): the run page keeps the last state for forensics. */
 static int svm_exit_shutdown(struct svm_vcpu *svm)
 {
+	/* A constant: the journal freezes (tele_hot.h, HV_JOURNAL_FREEZE). */
+	hv_count_exit(&svm->vcpu, HVLAB_STAT_SHUTDOWN);
 	svm->vcpu.run->exit_reason = HVLAB_EXIT_SHUTDOWN;
 	return 0;
 }
@@ -645,7 +647,7 @@ static const struct svm_exit {
 	[SVM_EXIT_RDPMC]	= { svm_exit_gp,	HVLAB_STAT_OTHER },	/* no PMU (CPUID 0Ah) */
 	[SVM_EXIT_IOIO]		= { svm_exit_io,	HVLAB_STAT_IO },
 	[SVM_EXIT_MSR]		= { svm_exit_msr,	SVM_STAT_BY_HANDLER },
-	[SVM_EXIT_SHUTDOWN]	= { svm_exit_shutdown,	HVLAB_STAT_SHUTDOWN },
+	[SVM_EXIT_SHUTDOWN]	= { svm_exit_shutdown,	SVM_STAT_BY_HANDLER },
 	[SVM_EXIT_VMRUN]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
 	[SVM_EXIT_VMMCALL]	= { svm_exit_vmmcall,	HVLAB_STAT_HYPERCALL },
 	[SVM_EXIT_VMLOAD]	= { svm_exit_ud,	HVLAB_STAT_VIRT_INSN },
@@ -947,6 +949,11 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		wrmsrq(MSR_TSC_AUX, sc->host_tsc_aux);
 	hv_spec_after_exit();
 	svm_flush_done(&vmcb->control);
+	/* What VMRUN saved (15.5): here, so the journal stores what is at hand. */
+	vcpu->regs.rax = vmcb->save.rax;
+	vcpu->regs.rsp = vmcb->save.rsp;
+	vcpu->regs.rip = vmcb->save.rip;
+	vcpu->regs.rflags = vmcb->save.rflags;
 	hv_tele_exit(vcpu);
 	hv_pkru_guest_out(vcpu);
 	hv_xfd_err_clear(vcpu);
@@ -965,10 +972,6 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	if (unlikely(vcpu->vstate))
 		svm_capture(svm, vmcb->control.exit_code);
 
-	vcpu->regs.rax = vmcb->save.rax;
-	vcpu->regs.rsp = vmcb->save.rsp;
-	vcpu->regs.rip = vmcb->save.rip;
-	vcpu->regs.rflags = vmcb->save.rflags;
 	vcpu->insn_rip = vcpu->regs.rip;	/* for hv_step_check() */
 
 	/* What we injected is delivered now, or back in EVENTINJ. */

@@ -778,6 +778,8 @@ static int vmx_exit_init_sipi(struct vmx_vcpu *vmx)
 /* Triple fault (26.2): the run page keeps the last state for forensics. */
 static int vmx_exit_triple_fault(struct vmx_vcpu *vmx)
 {
+	/* A constant: the journal freezes (tele_hot.h, HV_JOURNAL_FREEZE). */
+	hv_count_exit(&vmx->vcpu, HVLAB_STAT_SHUTDOWN);
 	vmx->vcpu.run->exit_reason = HVLAB_EXIT_SHUTDOWN;
 	return 0;
 }
@@ -841,7 +843,7 @@ static const struct vmx_exit {
 } vmx_exits[] = {
 	[EXIT_REASON_EXCEPTION_NMI]		= { vmx_exit_exception_nmi,	VMX_STAT_BY_HANDLER },
 	[EXIT_REASON_EXTERNAL_INTERRUPT]	= { vmx_exit_resume,		HVLAB_STAT_EXTERNAL_INTERRUPT },
-	[EXIT_REASON_TRIPLE_FAULT]		= { vmx_exit_triple_fault,	HVLAB_STAT_SHUTDOWN },
+	[EXIT_REASON_TRIPLE_FAULT]		= { vmx_exit_triple_fault,	VMX_STAT_BY_HANDLER },
 	[EXIT_REASON_INIT_SIGNAL]		= { vmx_exit_init_sipi,		HVLAB_STAT_OTHER },
 	[EXIT_REASON_SIPI_SIGNAL]		= { vmx_exit_init_sipi,		HVLAB_STAT_OTHER },
 	[EXIT_REASON_TASK_SWITCH]		= { vmx_exit_task_switch,	HVLAB_STAT_OTHER },
@@ -1057,11 +1059,20 @@ static void vmx_update_host_state(struct vmx_vcpu *vmx)
 static void vmx_read_exit(struct vmx_vcpu *vmx)
 {
 	struct hvlab_regs *r = &vmx->vcpu.regs;
+	u16 basic = (u16)vmx->exit_reason;
 	u32 idt;
 
 	vmx->exit_qual = vmcs_read(EXIT_QUALIFICATION);
 	vmx->exit_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
-	vmx->exit_gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+	/*
+	 * The guest-physical address field is written only by EPT
+	 * violations and misconfigurations (SDM Vol. 3C 28.2.1; undefined
+	 * after every other exit), so it is read only for those, as KVM's
+	 * handle_ept_violation()/handle_ept_misconfig() do: one VMREAD
+	 * less on every other exit.  Journal and trace record 0 then.
+	 */
+	vmx->exit_gpa = basic == EXIT_REASON_EPT_VIOLATION || basic == EXIT_REASON_EPT_MISCONFIG ?
+			vmcs_read(GUEST_PHYSICAL_ADDRESS) : 0;
 	r->rip = vmx->exit_rip = vmcs_read(GUEST_RIP);
 	vmx->vcpu.insn_rip = r->rip;	/* for hv_step_check() */
 	r->rsp = vmcs_read(GUEST_RSP);
@@ -1225,7 +1236,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	hv_tele_entry(vcpu);
 	fail = vmx_run_asm(&vcpu->regs, vmx->launched, HOST_RSP);
 	hv_spec_after_exit();
-	hv_tele_exit(vcpu);
+	hv_tele_exit_stamp(vcpu);
 	hv_pkru_guest_out(vcpu);
 	hv_xfd_err_clear(vcpu);
 
@@ -1255,8 +1266,13 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	local_irq_enable();
 
 	if (fail) {
-		/* VMfail: nothing entered; the error number is in the VMCS (31.4). */
-		hv_exit_info_soft(vcpu);
+		/*
+		 * VMfail: nothing entered; the error number is in the VMCS
+		 * (31.4).  No exit reason; the TSC was taken after the attempt,
+		 * and the registers are the ones the guest would have had.
+		 */
+		hv_exit_info(vcpu, 0, 0, 0);
+		hv_tele_exit_regs(vcpu);
 		hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 		u64 err = fail == 1 ? vmcs_read(VM_INSTRUCTION_ERROR) : ~0ULL;
 
@@ -1280,6 +1296,7 @@ int vmx_vcpu_enter(struct hv_vcpu *vcpu)
 	}
 
 	vmx_read_exit(vmx);
+	hv_tele_exit_regs(vcpu);
 	/* Before any handler writes the VMCS: the state the exit left. */
 	if (unlikely(vcpu->vstate))
 		vmx_capture(vmx, vmx->exit_reason);

@@ -129,7 +129,13 @@ static inline struct vmx_vcpu *to_vmx(struct hv_vcpu *vcpu)
 /*
  * VMREAD/VMWRITE (SDM Vol. 3C 31.3).  A failure (VMfailInvalid: CF, or
  * VMfailValid: ZF) means no current VMCS or a bad field: a bug in hvlab,
- * so it warns once and goes on.
+ * so it warns once and goes on.  VMREAD into a register touches no
+ * memory the compiler knows of (the VMCS is reached only through these
+ * instructions, 25.11.1), so it has no "memory" clobber: the exit path
+ * keeps its values in registers across the reads instead of loading
+ * them again after each one (KVM's __vmcs_readl() has none either).
+ * Being volatile, the reads stay in order with the VMPTRLD, VM entry and
+ * VMWRITE asm statements, which do clobber memory.
  */
 static __always_inline u64 vmcs_read(unsigned long field)
 {
@@ -137,7 +143,7 @@ static __always_inline u64 vmcs_read(unsigned long field)
 	bool fail;
 
 	asm volatile("vmread %[f], %[v]"
-		     : [v] "=rm" (val), "=@ccbe" (fail) : [f] "r" (field) : "memory");
+		     : [v] "=r" (val), "=@ccbe" (fail) : [f] "r" (field));
 	WARN_ONCE(fail, "hvlab: VMREAD %#lx failed\n", field);
 	return val;
 }
