@@ -49,6 +49,19 @@ SYM_FUNC_START(svm_run_asm)
 	vmload	%rax
 	push	%rdx			/* host_save_pa */
 
+	/*
+	 * Host IF=1 for VMRUN (HIF: physical interrupts then exit the guest,
+	 * 15.21.1); GIF is clear, so none is taken here (15.17).  STI comes
+	 * this early, not right before VMRUN, so that VMRUN does not sit in
+	 * STI's one-instruction shadow: QEMU's VMRUN neither loads the
+	 * guest's shadow from the VMCB (int_state, 15.21.5) nor ends the
+	 * host's, so every guest would start in a shadow it never had, and
+	 * a pending V_IRQ or an interrupt-window check would miss the
+	 * guest's first instruction: in a "sti; pause; cli" wait, forever
+	 * (issue 15).  Hardware needs no such care.
+	 */
+	sti
+
 	/* Guest GPRs; RAX and RSP come from the VMCB. */
 	HV_LOAD_GPRS rsi, rcx, rdx, rbx, rbp, rdi, r8, r9, r10, r11, r12, r13, r14, r15
 	mov	HV_REGS_rsi(%rsi), %rsi	/* the base register last */
@@ -66,7 +79,6 @@ SYM_FUNC_START(svm_run_asm)
 #endif
 
 	/* RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6). */
-	sti
 	vmrun	%rax
 	/* svm_vcpu_enter() checks that no exit ever saved this RIP as the guest's. */
 SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
