@@ -57,8 +57,8 @@ SYM_FUNC_START(svm_run_asm)
 	 * guest's shadow from the VMCB (int_state, 15.21.5) nor ends the
 	 * host's, so every guest would start in a shadow it never had, and
 	 * a pending V_IRQ or an interrupt-window check would miss the
-	 * guest's first instruction: in a "sti; pause; cli" wait, forever
-	 * (issue 15).  Hardware needs no such care.
+	 * guest's first instruction: in a "sti; pause; cli" wait, at every
+	 * entry.  Hardware needs no such care.
 	 */
 	sti
 
