@@ -17,7 +17,8 @@
 # KVM_CAP_SPLIT_IRQCHIP; loaded here with the rig's load-kvm if missing,
 # after the hvlab runs, since hvlab.ko and KVM take turns at VT-x/SVM).
 #
-# Environment: HVLAB_SMP_MB (default "1 2 4"; "2" on the Intel PC).
+# Environment: HVLAB_SMP_MB (sizes on KVM, default "1 2 4"), HVLAB_SMP_HV
+# (sizes on hvlab, default the same).
 HERE=$(cd "$(dirname "$0")" && pwd)
 HR=$HERE/hvlab-run
 RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
