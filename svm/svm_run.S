@@ -58,7 +58,12 @@ SYM_FUNC_START(svm_run_asm)
 	 * host's, so every guest would start in a shadow it never had, and
 	 * a pending V_IRQ or an interrupt-window check would miss the
 	 * guest's first instruction: in a "sti; pause; cli" wait, at every
-	 * entry.  Hardware needs no such care.
+	 * entry.  Hardware needs no such care.  The price under QEMU: a
+	 * shadow the VMCB does hold is not restored either (test_debug's
+	 * sti_shadow_set_regs skips there).  Placing STI right before VMRUN
+	 * only when int_state has the shadow does not help: QEMU's PAUSE
+	 * keeps STI's shadow to the next instruction and reports it at the
+	 * exit, so the "sti; pause; cli" wait misses its interrupt again.
 	 */
 	sti
 
