@@ -739,21 +739,59 @@ static void svm_flush_done(struct vmcb_control_area *c)
 }
 
 /*
- * The VMCB's guest state is the host's as VMRUN saved it: CS and RIP of
- * the instruction after VMRUN.  No #VMEXIT can do that on hardware: it
- * takes a second #VMEXIT raised while the host already runs again, and
- * QEMU 7.2's multi-threaded TCG does exactly that now and then (a nested
- * page fault on the host's own page-table walk, with another CPU busy;
- * single-threaded TCG never does).  The guest's registers are gone, so
- * stop with a clear report instead of resuming the guest on host state.
+ * Does the VMCB's state save area hold the host's own state: the host's
+ * code segment at VMRUN or at the instruction after it?  No exit does that
+ * on hardware, where a #VMEXIT saves the guest's state (APM Vol. 2 15.6)
+ * and a VMRUN refused by its consistency checks saves none.  QEMU does it
+ * twice over: its VMRUN, refusing a VMCB at one of the checks it makes
+ * before loading any guest state (EFER, CR0, CR3, CR4, DR6/DR7, ASID...),
+ * ends with a #VMEXIT(INVALID) that stores its CPU state, still the
+ * host's, with RIP at the VMRUN; and 7.2's multi-threaded TCG now and then
+ * raises a second #VMEXIT while the host already runs again (a nested
+ * page fault on the host's own page-table walk, with another CPU busy),
+ * which stores the host's state with RIP after VMRUN.
+ */
+static __always_inline bool svm_host_state_in_vmcb(const struct vmcb_save_area *s)
+{
+	return unlikely(s->rip == (unsigned long)svm_vmrun_insn ||
+			s->rip == (unsigned long)svm_vmrun_return) &&
+	       s->cs.selector == __KERNEL_CS;
+}
+
+/*
+ * Never let the host's state out (to GET_SREGS/GET_REGS, a state capture,
+ * the journal, or the next VMRUN): a refused VMRUN that followed a write
+ * of guest state gets that state back as svm_check_vmcb() passed it, which
+ * is what the VMCB would hold on hardware, so the rule can still be looked
+ * for and userspace reads what it wrote.  Otherwise the guest's state is
+ * gone: the save area is cleared (the next entry's checks refuse it until
+ * SET_SREGS) and svm_lost_state() reports it.
+ */
+static void svm_host_state_out(struct svm_vcpu *svm)
+{
+	struct vmcb *vmcb = svm->vmcb;
+
+	if ((u32)vmcb->control.exit_code == (u32)SVM_EXIT_ERR && svm->entry_checked) {
+		memcpy(&vmcb->save, &svm->checked_save, sizeof(vmcb->save));
+		return;
+	}
+	memset(&vmcb->save, 0, sizeof(vmcb->save));
+	svm->lost = true;
+}
+
+/*
+ * svm_host_state_out() found the host's state in the VMCB with no copy of
+ * the guest's to put back.  Stop with a clear report instead of resuming
+ * the guest on nothing.
  */
 static int svm_lost_state(struct svm_vcpu *svm, u32 code)
 {
 	struct vmcb *vmcb = svm->vmcb;
 	u64 data[3] = { code, vmcb->control.exit_info_1, vmcb->control.exit_info_2 };
 
-	pr_err_ratelimited("vCPU %u: #VMEXIT %#x left the host's own state in the VMCB (RIP %pS); the guest's state is lost (a QEMU multi-threaded TCG bug; use one TCG thread)\n",
-			   svm->vcpu.id, code, (void *)vmcb->save.rip);
+	pr_err_ratelimited("vCPU %u: #VMEXIT %#x left the host's own state in the VMCB; the guest's state is lost (a QEMU bug: multi-threaded TCG, or a VMRUN it refused)\n",
+			   svm->vcpu.id, code);
+	svm->lost = false;
 	svm->check = true;
 	hv_count_exit(&svm->vcpu, HVLAB_STAT_INTERNAL);
 	hv_exit_internal(&svm->vcpu, HVLAB_INTERNAL_LOST_STATE, 3, data);
@@ -904,6 +942,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 	 * guest state, or an event is to be injected.  State that a #VMEXIT
 	 * saved is state the guest was running in.
 	 */
+	svm->entry_checked = svm->check;
 	if (svm->check || (vmcb->control.event_inj & SVM_EVTINJ_VALID)) {
 		rule = svm_check_vmcb(vmcb, &field);
 		if (rule) {
@@ -917,6 +956,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 			hv_count_exit(vcpu, HVLAB_STAT_ENTRY_FAILURE);
 			return svm_entry_failed(svm, rule, field, 0);
 		}
+		if (svm->entry_checked)
+			memcpy(&svm->checked_save, &vmcb->save, sizeof(vmcb->save));
 		svm->check = false;
 	}
 
@@ -949,6 +990,8 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 		wrmsrq(MSR_TSC_AUX, sc->host_tsc_aux);
 	hv_spec_after_exit();
 	svm_flush_done(&vmcb->control);
+	if (unlikely(svm_host_state_in_vmcb(&vmcb->save)))
+		svm_host_state_out(svm);
 	/* What VMRUN saved (15.5): here, so the journal stores what is at hand. */
 	vcpu->regs.rax = vmcb->save.rax;
 	vcpu->regs.rsp = vmcb->save.rsp;
@@ -981,8 +1024,7 @@ int svm_vcpu_enter(struct hv_vcpu *vcpu)
 
 	code = vmcb->control.exit_code;
 	hv_exit_info(vcpu, code, vmcb->control.exit_info_1, vmcb->control.exit_info_2);
-	if (unlikely(vmcb->save.rip == (unsigned long)svm_vmrun_return &&
-		     vmcb->save.cs.selector == __KERNEL_CS))
+	if (unlikely(svm->lost))
 		return svm_lost_state(svm, code);
 	if (code == (u32)SVM_EXIT_ERR) {
 		svm->check = true;

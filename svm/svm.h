@@ -31,6 +31,16 @@ struct svm_vcpu {
 	u64 asid_gen;
 	u64 mmu_gen;		/* vm->mmu_gen a TLB flush was asked for */
 	bool check;		/* run svm_check_vmcb() before the next VMRUN */
+	/*
+	 * The state save area as svm_check_vmcb() passed it, kept when that
+	 * VMRUN followed a write of guest state (entry_checked): a VMRUN that
+	 * QEMU refuses early leaves the host's own state in its place
+	 * (exit.c, svm_host_state_out()).  lost: the VMCB held host state
+	 * that no copy could replace; the guest's state is gone.
+	 */
+	bool entry_checked;
+	bool lost;
+	struct vmcb_save_area checked_save;
 	bool dumped;		/* svm_dump_vmcb() printed this vCPU's VMCB once */
 	/*
 	 * EVENTINJ holds an event taken from vcpu->events (SVM_EVT_*) that no
@@ -101,6 +111,7 @@ static inline void stgi(void)
 
 /* svm_run.S */
 void svm_run_asm(u64 vmcb_pa, struct hvlab_regs *regs, u64 host_save_pa);
+extern const char svm_vmrun_insn[];	/* the VMRUN instruction */
 extern const char svm_vmrun_return[];	/* the host RIP VMRUN saves */
 
 static inline struct svm_vcpu *to_svm(struct hv_vcpu *vcpu)

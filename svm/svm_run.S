@@ -83,9 +83,14 @@ SYM_FUNC_START(svm_run_asm)
 	VM_CLEAR_CPU_BUFFERS
 #endif
 
-	/* RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6). */
+	/*
+	 * RAX = vmcb_pa; #VMEXIT restores host RAX, RSP, RIP (15.6).  exit.c
+	 * (svm_host_state_in_vmcb()) checks that no exit ever left either
+	 * of these two RIPs in the VMCB as the guest's.
+	 */
+SYM_INNER_LABEL(svm_vmrun_insn, SYM_L_GLOBAL)
+	ANNOTATE_NOENDBR		/* its address is compared, never jumped to */
 	vmrun	%rax
-	/* svm_vcpu_enter() checks that no exit ever saved this RIP as the guest's. */
 SYM_INNER_LABEL(svm_vmrun_return, SYM_L_GLOBAL)
 	ANNOTATE_NOENDBR		/* its address is compared, never jumped to */
 	cli
