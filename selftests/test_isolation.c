@@ -366,4 +366,72 @@ TEST_F(iso, rdpmc_gp)
 	HVT_RUN_EXPECT_DONE(self->vcpu);
 }
 
+/* ---- a refused VM entry never shows the host's state */
+
+#define X86_CR0_NW	(1ull << 29)
+#define X86_CR0_CD	(1ull << 30)
+
+GUEST_CODE static void guest_cr0_nw(void)
+{
+	uint64_t cr0;
+	uint8_t vector;
+
+	asm volatile("mov %%cr0, %0" : "=r"(cr0));
+	asm volatile(GUEST_ASM_SAFE("mov %[v], %%cr0")
+		     : [vector] "=qm"(vector)
+		     : [v] "r"((cr0 | X86_CR0_NW) & ~X86_CR0_CD)
+		     : GUEST_ASM_SAFE_CLOBBERS);
+	GUEST_SYNC_ARGS(vector, 0, 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * MOV to CR0 with NW=1 and CD=0 raises #GP(0) (SDM Vol. 3A 2.5, "CR0.NW
+ * ... clearing CD while setting NW"; APM Vol. 2 3.1.1), and a VMCB holding
+ * that CR0 is refused by VMRUN (APM 15.5.1).  Hardware and Bochs raise the
+ * #GP; QEMU's MOV lets it through and its next VMRUN then refuses the VMCB
+ * before loading any guest state, leaving its CPU state (the host's) in
+ * the VMCB (svm/exit.c, svm_host_state_out()).  Whichever happens, the
+ * RUN after the guest's exit must end defined (the #GP, a refused entry or
+ * the lost-state report) and no register read afterwards may hold the
+ * host's RIP or CR3: the guest's code runs below 4 GiB, at the CR3 set up.
+ */
+TEST_F(iso, refused_entry_shows_no_host_state)
+{
+	struct hvlab_sregs sr0, sr;
+	struct hvlab_regs rg;
+	struct ucall uc;
+	unsigned int why;
+	int r;
+
+	HVT_SKIPPED_IN_SETUP();
+	ENTER_C(guest_cr0_nw, 0, 0);
+	ASSERT_EQ(0, hvlab_get_sregs(self->vcpu->fd, &sr0));
+	HVT_RUN_EXPECT_UCALL(self->vcpu, UCALL_SYNC, &uc);
+	if (uc.args[0] == GP_VECTOR) {
+		TH_LOG("MOV to CR0 with NW=1, CD=0 raised #GP, as on hardware");
+		HVT_RUN_EXPECT_DONE(self->vcpu);
+		return;
+	}
+	ASSERT_EQ(0, uc.args[0]) TH_LOG("MOV to CR0 raised %s",
+					hvt_vector_name(uc.args[0]));
+	r = hvt_vcpu_run(self->vcpu);
+	ASSERT_EQ(0, r) TH_LOG("RUN: %s", strerror(-r));
+	why = self->vcpu->run->exit_reason;
+	ASSERT_TRUE(why == HVLAB_EXIT_FAIL_ENTRY || why == HVLAB_EXIT_INTERNAL)
+		TH_LOG("the guest ran on with CR0.NW=1, CD=0: exit %s",
+		       hvlab_exit_name(why));
+	TH_LOG("MOV to CR0 with NW=1, CD=0 went through (an emulator's leniency); the next entry: %s",
+	       why == HVLAB_EXIT_FAIL_ENTRY ? self->vcpu->run->fail_entry.rule : "the lost-state report");
+	ASSERT_EQ(0, hvlab_get_sregs(self->vcpu->fd, &sr));
+	ASSERT_EQ(0, hvlab_get_regs(self->vcpu->fd, &rg));
+	EXPECT_GT(1ull << 32, rg.rip) TH_LOG("RIP %#llx after the refused entry",
+					     (unsigned long long)rg.rip);
+	EXPECT_TRUE(sr.cr3 == sr0.cr3 || sr.cr3 == 0)
+		TH_LOG("CR3 %#llx after the refused entry; the guest's is %#llx",
+		       (unsigned long long)sr.cr3, (unsigned long long)sr0.cr3);
+	EXPECT_GT(1ull << 32, sr.gdt.base) TH_LOG("GDT base %#llx after the refused entry",
+						  (unsigned long long)sr.gdt.base);
+}
+
 TEST_HARNESS_MAIN
