@@ -26,6 +26,7 @@ mkdir -p "$T" || exit 1
 if [ "${HVLAB_CPU:-}" = intel ]; then N=${HVLAB_BENCH_APIC_N:-30}; else N=${HVLAB_BENCH_APIC_N:-200}; fi
 
 # TAP: ok/notok/skipped/diag; at exit tap_cleanup, the plan, "# Totals:".
+# shellcheck source=lib/tap.sh source-path=SCRIPTDIR
 . "$HERE/lib/tap.sh"
 
 KVM_LOADED_HERE=0

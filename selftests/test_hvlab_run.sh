@@ -38,6 +38,7 @@ T=${TMPDIR:-/tmp}/test_hvlab_run.$$
 mkdir -p "$T" || exit 1
 
 # TAP: ok/notok/skipped/diag; at exit tap_cleanup, the plan, "# Totals:".
+# shellcheck source=lib/tap.sh source-path=SCRIPTDIR
 . "$HERE/lib/tap.sh"
 up() { read -r u _ </proc/uptime; echo "$u"; }
 since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
