@@ -582,12 +582,28 @@ out_free:
 	return ret;
 }
 
+/* hv_real_mode_at() on KVM: real mode at 0:@rip, the other registers zero. */
+static int kvm_real_mode_at(int vcpu, uint64_t rip)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs))
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rflags = 2;	/* bit 1 is always set */
+	return ioctl(vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
 /* KVM's AP: runnable at once, like hvlab's (KVM would wait for INIT/SIPI). */
 static int kvm_setup_ap(struct vmm *v)
 {
 	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 	int ret;
 
 	v->vcpu1 = ioctl(v->vm, KVM_CREATE_VCPU, 1);
@@ -601,25 +617,16 @@ static int kvm_setup_ap(struct vmm *v)
 	ret = kvm_apic_cpuid(v, v->vcpu1);
 	if (ret)
 		return ret;
-	if (ioctl(v->vcpu1, KVM_SET_MP_STATE, &mp) || ioctl(v->vcpu1, KVM_GET_SREGS, &sregs))
+	if (ioctl(v->vcpu1, KVM_SET_MP_STATE, &mp))
 		return -errno;
-	sregs.cs.selector = 0;
-	sregs.cs.base = 0;
-	if (ioctl(v->vcpu1, KVM_SET_SREGS, &sregs))
-		return -errno;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = apic_ap_entry();
-	regs.rflags = 2;
-	return ioctl(v->vcpu1, KVM_SET_REGS, &regs) ? -errno : 0;
+	return kvm_real_mode_at(v->vcpu1, apic_ap_entry());
 }
 
 static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 {
 	struct kvm_userspace_memory_region r = { .memory_size = MEM_SIZE,
 						 .userspace_addr = (unsigned long)mem };
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-	int size;
+	int size, ret;
 
 	v->sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v->sys < 0)
@@ -654,21 +661,12 @@ static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 		v->run = NULL;
 		return -errno;
 	}
-	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs))
-		return -errno;
-	sregs.cs.selector = 0;
-	sregs.cs.base = 0;
-	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs))
-		return -errno;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE;
-	regs.rflags = 2;
 	v->run_once = kvm_run_once;
-	if (ioctl(v->vcpu, KVM_SET_REGS, &regs))
-		return -errno;
+	ret = kvm_real_mode_at(v->vcpu, CODE);
+	if (ret)
+		return ret;
 	if (b->apic) {
-		int ret = kvm_apic_cpuid(v, v->vcpu);
-
+		ret = kvm_apic_cpuid(v, v->vcpu);
 		if (ret)
 			return ret;
 	}
