@@ -496,26 +496,36 @@ static int ev_cb(const struct hvlab_nl_event *ev, void *arg)
 	return 0;
 }
 
+/*
+ * Run guest_known_exits up to its first OUT and receive the VM's events
+ * into @c until its 10 CPUIDs are in, or 5 s pass without a message.
+ */
+static void gather_known_exit_events(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(tel) *self, struct evcount *c)
+{
+	struct pollfd pfd = { .fd = hvlab_nl_event_fd(self->nl), .events = POLLIN };
+	int ret;
+
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	while (c->cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
+		ret = hvlab_nl_recv_events(self->nl, ev_cb, c);
+		ASSERT_LE(0, ret) TH_LOG("receive: %s (%s)", strerror(-ret),
+					 hvlab_nl_last_error(self->nl));
+	}
+}
+
 TEST_F(tel, multicast_events)
 {
 	struct evcount c = { .vm_id = self->vm_id };
-	struct pollfd pfd;
 	int ret;
 
 	HVT_SKIPPED_IN_SETUP();
 	ret = hvlab_nl_subscribe(self->nl);
 	ASSERT_EQ(0, ret) TH_LOG("join the multicast group: %s", strerror(-ret));
 	ASSERT_EQ(0, hvlab_nl_set_events(self->nl, self->vm_id, 1));
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
-	pfd.fd = hvlab_nl_event_fd(self->nl);
-	pfd.events = POLLIN;
-	while (c.cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
-		ret = hvlab_nl_recv_events(self->nl, ev_cb, &c);
-		ASSERT_LE(0, ret) TH_LOG("receive: %s (%s)", strerror(-ret),
-					 hvlab_nl_last_error(self->nl));
-	}
+	gather_known_exit_events(_metadata, self, &c);
 	EXPECT_EQ(10, c.cpuid) TH_LOG("every CPUID as one event (sample 1)");
 	EXPECT_LT(0, c.other);
 	EXPECT_EQ(-EINVAL, hvlab_nl_set_events(self->nl, 0, 1)) TH_LOG("VM id 0 is refused");
@@ -635,7 +645,6 @@ static int count_queued_senders(void)
 TEST_F(tel, stream_unheard)
 {
 	struct evcount c = { .vm_id = self->vm_id };
-	struct pollfd pfd;
 	int i, ret;
 
 	HVT_SKIPPED_IN_SETUP();
@@ -657,15 +666,7 @@ TEST_F(tel, stream_unheard)
 	/* Someone listens: the next guest's exits come as events. */
 	ret = hvlab_nl_subscribe(self->nl);
 	ASSERT_EQ(0, ret) TH_LOG("join the multicast group: %s", strerror(-ret));
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
-	pfd.fd = hvlab_nl_event_fd(self->nl);
-	pfd.events = POLLIN;
-	while (c.cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
-		ret = hvlab_nl_recv_events(self->nl, ev_cb, &c);
-		ASSERT_LE(0, ret) TH_LOG("receive: %s", strerror(-ret));
-	}
+	gather_known_exit_events(_metadata, self, &c);
 	ASSERT_EQ(0, hvt_write_str(TRACEFS "/events/workqueue/workqueue_queue_work/enable", "0"));
 	EXPECT_EQ(10, c.cpuid) TH_LOG("every CPUID as one event once someone listens");
 	EXPECT_LT(0, count_queued_senders()) TH_LOG("the sender runs for a listener");
