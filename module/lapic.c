@@ -486,13 +486,13 @@ static void hv_timer_arm(struct hv_lapic *a)
 }
 
 /*
- * A one-shot count or a TSC deadline ran out (lock held): the LVT timer's
- * interrupt unless masked (11.5.4: the count still runs out, only the
- * interrupt is suppressed), and a deadline reads 0 afterwards (11.5.4.1).
- * Returns whether the APIC took the interrupt: the caller kicks the vCPU
- * if that is not its own thread.
+ * The timer ran out, in any mode (lock held): the LVT timer's interrupt
+ * unless masked (SDM Vol. 3A 11.5.4: masked, the count still runs out,
+ * only the interrupt is suppressed), counted in a->accepted as
+ * hv_apic_accept() counts the others.  KVM: kvm_apic_local_deliver() for
+ * APIC_LVTT.  Returns whether the APIC took it: the caller kicks the vCPU.
  */
-static bool hv_timer_expired_locked(struct hv_lapic *a)
+static bool hv_timer_raise_locked(struct hv_lapic *a)
 {
 	u32 lvt = hv_reg(a, APIC_LVTT);
 	bool fired = false;
@@ -501,6 +501,19 @@ static bool hv_timer_expired_locked(struct hv_lapic *a)
 		fired = hv_apic_accept_locked(a, APIC_DM_FIXED, lvt & 0xff, false, true);
 	if (fired)
 		WRITE_ONCE(a->accepted, a->accepted + 1);
+	return fired;
+}
+
+/*
+ * A one-shot count or a TSC deadline ran out (lock held): the interrupt
+ * (hv_timer_raise_locked()), the timer stops, and a deadline reads 0
+ * afterwards (11.5.4.1).  Returns whether the APIC took the interrupt:
+ * the caller kicks the vCPU if that is not its own thread.
+ */
+static bool hv_timer_expired_locked(struct hv_lapic *a)
+{
+	bool fired = hv_timer_raise_locked(a);
+
 	a->timer_running = false;
 	if (hv_timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
 		a->tsc_deadline = 0;
@@ -515,7 +528,6 @@ static enum hrtimer_restart hv_timer_fire(struct hrtimer *t)
 	unsigned long flags;
 	bool fired = false;
 	ktime_t now;
-	u32 lvt;
 
 	spin_lock_irqsave(&a->lock, flags);
 	if (!a->timer_running)
@@ -524,12 +536,8 @@ static enum hrtimer_restart hv_timer_fire(struct hrtimer *t)
 		fired = hv_timer_expired_locked(a);
 		goto out;
 	}
-	lvt = hv_reg(a, APIC_LVTT);
-	/* Masked, the count still runs out; only the interrupt is suppressed (11.5.4). */
-	if (!(lvt & APIC_LVT_MASKED))
-		fired = hv_apic_accept_locked(a, APIC_DM_FIXED, lvt & 0xff, false, true);
-	if (fired)
-		WRITE_ONCE(a->accepted, a->accepted + 1);
+	/* The period restarts whether or not the interrupt was masked (11.5.4). */
+	fired = hv_timer_raise_locked(a);
 	now = ktime_get();
 	a->expires = ktime_add_ns(a->expires, a->period_ns);
 	if (ktime_before(a->expires, now))	/* missed periods are lost, not queued */

@@ -17,6 +17,7 @@
 #
 # Environment: HVLAB_BENCH_APIC_N (iterations per row; default 200, 30 on
 # the Intel PC, where Bochs runs about 15 times slower).
+HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH=$(command -v hvlab-bench || echo /hvlab/bin/hvlab-bench)
 T=${TMPDIR:-/tmp}/test_bench_apic.$$
 ROWS="eoi timer ipi hlt-wake"
@@ -24,25 +25,16 @@ mkdir -p "$T" || exit 1
 [ -f /hvlab/env ] && . /hvlab/env
 if [ "${HVLAB_CPU:-}" = intel ]; then N=${HVLAB_BENCH_APIC_N:-30}; else N=${HVLAB_BENCH_APIC_N:-200}; fi
 
-n=0 pass=0 fail=0 skip=0
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1 # $2"; }
-skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
-diag() { sed 's/^/# /' "$@"; }
+# TAP: ok/notok/skipped/diag; at exit tap_cleanup, the plan, "# Totals:".
+# shellcheck source=lib/tap.sh source-path=SCRIPTDIR
+. "$HERE/lib/tap.sh"
 
 KVM_LOADED_HERE=0
-finish() {
+tap_cleanup() {
 	[ $KVM_LOADED_HERE = 1 ] && { unload-kvm >/dev/null 2>&1 || echo "# unload-kvm failed"; }
 	rm -rf "$T"
-	echo "1..$n"
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-	[ $fail = 0 ] || exit 1
-	[ $pass = 0 ] && exit 4
-	exit 0
 }
-trap finish EXIT
 
-echo "TAP version 13"
 [ -x "$BENCH" ] || { notok "hvlab-bench present" "not found"; exit; }
 
 # bench ACCEL: the four rows on ACCEL; checks each, leaves $T/ACCEL.ROW = ticks per op

@@ -169,33 +169,21 @@ static int fz_vm_open(struct fz_vm *v)
 	return hvlab_map_run(v->vcpu_fd, v->mmap_size, &v->run);
 }
 
-static void seg(struct hvlab_segment *s, uint16_t sel, uint8_t type, uint32_t limit, bool db)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->type = type;
-	s->limit = limit;
-	s->s = 1;
-	s->present = 1;
-	s->db = db;
-	s->g = limit > 0xfffff;
-}
-
 /* A legal state of @mode that runs CODE. */
 static void fz_base(struct fz_state *st, enum mode mode)
 {
 	struct hvlab_sregs *sr = &st->sr;
 	bool big = mode != M_REAL && mode != M_PM16;
+	/* 32-bit modes: flat 4 GiB, so G=1 (a byte limit above 1 MiB needs it). */
+	uint32_t limit = big ? 0xffffffff : 0xffff;
 
 	memset(st, 0, sizeof(*st));
 	st->mode = mode;
-	seg(&sr->cs, mode == M_REAL ? 0 : 0x08, 0xb, big ? 0xffffffff : 0xffff, big);
-	seg(&sr->ss, mode == M_REAL ? 0 : 0x10, 0x3, big ? 0xffffffff : 0xffff, big);
+	hvt_seg_set(&sr->cs, mode == M_REAL ? 0 : 0x08, 0, limit, 0xb, 1, big, 0, big);
+	hvt_seg_set(&sr->ss, mode == M_REAL ? 0 : 0x10, 0, limit, 0x3, 1, big, 0, big);
 	sr->ds = sr->es = sr->fs = sr->gs = sr->ss;
-	seg(&sr->tr, 0x28, 0xb, 0x67, false);
-	sr->tr.s = 0;
-	seg(&sr->ldt, 0, 0x2, 0xffff, false);
-	sr->ldt.s = 0;
+	hvt_seg_set(&sr->tr, 0x28, 0, 0x67, 0xb, 0, 0, 0, 0);
+	hvt_seg_set(&sr->ldt, 0, 0, 0xffff, 0x2, 0, 0, 0, 0);
 	sr->ldt.present = 0;
 	sr->ldt.unusable = 1;
 	sr->gdt.limit = 0xffff;

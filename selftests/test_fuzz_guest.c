@@ -421,20 +421,6 @@ static void gen_one(struct gen *g)
 	}
 }
 
-static void seg(struct hvlab_segment *s, uint16_t sel, uint32_t limit, uint8_t type,
-		uint8_t db, uint8_t l, uint8_t g)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->limit = limit;
-	s->type = type;
-	s->s = 1;
-	s->present = 1;
-	s->db = db;
-	s->l = l;
-	s->g = g;
-}
-
 /* Mode @m on top of what hvt_vcpu_set_mode() gave; the GDT/PAE additions. */
 static int set_mode(struct hvt_vcpu *vcpu, enum mode m, bool amd)
 {
@@ -461,8 +447,8 @@ static int set_mode(struct hvt_vcpu *vcpu, enum mode m, bool amd)
 	sr.gdt.limit = SEL_DATA16 + 7;
 	switch (m) {
 	case M_PM16:
-		seg(&sr.cs, SEL_CODE16, 0xffff, 0xb, 0, 0, 0);
-		seg(&sr.ds, SEL_DATA16, 0xffff, 0x3, 0, 0, 0);
+		hvt_seg_set(&sr.cs, SEL_CODE16, 0, 0xffff, 0xb, 1, 0, 0, 0);
+		hvt_seg_set(&sr.ds, SEL_DATA16, 0, 0xffff, 0x3, 1, 0, 0, 0);
 		sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
 		break;
 	case M_PAE:
@@ -475,7 +461,7 @@ static int set_mode(struct hvt_vcpu *vcpu, enum mode m, bool amd)
 		sr.cr0 |= CR0_PG;
 		break;
 	case M_COMPAT32:
-		seg(&sr.cs, SEL_CODE32, 0xffffffff, 0xb, 1, 0, 1);
+		hvt_seg_set(&sr.cs, SEL_CODE32, 0, 0xffffffff, 0xb, 1, 1, 0, 1);
 		break;
 	default:
 		break;

@@ -25,29 +25,20 @@ RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
 T=${TMPDIR:-/tmp}/test_hvlab_smp.$$
 mkdir -p "$T" || exit 1
 
-n=0 pass=0 fail=0 skip=0
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n $1 # $2"; }
-skipped() { n=$((n + 1)); skip=$((skip + 1)); echo "ok $n $1 # SKIP $2"; }
-diag() { sed 's/^/# /' "$@"; }
+# TAP: ok/notok/skipped/diag; at exit tap_cleanup, the plan, "# Totals:".
+# shellcheck source=lib/tap.sh source-path=SCRIPTDIR
+. "$HERE/lib/tap.sh"
 up() { read -r u _ </proc/uptime; echo "$u"; }
 since() { awk -v a="$1" -v b="$(up)" 'BEGIN { printf "%.1f", b - a }'; }
 
 KVM_LOADED_HERE=0
-finish() {
+tap_cleanup() {
 	[ $KVM_LOADED_HERE = 1 ] && { unload-kvm >/dev/null 2>&1 || echo "# unload-kvm failed"; }
 	rm -rf "$T"
-	echo "1..$n"
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-	[ $fail = 0 ] || exit 1
-	[ $pass = 0 ] && exit 4
-	exit 0
 }
-trap finish EXIT
 # a guest that died must fail its case, not kill the script with SIGPIPE
 trap "" PIPE
 
-echo "TAP version 13"
 [ -x "$RUN" ] || { notok "hvlab-run present" "not found (build/bin/hvlab-run)"; exit; }
 [ -f "$HR/smpkernel" ] || { notok "smpkernel present" "missing $HR/smpkernel"; exit; }
 

@@ -496,26 +496,36 @@ static int ev_cb(const struct hvlab_nl_event *ev, void *arg)
 	return 0;
 }
 
+/*
+ * Run guest_known_exits up to its first OUT and receive the VM's events
+ * into @c until its 10 CPUIDs are in, or 5 s pass without a message.
+ */
+static void gather_known_exit_events(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(tel) *self, struct evcount *c)
+{
+	struct pollfd pfd = { .fd = hvlab_nl_event_fd(self->nl), .events = POLLIN };
+	int ret;
+
+	ENTER_C(guest_known_exits, 0, 0);
+	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
+	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
+	while (c->cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
+		ret = hvlab_nl_recv_events(self->nl, ev_cb, c);
+		ASSERT_LE(0, ret) TH_LOG("receive: %s (%s)", strerror(-ret),
+					 hvlab_nl_last_error(self->nl));
+	}
+}
+
 TEST_F(tel, multicast_events)
 {
 	struct evcount c = { .vm_id = self->vm_id };
-	struct pollfd pfd;
 	int ret;
 
 	HVT_SKIPPED_IN_SETUP();
 	ret = hvlab_nl_subscribe(self->nl);
 	ASSERT_EQ(0, ret) TH_LOG("join the multicast group: %s", strerror(-ret));
 	ASSERT_EQ(0, hvlab_nl_set_events(self->nl, self->vm_id, 1));
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
-	pfd.fd = hvlab_nl_event_fd(self->nl);
-	pfd.events = POLLIN;
-	while (c.cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
-		ret = hvlab_nl_recv_events(self->nl, ev_cb, &c);
-		ASSERT_LE(0, ret) TH_LOG("receive: %s (%s)", strerror(-ret),
-					 hvlab_nl_last_error(self->nl));
-	}
+	gather_known_exit_events(_metadata, self, &c);
 	EXPECT_EQ(10, c.cpuid) TH_LOG("every CPUID as one event (sample 1)");
 	EXPECT_LT(0, c.other);
 	EXPECT_EQ(-EINVAL, hvlab_nl_set_events(self->nl, 0, 1)) TH_LOG("VM id 0 is refused");
@@ -635,7 +645,6 @@ static int count_queued_senders(void)
 TEST_F(tel, stream_unheard)
 {
 	struct evcount c = { .vm_id = self->vm_id };
-	struct pollfd pfd;
 	int i, ret;
 
 	HVT_SKIPPED_IN_SETUP();
@@ -657,15 +666,7 @@ TEST_F(tel, stream_unheard)
 	/* Someone listens: the next guest's exits come as events. */
 	ret = hvlab_nl_subscribe(self->nl);
 	ASSERT_EQ(0, ret) TH_LOG("join the multicast group: %s", strerror(-ret));
-	ENTER_C(guest_known_exits, 0, 0);
-	HVT_RUN_EXPECT_SYNC(self->vcpu, 0);
-	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);
-	pfd.fd = hvlab_nl_event_fd(self->nl);
-	pfd.events = POLLIN;
-	while (c.cpuid < 10 && poll(&pfd, 1, 5000) == 1) {
-		ret = hvlab_nl_recv_events(self->nl, ev_cb, &c);
-		ASSERT_LE(0, ret) TH_LOG("receive: %s", strerror(-ret));
-	}
+	gather_known_exit_events(_metadata, self, &c);
 	ASSERT_EQ(0, hvt_write_str(TRACEFS "/events/workqueue/workqueue_queue_work/enable", "0"));
 	EXPECT_EQ(10, c.cpuid) TH_LOG("every CPUID as one event once someone listens");
 	EXPECT_LT(0, count_queued_senders()) TH_LOG("the sender runs for a listener");
@@ -687,59 +688,121 @@ TEST_F(tel, stream_unheard)
 		HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_IO);				\
 } while (0)
 
-TEST_F(tel, hvlab_stat_csv)
+typedef void (*stat_take_fn)(const char *line, unsigned int vm_id, void *ctx);
+
+/*
+ * Run HVLAB_STAT_BIN @args -V @vm_id and hand each line it prints to
+ * @take, which keeps what it looks for in @ctx.  Returns pclose()'s
+ * status (0: it ran and exited 0), -1 if it could not be started.
+ */
+static int stat_tool_lines(const char *args, unsigned int vm_id, stat_take_fn take, void *ctx)
 {
-	char cmd[128], line[512];
-	unsigned long long count = 0, nkern = 0;
-	int found = 0;
+	char cmd[128], line[2048];
 	FILE *f;
 
-	STAT_TOOL_PRELUDE();
-	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " --csv -V %u", self->vm_id);
+	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " %s -V %u", args, vm_id);
 	f = popen(cmd, "r");
-	ASSERT_NE(NULL, f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned int vm, vcpu;
-
-		/* vm,vcpu,reason,stat,vendor_reason,count,n_kernel,... */
-		if (sscanf(line, "%u,%u,cpuid,%*u,%*u,%llu,%llu,", &vm, &vcpu, &count, &nkern) == 4 &&
-		    vm == self->vm_id && vcpu == 0)
-			found = 1;
-	}
-	EXPECT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
-	ASSERT_TRUE(found) TH_LOG("no cpuid row from %s", cmd);
-	EXPECT_EQ(10u, count);
-	EXPECT_EQ(10u, nkern);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		take(line, vm_id, ctx);
+	return pclose(f);
 }
 
-/* --json: the same numbers, one object per VM / vCPU / reason per line. */
+/* One reason's counts for vCPU 0, as the tool printed them. */
+struct stat_row {
+	unsigned long long count, nkern;
+	bool found;
+};
+
+/* --csv: vm,vcpu,reason,stat,vendor_reason,count,n_kernel,... */
+static void take_csv_cpuid(const char *line, unsigned int vm_id, void *ctx)
+{
+	struct stat_row *row = ctx;
+	unsigned long long count, nkern;
+	unsigned int vm, vcpu;
+
+	if (sscanf(line, "%u,%u,cpuid,%*u,%*u,%llu,%llu,", &vm, &vcpu, &count, &nkern) == 4 &&
+	    vm == vm_id && vcpu == 0) {
+		row->count = count;
+		row->nkern = nkern;
+		row->found = true;
+	}
+}
+
+/*
+ * HVLAB_STAT_BIN @args prints, on the row @take picks, @n exits for vCPU
+ * 0, all of them handled in the kernel.
+ */
+static void expect_stat_row(struct __test_metadata *_metadata, unsigned int vm_id,
+			    const char *args, stat_take_fn take, unsigned long long n)
+{
+	struct stat_row row = { 0 };
+
+	EXPECT_EQ(0, stat_tool_lines(args, vm_id, take, &row))
+		TH_LOG(HVLAB_STAT_BIN " %s failed", args);
+	ASSERT_TRUE(row.found) TH_LOG("no such row from " HVLAB_STAT_BIN " %s", args);
+	EXPECT_EQ(n, row.count);
+	EXPECT_EQ(n, row.nkern);
+}
+
+TEST_F(tel, hvlab_stat_csv)
+{
+	STAT_TOOL_PRELUDE();
+	expect_stat_row(_metadata, self->vm_id, "--csv", take_csv_cpuid, 10);
+}
+
+/* --json: the rdmsr object of vCPU 0 (one object per line). */
+static void take_json_rdmsr(const char *line, unsigned int vm_id, void *ctx)
+{
+	struct stat_row *row = ctx;
+	const char *p, *c, *k;
+	char want[64];
+
+	snprintf(want, sizeof(want), "{\"vm\": %u, \"vcpu\": 0,", vm_id);
+	p = strstr(line, want);
+	if (!p || !strstr(p, "\"reason\": \"rdmsr\""))
+		return;
+	c = strstr(p, "\"count\": ");
+	k = strstr(p, "\"kernel\": {\"n\": ");
+	if (c && k && sscanf(c, "\"count\": %llu", &row->count) == 1 &&
+	    sscanf(k, "\"kernel\": {\"n\": %llu", &row->nkern) == 1)
+		row->found = true;
+}
+
+/* --json: the same statistics, one JSON object per VM / vCPU / reason. */
 TEST_F(tel, hvlab_stat_json)
 {
-	char cmd[128], line[2048], want[64];
-	unsigned long long count = 0, nkern = 0;
-	int found = 0;
-	FILE *f;
-
 	STAT_TOOL_PRELUDE();
-	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " --json -V %u", self->vm_id);
-	snprintf(want, sizeof(want), "{\"vm\": %u, \"vcpu\": 0,", self->vm_id);
-	f = popen(cmd, "r");
-	ASSERT_NE(NULL, f);
-	while (fgets(line, sizeof(line), f)) {
-		const char *p = strstr(line, want), *c, *k;
+	expect_stat_row(_metadata, self->vm_id, "--json", take_json_rdmsr, 7);
+}
 
-		if (!p || !strstr(p, "\"reason\": \"rdmsr\""))
-			continue;
-		c = strstr(p, "\"count\": ");
-		k = strstr(p, "\"kernel\": {\"n\": ");
-		if (c && k && sscanf(c, "\"count\": %llu", &count) == 1 &&
-		    sscanf(k, "\"kernel\": {\"n\": %llu", &nkern) == 1)
-			found = 1;
+/* One row of the live view. */
+struct live_row {
+	unsigned long long count;
+	double rate, mean, p50, p99, kern, rtt;
+};
+
+/* The live view's rows for HLT on vCPU 0: how many, and the last. */
+struct live_hlt {
+	struct live_row last;
+	int rows;
+};
+
+/* vm vcpu reason count rate/s mean p50 p99 kern% rtt */
+static void take_live_hlt(const char *line, unsigned int vm_id, void *ctx)
+{
+	struct live_hlt *h = ctx;
+	unsigned int vm, vcpu;
+	struct live_row r;
+	char reason[32];
+
+	if (sscanf(line, "%u %u %31s %llu %lf %lf %lf %lf %lf %lf", &vm, &vcpu, reason,
+		   &r.count, &r.rate, &r.mean, &r.p50, &r.p99, &r.kern, &r.rtt) == 10 &&
+	    vm == vm_id && vcpu == 0 && !strcmp(reason, "hlt")) {
+		h->last = r;
+		h->rows++;
 	}
-	EXPECT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
-	ASSERT_TRUE(found) TH_LOG("no rdmsr object from %s", cmd);
-	EXPECT_EQ(7u, count);
-	EXPECT_EQ(7u, nkern);
 }
 
 /*
@@ -748,36 +811,21 @@ TEST_F(tel, hvlab_stat_json)
  */
 TEST_F(tel, hvlab_stat_live_view)
 {
-	struct { unsigned long long count; double rate, mean, p50, p99, kern, rtt; } r, hlt = { 0 };
-	char cmd[128], line[512], reason[32];
-	unsigned int vm, vcpu;
-	int rows = 0;
-	FILE *f;
+	struct live_hlt h = { 0 };
 
 	STAT_TOOL_PRELUDE();
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
 	HVT_RUN_EXPECT_EXIT(self->vcpu, HVLAB_EXIT_HLT);
 	HVT_RUN_EXPECT_SYNC(self->vcpu, 1);	/* both HLTs closed: the guest ran again */
-	snprintf(cmd, sizeof(cmd), HVLAB_STAT_BIN " -n 2 -d 0.2 -V %u", self->vm_id);
-	f = popen(cmd, "r");
-	ASSERT_NE(NULL, f);
-	while (fgets(line, sizeof(line), f)) {
-		/* vm vcpu reason count rate/s mean p50 p99 kern% rtt */
-		if (sscanf(line, "%u %u %31s %llu %lf %lf %lf %lf %lf %lf", &vm, &vcpu, reason,
-			   &r.count, &r.rate, &r.mean, &r.p50, &r.p99, &r.kern, &r.rtt) == 10 &&
-		    vm == self->vm_id && vcpu == 0 && !strcmp(reason, "hlt")) {
-			hlt = r;
-			rows++;
-		}
-	}
-	EXPECT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
-	ASSERT_EQ(2, rows) TH_LOG("one hlt row per refresh");
-	EXPECT_EQ(2u, hlt.count);
-	EXPECT_EQ(0, hlt.rate) TH_LOG("nothing ran between the refreshes");
-	EXPECT_EQ(0, hlt.kern) TH_LOG("HLT goes to userspace by default");
-	EXPECT_LT(0, hlt.mean);
-	EXPECT_LE(hlt.p50, hlt.p99);
-	EXPECT_LT(0, hlt.rtt) TH_LOG("userspace round trips are measured");
+	EXPECT_EQ(0, stat_tool_lines("-n 2 -d 0.2", self->vm_id, take_live_hlt, &h))
+		TH_LOG(HVLAB_STAT_BIN " -n 2 -d 0.2 failed");
+	ASSERT_EQ(2, h.rows) TH_LOG("one hlt row per refresh");
+	EXPECT_EQ(2u, h.last.count);
+	EXPECT_EQ(0, h.last.rate) TH_LOG("nothing ran between the refreshes");
+	EXPECT_EQ(0, h.last.kern) TH_LOG("HLT goes to userspace by default");
+	EXPECT_LT(0, h.last.mean);
+	EXPECT_LE(h.last.p50, h.last.p99);
+	EXPECT_LT(0, h.last.rtt) TH_LOG("userspace round trips are measured");
 }
 
 /*

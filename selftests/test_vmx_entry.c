@@ -45,18 +45,6 @@ FIXTURE(vmx_entry) {
 	struct hvlab_regs regs;
 };
 
-static void seg(struct hvlab_segment *s, uint16_t sel, uint8_t type, uint32_t limit)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->type = type;
-	s->limit = limit;
-	s->s = 1;
-	s->present = 1;
-	s->db = 1;
-	s->g = limit > 0xfffff;
-}
-
 FIXTURE_SETUP(vmx_entry)
 {
 	int ret;
@@ -82,12 +70,10 @@ FIXTURE_SETUP(vmx_entry)
 
 	/* The legal base: flat 32-bit protected mode, CS 0x08, data 0x10, TR 0x28. */
 	ASSERT_EQ(0, hvlab_get_sregs(self->vcpu_fd, &self->sregs));
-	seg(&self->sregs.cs, 0x08, 0xb, 0xffffffff);
-	seg(&self->sregs.ss, 0x10, 0x3, 0xffffffff);
+	hvt_seg_set(&self->sregs.cs, 0x08, 0, 0xffffffff, 0xb, 1, 1, 0, 1);
+	hvt_seg_set(&self->sregs.ss, 0x10, 0, 0xffffffff, 0x3, 1, 1, 0, 1);
 	self->sregs.ds = self->sregs.es = self->sregs.fs = self->sregs.gs = self->sregs.ss;
-	seg(&self->sregs.tr, 0x28, 0xb, 0x67);
-	self->sregs.tr.s = 0;
-	self->sregs.tr.db = 0;
+	hvt_seg_set(&self->sregs.tr, 0x28, 0, 0x67, 0xb, 0, 0, 0, 0);
 	self->sregs.cr0 = CR0_PE | CR0_ET | CR0_NE;
 	ASSERT_EQ(0, hvlab_get_regs(self->vcpu_fd, &self->regs));
 	self->regs.rip = CODE;

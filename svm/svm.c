@@ -119,7 +119,8 @@ static unsigned int svm_tcg_needs(unsigned int ver)
 {
 	unsigned int need = SVM_TCG_WA_EVTINJ;
 
-	if (!ver || ver < SVM_QEMU_DR7_ARMED)
+	/* ver 0 (unknown) is below every version: the workaround stays on. */
+	if (ver < SVM_QEMU_DR7_ARMED)
 		need |= SVM_TCG_WA_DR7;
 	return need;
 }

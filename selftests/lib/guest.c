@@ -382,21 +382,6 @@ int hvt_vm_set_gate(struct hvt_vm *vm, enum hvt_mode mode, unsigned int vector, 
 
 /* --- CPU modes ------------------------------------------------------------------ */
 
-static void seg_set(struct hvlab_segment *s, uint16_t sel, uint64_t base, uint32_t limit,
-		    uint8_t type, uint8_t is_s, uint8_t db, uint8_t l, uint8_t g)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->base = base;
-	s->limit = limit;
-	s->type = type;
-	s->s = is_s;
-	s->present = 1;
-	s->db = db;
-	s->l = l;
-	s->g = g;
-}
-
 int hvt_vcpu_set_mode(struct hvt_vcpu *vcpu, enum hvt_mode mode)
 {
 	struct hvt_vm *vm = vcpu->vm;
@@ -414,10 +399,10 @@ int hvt_vcpu_set_mode(struct hvt_vcpu *vcpu, enum hvt_mode mode)
 
 	switch (mode) {
 	case HVT_MODE_REAL:
-		seg_set(&sr.cs, 0, 0, 0xffff, 0xb, 1, 0, 0, 0);
-		seg_set(&data, 0, 0, 0xffff, 0x3, 1, 0, 0, 0);
-		seg_set(&sr.tr, 0, 0, 0xffff, 0xb, 0, 0, 0, 0);
-		seg_set(&sr.ldt, 0, 0, 0xffff, 0x2, 0, 0, 0, 0);
+		hvt_seg_set(&sr.cs, 0, 0, 0xffff, 0xb, 1, 0, 0, 0);
+		hvt_seg_set(&data, 0, 0, 0xffff, 0x3, 1, 0, 0, 0);
+		hvt_seg_set(&sr.tr, 0, 0, 0xffff, 0xb, 0, 0, 0, 0);
+		hvt_seg_set(&sr.ldt, 0, 0, 0xffff, 0x2, 0, 0, 0, 0);
 		sr.idt.base = IVT_GPA;
 		sr.idt.limit = 0x3ff;
 		sr.cr0 = CR0_ET | CR0_NE;
@@ -427,10 +412,10 @@ int hvt_vcpu_set_mode(struct hvt_vcpu *vcpu, enum hvt_mode mode)
 		break;
 	case HVT_MODE_PROT32:
 	case HVT_MODE_PROT32_PAGING:
-		seg_set(&sr.cs, SEL_CODE32, 0, 0xffffffff, 0xb, 1, 1, 0, 1);
-		seg_set(&data, SEL_DATA, 0, 0xffffffff, 0x3, 1, 1, 0, 1);
-		seg_set(&sr.tr, SEL_TSS, vm->tss, 103, 0xb, 0, 0, 0, 0);
-		seg_set(&sr.ldt, 0, 0, 0, 0x2, 0, 0, 0, 0);
+		hvt_seg_set(&sr.cs, SEL_CODE32, 0, 0xffffffff, 0xb, 1, 1, 0, 1);
+		hvt_seg_set(&data, SEL_DATA, 0, 0xffffffff, 0x3, 1, 1, 0, 1);
+		hvt_seg_set(&sr.tr, SEL_TSS, vm->tss, 103, 0xb, 0, 0, 0, 0);
+		hvt_seg_set(&sr.ldt, 0, 0, 0, 0x2, 0, 0, 0, 0);
 		sr.ldt.present = 0;
 		sr.ldt.unusable = 1;
 		sr.idt.base = vm->idt32;
@@ -446,10 +431,10 @@ int hvt_vcpu_set_mode(struct hvt_vcpu *vcpu, enum hvt_mode mode)
 		sr.efer = 0;
 		break;
 	case HVT_MODE_LONG64:
-		seg_set(&sr.cs, SEL_CODE64, 0, 0xffffffff, 0xb, 1, 0, 1, 1);
-		seg_set(&data, SEL_DATA, 0, 0xffffffff, 0x3, 1, 1, 0, 1);
-		seg_set(&sr.tr, SEL_TSS, vm->tss, 103, 0xb, 0, 0, 0, 0);
-		seg_set(&sr.ldt, 0, 0, 0, 0x2, 0, 0, 0, 0);
+		hvt_seg_set(&sr.cs, SEL_CODE64, 0, 0xffffffff, 0xb, 1, 0, 1, 1);
+		hvt_seg_set(&data, SEL_DATA, 0, 0xffffffff, 0x3, 1, 1, 0, 1);
+		hvt_seg_set(&sr.tr, SEL_TSS, vm->tss, 103, 0xb, 0, 0, 0, 0);
+		hvt_seg_set(&sr.ldt, 0, 0, 0, 0x2, 0, 0, 0, 0);
 		sr.ldt.present = 0;
 		sr.ldt.unusable = 1;
 		sr.idt.base = vm->idt64;

@@ -430,6 +430,21 @@ void hvt_close(int *fd)
 	*fd = -1;
 }
 
+void hvt_seg_set(struct hvlab_segment *s, uint16_t sel, uint64_t base, uint32_t limit,
+		 uint8_t type, uint8_t is_s, uint8_t db, uint8_t l, uint8_t g)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = base;
+	s->limit = limit;
+	s->type = type;
+	s->s = is_s;
+	s->present = 1;
+	s->db = db;
+	s->l = l;
+	s->g = g;
+}
+
 /* --- CPU hotplug ------------------------------------------------------------ */
 
 int hvt_cpus_configured(void)

@@ -114,6 +114,13 @@ int hvt_set_region(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa,
 		   uint64_t size, uint64_t uaddr);
 /* Close *@fd if >= 0 and set it to -1. */
 void hvt_close(int *fd);
+/*
+ * A present segment register for HVLAB_SET_SREGS, from the descriptor's
+ * fields (@is_s: code/data rather than system); all else zero (DPL 0,
+ * usable).  @limit is in bytes, as the struct holds it whatever @g says.
+ */
+void hvt_seg_set(struct hvlab_segment *s, uint16_t sel, uint64_t base, uint32_t limit,
+		 uint8_t type, uint8_t is_s, uint8_t db, uint8_t l, uint8_t g);
 
 /* --- CPU hotplug ------------------------------------------------------------ */
 

@@ -428,12 +428,37 @@ static int hv_run_once(struct vmm *v, enum exit_kind *kind, unsigned int *port, 
 	return 0;
 }
 
+/*
+ * A vCPU from its reset state to real mode at CS:IP 0:@rip, where the
+ * guest's code sits (reset leaves CS at F000h, base FFFF0000h).  The rest
+ * of the reset state stays.  0 or -errno (a GET's failure too: writing
+ * back a state that was never read would be garbage).
+ */
+static int hv_real_mode_at(int vcpu, uint64_t rip)
+{
+	struct hvlab_sregs sregs;
+	struct hvlab_regs regs;
+	int ret;
+
+	ret = hvlab_get_sregs(vcpu, &sregs);
+	if (ret)
+		return ret;
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	ret = hvlab_set_sregs(vcpu, &sregs);
+	if (ret)
+		return ret;
+	ret = hvlab_get_regs(vcpu, &regs);
+	if (ret)
+		return ret;
+	regs.rip = rip;
+	return hvlab_set_regs(vcpu, &regs);
+}
+
 /* vCPU 1 of an APIC bench: runnable at once (no INIT/SIPI), real mode at the AP's code. */
 static int hv_setup_ap(struct vmm *v, int size)
 {
 	struct hvlab_mp_state mp = { .mp_state = HVLAB_MP_RUNNABLE };
-	struct hvlab_sregs sregs;
-	struct hvlab_regs regs;
 	int ret;
 
 	v->vcpu1 = hvlab_create_vcpu(v->vm, 1);
@@ -445,23 +470,13 @@ static int hv_setup_ap(struct vmm *v, int size)
 	ret = hvlab_set_mp_state(v->vcpu1, &mp);
 	if (ret)
 		return ret;
-	hvlab_get_sregs(v->vcpu1, &sregs);
-	sregs.cs.selector = 0;
-	sregs.cs.base = 0;
-	ret = hvlab_set_sregs(v->vcpu1, &sregs);
-	if (ret)
-		return ret;
-	hvlab_get_regs(v->vcpu1, &regs);
-	regs.rip = apic_ap_entry();
-	return hvlab_set_regs(v->vcpu1, &regs);
+	return hv_real_mode_at(v->vcpu1, apic_ap_entry());
 }
 
 static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 {
 	struct hvlab_memory_region r = { .memory_size = MEM_SIZE,
 					 .userspace_addr = (unsigned long)mem };
-	struct hvlab_sregs sregs;
-	struct hvlab_regs regs;
 	int size, ret;
 
 	v->sys = hvlab_open();
@@ -492,14 +507,9 @@ static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 	ret = hvlab_map_run(v->vcpu, size, (struct hvlab_run **)&v->run);
 	if (ret)
 		return ret;
-	hvlab_get_sregs(v->vcpu, &sregs);
-	sregs.cs.selector = 0;
-	sregs.cs.base = 0;
-	ret = hvlab_set_sregs(v->vcpu, &sregs);
+	ret = hv_real_mode_at(v->vcpu, CODE);
 	if (ret)
 		return ret;
-	hvlab_get_regs(v->vcpu, &regs);
-	regs.rip = CODE;
 	v->run_once = hv_run_once;
 	if (b->kind != SETUP_NONE) {
 		struct hvlab_exit_route r = { 0 };
@@ -516,10 +526,7 @@ static int hv_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 		if (ret)
 			return ret;
 	}
-	ret = hvlab_set_regs(v->vcpu, &regs);
-	if (ret || b->apic < APIC_IPI)
-		return ret;
-	return hv_setup_ap(v, size);
+	return b->apic >= APIC_IPI ? hv_setup_ap(v, size) : 0;
 }
 
 /* ---- KVM (the reference) */
@@ -575,12 +582,28 @@ out_free:
 	return ret;
 }
 
+/* hv_real_mode_at() on KVM: real mode at 0:@rip, the other registers zero. */
+static int kvm_real_mode_at(int vcpu, uint64_t rip)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs))
+		return -errno;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rflags = 2;	/* bit 1 is always set */
+	return ioctl(vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
 /* KVM's AP: runnable at once, like hvlab's (KVM would wait for INIT/SIPI). */
 static int kvm_setup_ap(struct vmm *v)
 {
 	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 	int ret;
 
 	v->vcpu1 = ioctl(v->vm, KVM_CREATE_VCPU, 1);
@@ -594,25 +617,16 @@ static int kvm_setup_ap(struct vmm *v)
 	ret = kvm_apic_cpuid(v, v->vcpu1);
 	if (ret)
 		return ret;
-	if (ioctl(v->vcpu1, KVM_SET_MP_STATE, &mp) || ioctl(v->vcpu1, KVM_GET_SREGS, &sregs))
+	if (ioctl(v->vcpu1, KVM_SET_MP_STATE, &mp))
 		return -errno;
-	sregs.cs.selector = 0;
-	sregs.cs.base = 0;
-	if (ioctl(v->vcpu1, KVM_SET_SREGS, &sregs))
-		return -errno;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = apic_ap_entry();
-	regs.rflags = 2;
-	return ioctl(v->vcpu1, KVM_SET_REGS, &regs) ? -errno : 0;
+	return kvm_real_mode_at(v->vcpu1, apic_ap_entry());
 }
 
 static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 {
 	struct kvm_userspace_memory_region r = { .memory_size = MEM_SIZE,
 						 .userspace_addr = (unsigned long)mem };
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-	int size;
+	int size, ret;
 
 	v->sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v->sys < 0)
@@ -647,21 +661,12 @@ static int kvm_setup(struct vmm *v, unsigned char *mem, const struct bench *b)
 		v->run = NULL;
 		return -errno;
 	}
-	if (ioctl(v->vcpu, KVM_GET_SREGS, &sregs))
-		return -errno;
-	sregs.cs.selector = 0;
-	sregs.cs.base = 0;
-	if (ioctl(v->vcpu, KVM_SET_SREGS, &sregs))
-		return -errno;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE;
-	regs.rflags = 2;
 	v->run_once = kvm_run_once;
-	if (ioctl(v->vcpu, KVM_SET_REGS, &regs))
-		return -errno;
+	ret = kvm_real_mode_at(v->vcpu, CODE);
+	if (ret)
+		return ret;
 	if (b->apic) {
-		int ret = kvm_apic_cpuid(v, v->vcpu);
-
+		ret = kvm_apic_cpuid(v, v->vcpu);
 		if (ret)
 			return ret;
 	}
