@@ -215,7 +215,11 @@ linux_cases() {
 		skipped "Linux on the APIC board on $acc" "no vmlinuz in $HR (no 6.1 kernel on the build host)"
 		return
 	fi
-	[ $# = 0 ] && skipped "Linux on the APIC board on $acc" "its sizes (HVLAB_SMP_LINUX${acc#kvm}) are empty"
+	if [ $# = 0 ]; then
+		v=HVLAB_SMP_LINUX
+		[ "$acc" = hvlab ] && v=${v}_HV
+		skipped "Linux on the APIC board on $acc" "$v is empty"
+	fi
 	for c in "$@"; do
 		linux_case "$acc" "$c"
 	done
