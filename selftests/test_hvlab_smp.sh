@@ -26,9 +26,8 @@
 # Environment: HVLAB_SMP_MB (smpkernel sizes on KVM, default "1 2 4"),
 # HVLAB_SMP_HV (smpkernel sizes on hvlab, default the same),
 # HVLAB_SMP_LINUX (Debian's kernel: sizes on KVM; default "1 2 4" on the
-# AMD PC, "2" on the Intel PC, where Bochs makes each boot cost minutes
-# of wall time), HVLAB_SMP_LINUX_HV (the same on hvlab, default the
-# same); "" runs none.
+# AMD PC, none on the Intel PC, see below), HVLAB_SMP_LINUX_HV (the same
+# on hvlab; default as KVM on AMD, "2" on the Intel PC); "" runs none.
 HERE=$(cd "$(dirname "$0")" && pwd)
 HR=$HERE/hvlab-run
 RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
@@ -199,14 +198,20 @@ linux_case() {
 	sed -n "s/^hvlab-run: \([0-9]* exits to userspace.*\)/# boot: $acc --smp $c: \1/p" "$d/err"
 }
 
-# Debian's kernel: every size on the AMD PC; on the Intel PC, where one
-# boot costs minutes of Bochs wall time, --smp 2 only.
+# Debian's kernel: every size on the AMD PC.  On the Intel PC, where one
+# boot costs minutes of Bochs wall time, --smp 2 on hvlab only: KVM's
+# --smp 2 boot there (kvm-intel's local APIC, 1-CPU Bochs PC) had not
+# finished after 35 minutes of wall time, with the PC's emulated clock at
+# about 50 s (2026-12-06), which no CI run can afford; HVLAB_SMP_LINUX=2
+# runs it anyway.
 if [ "${HVLAB_CPU:-}" = intel ]; then
-	LINUX_CPUS=${HVLAB_SMP_LINUX-2}
+	LINUX_CPUS=${HVLAB_SMP_LINUX-}
+	LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-2}
+	LINUX_KVM_WHY="not run on the Intel PC by default (Bochs: KVM's --smp 2 Linux boot did not finish in 35 min of wall time); HVLAB_SMP_LINUX=2 runs it"
 else
 	LINUX_CPUS=${HVLAB_SMP_LINUX-1 2 4}
+	LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-$LINUX_CPUS}
 fi
-LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-$LINUX_CPUS}
 # linux_cases ACCEL SIZES: Debian's kernel with each of SIZES on ACCEL
 linux_cases() {
 	acc=$1
@@ -218,7 +223,9 @@ linux_cases() {
 	if [ $# = 0 ]; then
 		v=HVLAB_SMP_LINUX
 		[ "$acc" = hvlab ] && v=${v}_HV
-		skipped "Linux on the APIC board on $acc" "$v is empty"
+		why="$v is empty"
+		[ "$acc" = kvm ] && [ -n "${LINUX_KVM_WHY:-}" ] && why=$LINUX_KVM_WHY
+		skipped "Linux on the APIC board on $acc" "$why"
 	fi
 	for c in "$@"; do
 		linux_case "$acc" "$c"
