@@ -201,9 +201,9 @@ linux_case() {
 # Debian's kernel: every size on the AMD PC.  On the Intel PC, where one
 # boot costs minutes of Bochs wall time, --smp 2 on hvlab only: KVM's
 # --smp 2 boot there (kvm-intel's local APIC, 1-CPU Bochs PC) had not
-# finished after 35 minutes of wall time, with the PC's emulated clock at
-# about 50 s (2026-12-06), which no CI run can afford; HVLAB_SMP_LINUX=2
-# runs it anyway.
+# finished after about 35 minutes of wall time, with Bochs's clock about
+# 91 s past power-on (2026-12-06), which no CI run can afford;
+# HVLAB_SMP_LINUX=2 runs it anyway.
 if [ "${HVLAB_CPU:-}" = intel ]; then
 	LINUX_CPUS=${HVLAB_SMP_LINUX-}
 	LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-2}
