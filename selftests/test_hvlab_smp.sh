@@ -13,7 +13,7 @@
 #     is left out of the comparison: the kernel prints nothing that
 #     depends on timing or on the hypervisor)
 #   - Debian's stock 6.1 vmlinuz with a busybox initramfs and its default
-#     command line, --smp 1, 2 and 4 on each accelerator: nproc prints N;
+#     command line, --smp 1, 2 and 4 (sizes below): nproc prints N;
 #     /proc/interrupts shows local timer interrupts (LOC) on every CPU,
 #     and rescheduling (RES) and function-call (CAL) IPIs on every CPU
 #     when N > 1; a job pinned to each CPU with taskset finishes;
@@ -25,9 +25,9 @@
 #
 # Environment: HVLAB_SMP_MB (smpkernel sizes on KVM, default "1 2 4"),
 # HVLAB_SMP_HV (smpkernel sizes on hvlab, default the same),
-# HVLAB_SMP_LINUX (Debian's kernel: sizes on KVM; default "1 2 4" on the
+# HVLAB_SMP_LINUX (Debian's kernel: sizes on KVM; default "2" on the
 # AMD PC, none on the Intel PC, see below), HVLAB_SMP_LINUX_HV (the same
-# on hvlab; default as KVM on AMD, "2" on the Intel PC); "" runs none.
+# on hvlab; default "1 2 4" on AMD, "2" on the Intel PC); "" runs none.
 HERE=$(cd "$(dirname "$0")" && pwd)
 HR=$HERE/hvlab-run
 RUN=$(command -v hvlab-run || echo /hvlab/bin/hvlab-run)
@@ -189,7 +189,7 @@ linux_case() {
 	sed -n "s/^hvlab-run: \([0-9]* exits to userspace.*\)/# boot: $acc --smp $c: \1/p" "$d/err"
 }
 
-# Debian's kernel: every size on the AMD PC.  On the Intel PC, where one
+# Debian's kernel: every size on hvlab on the AMD PC.  On the Intel PC, where one
 # boot costs minutes of Bochs wall time, --smp 2 on hvlab only: KVM's
 # --smp 2 boot there (kvm-intel's local APIC, 1-CPU Bochs PC) had not
 # finished after about 35 minutes of wall time, with Bochs's clock about
@@ -200,8 +200,12 @@ if [ "${HVLAB_CPU:-}" = intel ]; then
 	LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-2}
 	LINUX_KVM_WHY="not run on the Intel PC by default (Bochs: KVM's --smp 2 Linux boot did not finish in 35 min of wall time); HVLAB_SMP_LINUX=2 runs it"
 else
-	LINUX_CPUS=${HVLAB_SMP_LINUX-1 2 4}
-	LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-$LINUX_CPUS}
+	# On AMD, KVM's --smp 2 is the reference; its --smp 4 boot crashed in
+	# the guest once in three on the 6.12 PC (a page fault on the guest's
+	# own per-CPU GS access in irqentry_enter, under QEMU's SVM, not
+	# hvlab's), which would fail CI runs for a fault not ours.
+	LINUX_CPUS=${HVLAB_SMP_LINUX-2}
+	LINUX_HV_CPUS=${HVLAB_SMP_LINUX_HV-1 2 4}
 fi
 # linux_cases ACCEL SIZES: Debian's kernel with each of SIZES on ACCEL
 linux_cases() {
