@@ -1337,6 +1337,18 @@ int hv_lapic_run_events(struct hv_vcpu *vcpu)
 	u8 state, vector;
 	int err;
 
+	/*
+	 * Nearly every entry finds a running vCPU with no INIT or SIPI
+	 * waiting: say so without the lock (an IPI round trip enters about
+	 * ten times).  The locked look is no fresher: a message accepted
+	 * after it, and before guest mode is on, is also taken only at the
+	 * next exit; the sender's kick (hv_apic_kick) makes that one come
+	 * soon.  mp_state changes only on this thread or under vcpu->lock.
+	 */
+	if (likely(READ_ONCE(a->mp_state) == HVLAB_MP_RUNNABLE && !READ_ONCE(a->init_pending) &&
+		   !READ_ONCE(a->sipi_pending)))
+		return 0;
+
 	for (;;) {
 		spin_lock_irqsave(&a->lock, flags);
 		if (a->init_pending) {
