@@ -182,20 +182,24 @@ static int hv_apic_deliverable(const struct hv_lapic *a)
 }
 
 /*
- * Make @vcpu notice new work: wake it if it sleeps (halt, wait-for-SIPI),
+ * Make @vcpu notice new work: wake it if it sleeps (halt, wait-for-SIPI:
+ * only its own thread ever waits, so an rcuwait, as KVM's
+ * kvm_vcpu_wake_up(), is a pointer and wake_up_process(), where a wait
+ * queue took its lock and walked its list at every wake-up and sleep),
  * interrupt its CPU if it is in guest mode there (KVM: kvm_vcpu_kick,
  * which sends the same reschedule IPI through smp_send_reschedule; that
  * wrapper's tracepoint is not exported to modules on 6.12, so the IPI
  * goes out as spec.c sends its own, through the APIC driver).
  * The full barrier orders the caller's IRR store before the guest_mode
- * load; hv_guest_mode_enter() orders the other way round before the
+ * load (rcuwait_wake_up() has one too, but says so only in its body);
+ * hv_guest_mode_enter() orders the other way round before the
  * backend looks at the APIC, so one of the two sees the other.
  */
 static void hv_apic_kick(struct hv_vcpu *vcpu)
 {
 	int cpu;
 
-	wake_up_interruptible(&vcpu->lapic->wq);
+	rcuwait_wake_up(&vcpu->lapic->wait);
 	smp_mb();
 	if (smp_load_acquire(&vcpu->guest_mode)) {
 		cpu = READ_ONCE(vcpu->cpu);
@@ -1328,7 +1332,7 @@ static int hv_lapic_block(struct hv_vcpu *vcpu)
 			cpu_relax();
 		}
 	}
-	if (wait_event_interruptible(vcpu->lapic->wq, hv_lapic_wakeable(vcpu)))
+	if (rcuwait_wait_event(&vcpu->lapic->wait, hv_lapic_wakeable(vcpu), TASK_INTERRUPTIBLE))
 		return -EINTR;
 	return 0;
 }
@@ -1344,6 +1348,18 @@ int hv_lapic_run_events(struct hv_vcpu *vcpu)
 	unsigned long flags;
 	u8 state, vector;
 	int err;
+
+	/*
+	 * Nearly every entry finds a running vCPU with no INIT or SIPI
+	 * waiting: say so without the lock (an IPI round trip enters about
+	 * ten times).  The locked look is no fresher: a message accepted
+	 * after it, and before guest mode is on, is also taken only at the
+	 * next exit; the sender's kick (hv_apic_kick) makes that one come
+	 * soon.  mp_state changes only on this thread or under vcpu->lock.
+	 */
+	if (likely(READ_ONCE(a->mp_state) == HVLAB_MP_RUNNABLE && !READ_ONCE(a->init_pending) &&
+		   !READ_ONCE(a->sipi_pending)))
+		return 0;
 
 	for (;;) {
 		spin_lock_irqsave(&a->lock, flags);
@@ -1618,7 +1634,7 @@ int hv_lapic_create(struct hv_vcpu *vcpu)
 		return -ENOMEM;
 	a->vcpu = vcpu;
 	spin_lock_init(&a->lock);
-	init_waitqueue_head(&a->wq);
+	rcuwait_init(&a->wait);
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
 	/* hrtimer_setup() took over from hrtimer_init() in 6.13; 7.x has only it. */
 	hrtimer_setup(&a->timer, hv_timer_fire, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);

@@ -7,7 +7,7 @@
 #define HVLAB_LAPIC_H
 
 #include <linux/hrtimer.h>
-#include <linux/wait.h>
+#include <linux/rcuwait.h>
 
 struct hv_vcpu;
 struct hv_vm;
@@ -37,7 +37,7 @@ struct hv_lapic {
 	bool sipi_pending;
 	u8 sipi_vector;
 	u8 mp_state;		/* HVLAB_MP_* */
-	wait_queue_head_t wq;	/* a halted / wait-for-SIPI vCPU sleeps here */
+	struct rcuwait wait;	/* a halted / wait-for-SIPI vCPU sleeps here (its own thread only) */
 	u32 accepted;		/* messages taken, ever: VMX's entry looks twice */
 
 	/* HVLAB_GET_APIC_STATS, by offset >> 4 */
