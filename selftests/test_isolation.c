@@ -24,6 +24,7 @@
 #include "libhvlab.h"
 #include "hvtest.h"
 #include "guest.h"
+#include "x86.h"
 
 #define X86_CR4_PKE	(1ull << 22)
 
@@ -368,9 +369,6 @@ TEST_F(iso, rdpmc_gp)
 
 /* ---- a refused VM entry never shows the host's state */
 
-#define X86_CR0_NW	(1ull << 29)
-#define X86_CR0_CD	(1ull << 30)
-
 GUEST_CODE static void guest_cr0_nw(void)
 {
 	uint64_t cr0;
@@ -379,7 +377,7 @@ GUEST_CODE static void guest_cr0_nw(void)
 	asm volatile("mov %%cr0, %0" : "=r"(cr0));
 	asm volatile(GUEST_ASM_SAFE("mov %[v], %%cr0")
 		     : [vector] "=qm"(vector)
-		     : [v] "r"((cr0 | X86_CR0_NW) & ~X86_CR0_CD)
+		     : [v] "r"((cr0 | CR0_NW) & ~CR0_CD)
 		     : GUEST_ASM_SAFE_CLOBBERS);
 	GUEST_SYNC_ARGS(vector, 0, 0, 0);
 	GUEST_DONE();
